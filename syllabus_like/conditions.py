@@ -1,0 +1,351 @@
+"""The stopping-condition language.
+
+A condition such as ``"episodes>=500 & episode_return>0.8"`` decides when a
+sequential curriculum moves to its next stage. The same text means the same
+thing everywhere in the library: the Python curricula evaluate the AST below
+directly, and the JAX backend compiles the very same AST to array code.
+
+Grammar (``&`` binds tighter than ``|``; ``!`` binds tightest)::
+
+    condition   := or_expr END
+    or_expr     := and_expr ( "|" and_expr )*
+    and_expr    := unary ( "&" unary )*
+    unary       := "!" unary | "(" or_expr ")" | comparison
+    comparison  := NAME OP NUMBER
+    OP          := "<" | "<=" | ">" | ">=" | "=" | "==" | "!="
+    NAME        := [A-Za-z_][A-Za-z0-9_./]*        e.g. episodes, eval/success_rate, a.b
+    NUMBER      := [+-]? digits [. digits] [e [+-] digits]   underscores allowed between digits
+
+``=`` and ``==`` mean the same. A comparison on a metric that has no value yet
+(absent from the mapping, or ``None``) is False, so ``!(x > 1)`` is True until
+``x`` is reported.
+
+The AST is public and immutable: :class:`Comparison`, :class:`Not`,
+:class:`And` and :class:`Or` are frozen dataclasses, and :class:`Condition`
+wraps the root node.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Callable, Union
+
+__all__ = [
+    "And",
+    "Comparison",
+    "Condition",
+    "ConditionSyntaxError",
+    "Node",
+    "Not",
+    "Or",
+    "COMPARISON_OPERATORS",
+    "parse_condition",
+]
+
+#: Canonical operator spelling -> Python function. ``=`` is read as ``==``.
+COMPARISON_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class ConditionSyntaxError(ValueError):
+    """Raised for condition text that does not parse.
+
+    ``position`` is the 0-based index of the offending character in ``text``;
+    the message shows the text with a caret under it.
+    """
+
+    def __init__(self, reason: str, text: str, position: int) -> None:
+        self.reason = reason
+        self.text = text
+        self.position = position
+        pointer = " " * position + "^"
+        super().__init__(f"{reason} (at position {position})\n    {text}\n    {pointer}")
+
+
+# --------------------------------------------------------------------------- AST
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``metric op value``; ``op`` is one of :data:`COMPARISON_OPERATORS`."""
+
+    metric: str
+    op: str
+    value: float
+
+    def evaluate(self, values: Mapping[str, float]) -> bool:
+        observed = values.get(self.metric)
+        if observed is None:
+            return False
+        try:
+            observed = float(observed)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"metric {self.metric!r} must be a number, got {observed!r} "
+                f"({type(observed).__name__})"
+            ) from None
+        return bool(COMPARISON_OPERATORS[self.op](observed, self.value))
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {_format_number(self.value)}"
+
+
+@dataclass(frozen=True)
+class Not:
+    """Logical negation of ``operand``."""
+
+    operand: "Node"
+
+    def evaluate(self, values: Mapping[str, float]) -> bool:
+        return not self.operand.evaluate(values)
+
+    def __str__(self) -> str:
+        return f"!({self.operand})"
+
+
+@dataclass(frozen=True)
+class And:
+    """True when every operand is true. Always has two or more operands."""
+
+    operands: tuple["Node", ...]
+
+    def evaluate(self, values: Mapping[str, float]) -> bool:
+        return all(op.evaluate(values) for op in self.operands)
+
+    def __str__(self) -> str:
+        return " & ".join(f"({op})" if isinstance(op, Or) else str(op) for op in self.operands)
+
+
+@dataclass(frozen=True)
+class Or:
+    """True when any operand is true. Always has two or more operands."""
+
+    operands: tuple["Node", ...]
+
+    def evaluate(self, values: Mapping[str, float]) -> bool:
+        return any(op.evaluate(values) for op in self.operands)
+
+    def __str__(self) -> str:
+        return " | ".join(str(op) for op in self.operands)
+
+
+Node = Union[Comparison, Not, And, Or]
+
+
+def _format_number(value: float) -> str:
+    """Shortest text that reads back as exactly ``value``."""
+    if math.isinf(value):
+        return "1e999" if value > 0 else "-1e999"
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def _collect_metrics(node: Node) -> frozenset[str]:
+    if isinstance(node, Comparison):
+        return frozenset((node.metric,))
+    if isinstance(node, Not):
+        return _collect_metrics(node.operand)
+    return frozenset().union(*(_collect_metrics(op) for op in node.operands))
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A parsed condition: call it with a mapping of metric values.
+
+    Two conditions are equal when their ASTs are equal; ``str(condition)`` is
+    a canonical form that parses back to an equal condition.
+    """
+
+    root: Node
+
+    def __call__(self, values: Mapping[str, float]) -> bool:
+        return self.root.evaluate(values)
+
+    @property
+    def metrics(self) -> frozenset[str]:
+        """The metric names this condition reads."""
+        return _collect_metrics(self.root)
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def __repr__(self) -> str:
+        return f"Condition({str(self)!r})"
+
+
+# ----------------------------------------------------------------------- tokens
+
+_TOKEN_PATTERNS = [
+    ("SPACE", r"\s+"),
+    ("NUMBER", r"[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?"),
+    ("NAME", r"[A-Za-z_][A-Za-z0-9_./]*"),
+    ("OP", r"<=|>=|==|!=|<|>|="),
+    ("NOT", r"!"),
+    ("AND", r"&"),
+    ("OR", r"\|"),
+    ("LPAREN", r"\("),
+    ("RPAREN", r"\)"),
+]
+_TOKEN_REGEX = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _TOKEN_PATTERNS))
+
+_TOKEN_DESCRIPTIONS = {
+    "NUMBER": "a number",
+    "NAME": "a metric name",
+    "OP": "a comparison operator (<, <=, >, >=, ==, !=)",
+    "NOT": "'!'",
+    "AND": "'&'",
+    "OR": "'|'",
+    "LPAREN": "'('",
+    "RPAREN": "')'",
+    "END": "the end of the condition",
+}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    position: int
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN_REGEX.match(text, position)
+        if match is None:
+            raise ConditionSyntaxError(f"unexpected character {text[position]!r}", text, position)
+        kind = match.lastgroup
+        assert kind is not None
+        if kind != "SPACE":
+            tokens.append(_Token(kind, match.group(), position))
+        position = match.end()
+    tokens.append(_Token("END", "", len(text)))
+    return tokens
+
+
+# ----------------------------------------------------------------------- parser
+
+
+class _Parser:
+    """Recursive-descent parser over the token list; one method per grammar rule."""
+
+    def __init__(self, text: str, known_metrics: frozenset[str] | None) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.index = 0
+        self.known_metrics = known_metrics
+
+    def _peek(self) -> _Token:
+        return self.tokens[self.index]
+
+    def _advance(self) -> _Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def _expect(self, kind: str, context: str) -> _Token:
+        token = self._peek()
+        if token.kind != kind:
+            self._fail(f"expected {_TOKEN_DESCRIPTIONS[kind]} {context}", token)
+        return self._advance()
+
+    def _fail(self, reason: str, token: _Token) -> None:
+        found = "the end of the condition" if token.kind == "END" else repr(token.text)
+        raise ConditionSyntaxError(f"{reason}, found {found}", self.text, token.position)
+
+    def parse(self) -> Node:
+        if self._peek().kind == "END":
+            raise ConditionSyntaxError("empty condition", self.text, 0)
+        node = self._or_expr()
+        token = self._peek()
+        if token.kind != "END":
+            self._fail("expected '&', '|' or the end of the condition", token)
+        return node
+
+    def _or_expr(self) -> Node:
+        operands = [self._and_expr()]
+        while self._peek().kind == "OR":
+            self._advance()
+            operands.append(self._and_expr())
+        return operands[0] if len(operands) == 1 else Or(_flatten(operands, Or))
+
+    def _and_expr(self) -> Node:
+        operands = [self._unary()]
+        while self._peek().kind == "AND":
+            self._advance()
+            operands.append(self._unary())
+        return operands[0] if len(operands) == 1 else And(_flatten(operands, And))
+
+    def _unary(self) -> Node:
+        token = self._peek()
+        if token.kind == "NOT":
+            self._advance()
+            return Not(self._unary())
+        if token.kind == "LPAREN":
+            self._advance()
+            node = self._or_expr()
+            self._expect("RPAREN", "to close the '(' opened at position " + str(token.position))
+            return node
+        return self._comparison()
+
+    def _comparison(self) -> Comparison:
+        name = self._peek()
+        if name.kind != "NAME":
+            self._fail("expected a metric name, '!' or '('", name)
+        self._advance()
+        if self.known_metrics is not None and name.text not in self.known_metrics:
+            valid = ", ".join(sorted(self.known_metrics)) or "(none)"
+            raise ConditionSyntaxError(
+                f"unknown metric {name.text!r}; valid metrics are: {valid}", self.text, name.position
+            )
+        op = self._expect("OP", f"after metric {name.text!r}")
+        number = self._expect("NUMBER", f"after {op.text!r}")
+        value = float(number.text)
+        canonical_op = "==" if op.text == "=" else op.text
+        return Comparison(name.text, canonical_op, value)
+
+
+def _flatten(operands: list[Node], kind: type) -> tuple[Node, ...]:
+    """``a & (b & c)`` and ``(a & b) & c`` become one ``And(a, b, c)``."""
+    flat: list[Node] = []
+    for operand in operands:
+        if isinstance(operand, kind):
+            flat.extend(operand.operands)  # type: ignore[attr-defined]
+        else:
+            flat.append(operand)
+    return tuple(flat)
+
+
+def parse_condition(text: str, metrics: Collection[str] | None = None) -> Condition:
+    """Parse condition ``text`` into a :class:`Condition`.
+
+    Args:
+        text: the condition, e.g. ``"episodes>=500 & episode_return>0.8"``.
+        metrics: when given, the names a condition may use; any other name is
+            rejected here, at parse time, with the list of valid ones.
+
+    Raises:
+        ConditionSyntaxError: for any malformed text or unknown metric.
+        TypeError: when ``text`` is not a string.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"condition must be a string, got {text!r} ({type(text).__name__})")
+    if isinstance(metrics, str):
+        raise TypeError(f"metrics must be a collection of names, not the string {metrics!r}")
+    known = None if metrics is None else frozenset(metrics)
+    try:
+        return Condition(_Parser(text, known).parse())
+    except RecursionError:
+        raise ConditionSyntaxError("condition is nested too deeply", text, 0) from None

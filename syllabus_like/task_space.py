@@ -1,0 +1,412 @@
+"""Task spaces: the set of tasks a curriculum chooses from.
+
+Every space converts between a *task* (what the user wrote: an int, a string,
+a tuple, a dict, an array) and its *encoding* (what curricula compute with):
+
+* a finite space encodes each task as an ``int`` index in ``[0, num_tasks)``;
+* :class:`BoxTaskSpace` encodes a task as a float64 array of its shape;
+* a :class:`TupleTaskSpace` / :class:`DictTaskSpace` with an infinite member
+  encodes a task as the tuple / dict of its members' encodings.
+
+Encoding never guesses: ``encode`` only accepts tasks and ``decode`` only
+accepts encodings, so ``DiscreteTaskSpace([2, 0, 1]).encode(0) == 1`` and
+``.decode(0) == 2``. Anything outside the space raises :class:`TaskSpaceError`.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BoxTaskSpace",
+    "DictTaskSpace",
+    "DiscreteTaskSpace",
+    "MultiDiscreteTaskSpace",
+    "TaskSpace",
+    "TaskSpaceError",
+    "TupleTaskSpace",
+]
+
+
+class TaskSpaceError(ValueError):
+    """A task or encoding that does not belong to the space it was given to."""
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+class TaskSpace(ABC):
+    """Base class of all task spaces.
+
+    Subclasses implement :meth:`_encode`, :meth:`_decode`, :meth:`contains`,
+    :meth:`_sample` and :attr:`num_tasks`; the public methods add validation.
+    """
+
+    def __init__(self) -> None:
+        self._rng = np.random.default_rng()
+
+    # ------------------------------------------------------------------ size
+    @property
+    @abstractmethod
+    def num_tasks(self) -> int | None:
+        """Number of tasks, or ``None`` when the space is infinite."""
+
+    @property
+    def is_finite(self) -> bool:
+        return self.num_tasks is not None
+
+    @property
+    def tasks(self) -> list | None:
+        """Every task in encoding order (finite spaces), else ``None``."""
+        if self.num_tasks is None:
+            return None
+        return [self._decode(index) for index in range(self.num_tasks)]
+
+    # -------------------------------------------------------------- encoding
+    @abstractmethod
+    def contains(self, task: Any) -> bool:
+        """Whether ``task`` (a decoded task) belongs to this space."""
+
+    def __contains__(self, task: Any) -> bool:
+        return self.contains(task)
+
+    def encode(self, task: Any) -> Any:
+        """The encoding of ``task``; raises :class:`TaskSpaceError` if it is not in the space."""
+        if not self.contains(task):
+            raise TaskSpaceError(f"task {_short(task)} is not in {self!r}")
+        return self._encode(task)
+
+    def decode(self, encoded: Any) -> Any:
+        """The task whose encoding is ``encoded``; raises :class:`TaskSpaceError` otherwise."""
+        if self.num_tasks is not None:
+            if not _is_index(encoded) or not 0 <= int(encoded) < self.num_tasks:
+                raise TaskSpaceError(
+                    f"encoding {_short(encoded)} is not an index in [0, {self.num_tasks}) of {self!r}"
+                )
+            return self._decode(int(encoded))
+        return self._decode(encoded)
+
+    @abstractmethod
+    def _encode(self, task: Any) -> Any: ...
+
+    @abstractmethod
+    def _decode(self, encoded: Any) -> Any: ...
+
+    # -------------------------------------------------------------- sampling
+    def seed(self, seed: int | None = None) -> None:
+        """Reseed the space's own generator (used by :meth:`sample` without ``rng``)."""
+        self._rng = np.random.default_rng(seed)
+
+    def sample(self, rng: np.random.Generator | None = None) -> Any:
+        """A uniformly random task, drawn from ``rng`` or the space's own generator."""
+        generator = self._rng if rng is None else rng
+        if not isinstance(generator, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        return self._sample(generator)
+
+    def _sample(self, rng: np.random.Generator) -> Any:
+        return self._decode(int(rng.integers(self.num_tasks)))
+
+    # ------------------------------------------------------------ conversion
+    @staticmethod
+    def from_gymnasium(space: Any) -> "TaskSpace":
+        """Build the task space matching a ``gymnasium.spaces`` space."""
+        from gymnasium import spaces
+
+        if isinstance(space, spaces.Discrete):
+            start = int(space.start)
+            return DiscreteTaskSpace(list(range(start, start + int(space.n))))
+        if isinstance(space, spaces.MultiDiscrete):
+            starts = np.broadcast_to(space.start, space.nvec.shape).ravel()
+            return MultiDiscreteTaskSpace(
+                [list(range(int(s), int(s) + int(n))) for s, n in zip(starts, space.nvec.ravel())]
+            )
+        if isinstance(space, spaces.Box):
+            return BoxTaskSpace(space.low, space.high, space.shape)
+        if isinstance(space, spaces.Tuple):
+            return TupleTaskSpace([TaskSpace.from_gymnasium(s) for s in space.spaces])
+        if isinstance(space, spaces.Dict):
+            return DictTaskSpace({k: TaskSpace.from_gymnasium(s) for k, s in space.spaces.items()})
+        raise TypeError(f"cannot build a task space from {space!r}; expected Discrete, "
+                        "MultiDiscrete, Box, Tuple or Dict")
+
+
+class DiscreteTaskSpace(TaskSpace):
+    """A finite list of hashable tasks, or ``range(n)`` when given an int ``n``.
+
+    The encoding of a task is its position in the list.
+    """
+
+    def __init__(self, n_or_tasks: int | Sequence[Hashable]) -> None:
+        super().__init__()
+        if _is_index(n_or_tasks):
+            if int(n_or_tasks) <= 0:
+                raise ValueError(f"DiscreteTaskSpace needs at least one task, got n={n_or_tasks}")
+            task_list: list = list(range(int(n_or_tasks)))
+        elif isinstance(n_or_tasks, (str, bytes)) or not isinstance(n_or_tasks, Sequence | np.ndarray | range):
+            raise TypeError(
+                f"DiscreteTaskSpace expects an int or a sequence of hashable tasks, got {_short(n_or_tasks)}"
+            )
+        else:
+            task_list = [t.item() if isinstance(t, np.generic) else t for t in n_or_tasks]
+            if not task_list:
+                raise ValueError("DiscreteTaskSpace needs at least one task, got an empty sequence")
+        self._index: dict = {}
+        for position, task in enumerate(task_list):
+            if not isinstance(task, Hashable):
+                raise TypeError(f"tasks must be hashable, got {_short(task)} at position {position}")
+            if task in self._index:
+                raise ValueError(
+                    f"duplicate task {task!r} at positions {self._index[task]} and {position}: "
+                    "encodings would be ambiguous"
+                )
+            self._index[task] = position
+        self._tasks = task_list
+
+    @property
+    def num_tasks(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def tasks(self) -> list:
+        return list(self._tasks)
+
+    def contains(self, task: Any) -> bool:
+        try:
+            return task in self._index
+        except TypeError:  # unhashable
+            return False
+
+    def _encode(self, task: Any) -> int:
+        return self._index[task]
+
+    def _decode(self, encoded: int) -> Any:
+        return self._tasks[encoded]
+
+    def __repr__(self) -> str:
+        if self._tasks == list(range(len(self._tasks))):
+            return f"DiscreteTaskSpace({len(self._tasks)})"
+        return f"DiscreteTaskSpace({_short(self._tasks)})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DiscreteTaskSpace) and self._tasks == other._tasks
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class BoxTaskSpace(TaskSpace):
+    """Continuous tasks: float arrays with ``low <= task <= high`` element-wise.
+
+    ``low`` and ``high`` are scalars or arrays; ``shape`` defaults to their
+    broadcast shape. Bounds must be finite so that tasks can be sampled.
+    """
+
+    def __init__(self, low: Any, high: Any, shape: Sequence[int] | None = None) -> None:
+        super().__init__()
+        low_array = np.asarray(low, dtype=np.float64)
+        high_array = np.asarray(high, dtype=np.float64)
+        if shape is None:
+            shape = np.broadcast_shapes(low_array.shape, high_array.shape)
+        self.shape = tuple(int(d) for d in shape)
+        try:
+            self.low = np.broadcast_to(low_array, self.shape).copy()
+            self.high = np.broadcast_to(high_array, self.shape).copy()
+        except ValueError:
+            raise ValueError(
+                f"low {low_array.shape} and high {high_array.shape} do not broadcast to shape {self.shape}"
+            ) from None
+        if not (np.all(np.isfinite(self.low)) and np.all(np.isfinite(self.high))):
+            raise ValueError(f"BoxTaskSpace bounds must be finite, got low={low!r}, high={high!r}")
+        if np.any(self.low > self.high):
+            raise ValueError(f"BoxTaskSpace needs low <= high, got low={low!r}, high={high!r}")
+
+    @property
+    def num_tasks(self) -> None:
+        return None
+
+    def _as_array(self, task: Any) -> np.ndarray | None:
+        try:
+            array = np.asarray(task, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        if array.shape != self.shape:
+            if array.size == math.prod(self.shape) and array.ndim <= 1 and len(self.shape) <= 1:
+                array = array.reshape(self.shape)
+            else:
+                return None
+        return array
+
+    def contains(self, task: Any) -> bool:
+        if isinstance(task, (str, bytes, dict)):
+            return False
+        array = self._as_array(task)
+        return array is not None and bool(np.all((array >= self.low) & (array <= self.high)))
+
+    def _encode(self, task: Any) -> np.ndarray:
+        return self._as_array(task).copy()  # type: ignore[union-attr]
+
+    def _decode(self, encoded: Any) -> np.ndarray:
+        if not self.contains(encoded):
+            raise TaskSpaceError(f"encoding {_short(encoded)} is not in {self!r}")
+        return self._as_array(encoded).copy()  # type: ignore[union-attr]
+
+    def _sample(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size=self.shape)
+
+    def __repr__(self) -> str:
+        low = self.low.flat[0] if np.all(self.low == self.low.flat[0]) else self.low.tolist()
+        high = self.high.flat[0] if np.all(self.high == self.high.flat[0]) else self.high.tolist()
+        return f"BoxTaskSpace(low={low}, high={high}, shape={self.shape})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, BoxTaskSpace)
+            and self.shape == other.shape
+            and np.array_equal(self.low, other.low)
+            and np.array_equal(self.high, other.high)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _ProductTaskSpace(TaskSpace):
+    """Shared logic of Tuple and Dict spaces: a product of member spaces.
+
+    When every member is finite, a task encodes to one int (row-major
+    mixed-radix index over the members' indices); otherwise to the
+    structure of the members' encodings.
+    """
+
+    def __init__(self, members: Sequence[TaskSpace]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError(f"{type(self).__name__} needs at least one member space")
+        for member in members:
+            if not isinstance(member, TaskSpace):
+                raise TypeError(f"members must be TaskSpace instances, got {_short(member)}")
+        self._members = list(members)
+        sizes = [m.num_tasks for m in self._members]
+        self._sizes = None if any(s is None for s in sizes) else sizes
+
+    @property
+    def num_tasks(self) -> int | None:
+        return None if self._sizes is None else math.prod(self._sizes)
+
+    def _member_values(self, task: Any) -> list | None:
+        """The task's per-member values, or None when its structure is wrong."""
+        raise NotImplementedError
+
+    def _assemble(self, values: list) -> Any:
+        raise NotImplementedError
+
+    def contains(self, task: Any) -> bool:
+        values = self._member_values(task)
+        return values is not None and all(m.contains(v) for m, v in zip(self._members, values))
+
+    def _encode(self, task: Any) -> Any:
+        codes = [m.encode(v) for m, v in zip(self._members, self._member_values(task))]  # type: ignore[arg-type]
+        if self._sizes is None:
+            return self._assemble(codes)
+        return int(np.ravel_multi_index(codes, self._sizes))
+
+    def _decode(self, encoded: Any) -> Any:
+        if self._sizes is not None:
+            codes = [int(c) for c in np.unravel_index(encoded, self._sizes)]
+        else:
+            codes = self._member_values(encoded)
+            if codes is None:
+                raise TaskSpaceError(f"encoding {_short(encoded)} does not have the structure of {self!r}")
+        return self._assemble([m.decode(c) for m, c in zip(self._members, codes)])
+
+    def _sample(self, rng: np.random.Generator) -> Any:
+        return self._assemble([m.sample(rng) for m in self._members])
+
+    def seed(self, seed: int | None = None) -> None:
+        super().seed(seed)
+        for member, child in zip(self._members, np.random.SeedSequence(seed).spawn(len(self._members))):
+            member.seed(int(child.generate_state(1)[0]))
+
+
+class TupleTaskSpace(_ProductTaskSpace):
+    """Tasks are tuples whose i-th item is a task of ``spaces[i]``."""
+
+    def __init__(self, spaces: Sequence[TaskSpace]) -> None:
+        if isinstance(spaces, TaskSpace) or not isinstance(spaces, Sequence):
+            raise TypeError(f"TupleTaskSpace expects a sequence of TaskSpace, got {_short(spaces)}")
+        super().__init__(list(spaces))
+        self.spaces = tuple(self._members)
+
+    def _member_values(self, task: Any) -> list | None:
+        if not isinstance(task, (tuple, list)) or len(task) != len(self._members):
+            return None
+        return list(task)
+
+    def _assemble(self, values: list) -> tuple:
+        return tuple(values)
+
+    def __repr__(self) -> str:
+        return f"TupleTaskSpace({list(self.spaces)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TupleTaskSpace) and list(self.spaces) == list(other.spaces)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class DictTaskSpace(_ProductTaskSpace):
+    """Tasks are dicts with exactly the keys of ``mapping``, each value a task of its space."""
+
+    def __init__(self, mapping: Mapping[str, TaskSpace]) -> None:
+        if not isinstance(mapping, Mapping):
+            raise TypeError(f"DictTaskSpace expects a mapping of name -> TaskSpace, got {_short(mapping)}")
+        self.keys = tuple(mapping)
+        super().__init__([mapping[k] for k in self.keys])
+        self.spaces = dict(zip(self.keys, self._members))
+
+    def _member_values(self, task: Any) -> list | None:
+        if not isinstance(task, Mapping) or set(task) != set(self.keys):
+            return None
+        return [task[k] for k in self.keys]
+
+    def _assemble(self, values: list) -> dict:
+        return dict(zip(self.keys, values))
+
+    def __repr__(self) -> str:
+        return f"DictTaskSpace({self.spaces!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DictTaskSpace) and self.spaces == other.spaces
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class MultiDiscreteTaskSpace(TupleTaskSpace):
+    """Tuples with one value per dimension, chosen from that dimension's list.
+
+    ``values_per_dimension`` holds, per dimension, a sequence of values or an
+    int ``n`` meaning ``range(n)``. ``MultiDiscreteTaskSpace([3, ["a", "b"]])``
+    has the six tasks ``(0, "a"), (0, "b"), ..., (2, "b")``.
+    """
+
+    def __init__(self, values_per_dimension: Sequence[int | Sequence[Hashable]]) -> None:
+        if isinstance(values_per_dimension, (str, bytes)) or not isinstance(values_per_dimension, Sequence):
+            raise TypeError(
+                "MultiDiscreteTaskSpace expects a list of value lists (or ints) per dimension, "
+                f"got {_short(values_per_dimension)}"
+            )
+        super().__init__([DiscreteTaskSpace(values) for values in values_per_dimension])
+        self.values_per_dimension = [space.tasks for space in self.spaces]
+
+    def __repr__(self) -> str:
+        return f"MultiDiscreteTaskSpace({_short(self.values_per_dimension)})"
