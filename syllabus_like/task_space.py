@@ -15,6 +15,7 @@ accepts encodings, so ``DiscreteTaskSpace([2, 0, 1]).encode(0) == 1`` and
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
@@ -27,6 +28,7 @@ __all__ = [
     "DictTaskSpace",
     "DiscreteTaskSpace",
     "MultiDiscreteTaskSpace",
+    "SubsetTaskSpace",
     "TaskSpace",
     "TaskSpaceError",
     "TupleTaskSpace",
@@ -410,3 +412,57 @@ class MultiDiscreteTaskSpace(TupleTaskSpace):
 
     def __repr__(self) -> str:
         return f"MultiDiscreteTaskSpace({_short(self.values_per_dimension)})"
+
+
+def _encoding_key(encoded: Any) -> Hashable:
+    """A hashable stand-in for an encoding (ints, float arrays, tuples/dicts of them)."""
+    if isinstance(encoded, np.ndarray):
+        return (encoded.shape, encoded.tobytes())
+    if isinstance(encoded, tuple):
+        return tuple(_encoding_key(e) for e in encoded)
+    if isinstance(encoded, dict):
+        return tuple((k, _encoding_key(v)) for k, v in encoded.items())
+    return encoded
+
+
+class SubsetTaskSpace(TaskSpace):
+    """A finite list of tasks taken from ``parent`` (tasks need not be hashable).
+
+    Used for "these few tasks of the big space", e.g. one stage of a
+    sequential curriculum. The encoding of a task is its position in ``tasks``.
+    """
+
+    def __init__(self, parent: TaskSpace, tasks: Sequence[Any]) -> None:
+        super().__init__()
+        if not isinstance(parent, TaskSpace):
+            raise TypeError(f"parent must be a TaskSpace, got {_short(parent)}")
+        if isinstance(tasks, (str, bytes)) or not isinstance(tasks, Sequence) or len(tasks) == 0:
+            raise ValueError(f"SubsetTaskSpace needs a non-empty sequence of tasks of {parent!r}, got {_short(tasks)}")
+        self.parent = parent
+        self._tasks = []
+        self._index: dict = {}
+        for position, task in enumerate(tasks):
+            encoded = parent.encode(task)  # TaskSpaceError names the task and the parent
+            key = _encoding_key(encoded)
+            if key in self._index:
+                raise ValueError(f"duplicate task {_short(task)} at positions {self._index[key]} and {position}")
+            self._index[key] = position
+            self._tasks.append(parent.decode(encoded))
+
+    @property
+    def num_tasks(self) -> int:
+        return len(self._tasks)
+
+    def contains(self, task: Any) -> bool:
+        if not self.parent.contains(task):
+            return False
+        return _encoding_key(self.parent.encode(task)) in self._index
+
+    def _encode(self, task: Any) -> int:
+        return self._index[_encoding_key(self.parent.encode(task))]
+
+    def _decode(self, encoded: int) -> Any:
+        return copy.deepcopy(self._tasks[encoded])
+
+    def __repr__(self) -> str:
+        return f"SubsetTaskSpace({self.parent!r}, {_short(self._tasks)})"

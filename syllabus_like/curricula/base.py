@@ -1,0 +1,132 @@
+"""The Curriculum base class: the contract every curriculum follows."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from syllabus_like.curricula.metric_writer import write_scalars
+from syllabus_like.task_space import TaskSpace
+
+__all__ = ["Curriculum"]
+
+
+class Curriculum:
+    """Chooses tasks from ``task_space`` and learns from what happened on them.
+
+    Public methods take and return *decoded* tasks, exactly as the user wrote
+    them; encodings (see :mod:`syllabus_like.task_space`) stay internal.
+    Every random draw uses the curriculum's own ``numpy.random.Generator``,
+    seeded by ``seed``.
+
+    Subclasses implement :meth:`_sample` (returning ``k`` encoded tasks) and
+    override the ``update_*`` hooks they care about. Subclasses with state
+    extend :meth:`state_dict` / :meth:`load_state_dict`.
+    """
+
+    #: Whether the curriculum wants :meth:`update_on_step` called every step.
+    #: Wrappers skip per-step reporting when this is False, which is much cheaper.
+    requires_step_updates: bool = False
+
+    def __init__(self, task_space: TaskSpace, *, seed: int | None = None) -> None:
+        if not isinstance(task_space, TaskSpace):
+            raise TypeError(
+                f"{type(self).__name__} needs a TaskSpace (e.g. DiscreteTaskSpace(5)), got {task_space!r}"
+            )
+        self.task_space = task_space
+        self._rng = np.random.default_rng(seed)
+
+    # ------------------------------------------------------------- sampling
+    def sample(self, k: int = 1) -> list:
+        """Return a list of ``k`` tasks (decoded)."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"sample(k) needs a non-negative int k, got {k!r}")
+        return [self.task_space.decode(encoded) for encoded in self._sample(int(k))]
+
+    def _sample(self, k: int) -> Sequence[Any]:
+        """Return ``k`` encoded tasks."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _sample(k)")
+
+    # -------------------------------------------------------------- updates
+    def update_on_step(
+        self,
+        task: Any,
+        obs: Any,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        info: dict,
+        progress: float = 0.0,
+        env_id: int | None = None,
+    ) -> None:
+        """Called after each env step when :attr:`requires_step_updates` is True."""
+
+    def update_on_step_batch(self, step_results: Iterable[Sequence[Any]], env_id: int | None = None) -> None:
+        """Apply many steps at once.
+
+        ``step_results`` is an iterable of tuples ``(task, obs, reward,
+        terminated, truncated, info)`` or the same with ``progress`` appended.
+        """
+        for result in step_results:
+            if len(result) not in (6, 7):
+                raise ValueError(
+                    "each step result must be (task, obs, reward, terminated, truncated, info[, progress]), "
+                    f"got a tuple of length {len(result)}"
+                )
+            self.update_on_step(*result, env_id=env_id)
+
+    def update_on_episode(
+        self,
+        episode_return: float,
+        length: int,
+        task: Any,
+        progress: float = 0.0,
+        env_id: int | None = None,
+    ) -> None:
+        """Called once per finished episode with its return, length and task."""
+
+    def update_task_progress(self, task: Any, progress: float, env_id: int | None = None) -> None:
+        """Called when an env reports progress (in [0, 1]) on ``task`` mid-episode."""
+
+    # ------------------------------------------------------------ reporting
+    def probabilities(self) -> np.ndarray | None:
+        """Sampling probability of each task (finite spaces, in encoding order), else None."""
+        return None
+
+    def metrics(self) -> dict[str, float]:
+        """Scalars describing the curriculum's current state, for logging."""
+        return {}
+
+    def log_metrics(self, writer: Any, step: int | None = None, log_n_tasks: int = 1) -> None:
+        """Write :meth:`metrics` and the probabilities of the first ``log_n_tasks`` tasks.
+
+        ``writer`` is a TensorBoard-style object (``add_scalar``), a wandb-style
+        object (``log``) or a callable ``(scalars, step)``. Tags are prefixed
+        with ``curriculum/``; probabilities go under ``curriculum/task_probability/<task>``.
+        """
+        scalars = {f"curriculum/{name}": float(value) for name, value in self.metrics().items()}
+        probabilities = self.probabilities()
+        if probabilities is not None:
+            for index in range(min(int(log_n_tasks), len(probabilities))):
+                task = self.task_space.decode(index)
+                scalars[f"curriculum/task_probability/{task}"] = float(probabilities[index])
+        write_scalars(writer, scalars, step)
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this curriculum is, RNG included."""
+        return {"type": type(self).__name__, "rng": copy.deepcopy(self._rng.bit_generator.state)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        if state.get("type") != type(self).__name__:
+            raise ValueError(
+                f"state_dict of a {state.get('type')!r} cannot be loaded into a {type(self).__name__}"
+            )
+        self._rng.bit_generator.state = copy.deepcopy(state["rng"])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.task_space!r})"

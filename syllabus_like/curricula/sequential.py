@@ -1,0 +1,297 @@
+"""Stages of curricula, advanced by stopping conditions."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Union
+
+import numpy as np
+
+from syllabus_like.conditions import Condition, parse_condition
+from syllabus_like.curricula.base import Curriculum
+from syllabus_like.curricula.constant import Constant
+from syllabus_like.curricula.domain_randomization import DomainRandomization
+from syllabus_like.task_space import BoxTaskSpace, SubsetTaskSpace, TaskSpace, TaskSpaceError
+
+__all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum"]
+
+logger = logging.getLogger(__name__)
+
+#: The metric names a SequentialCurriculum's conditions may read.
+#:
+#: ``steps``           environment steps of the episodes counted in ``episodes`` (sum of their lengths)
+#: ``total_steps``     environment steps of every episode reported since construction
+#: ``episodes``        episodes finished in this stage on a task of this stage
+#: ``total_episodes``  episodes reported since construction, whatever their task
+#: ``tasks``           tasks sampled in this stage (``sample(k)`` adds ``k``)
+#: ``total_tasks``     tasks sampled since construction
+#: ``episode_return``  mean return of this stage's last ``return_buffer_size`` episodes
+#:                     (no value, so every comparison on it is False, until one finishes)
+SEQUENTIAL_METRICS = (
+    "steps",
+    "total_steps",
+    "episodes",
+    "total_episodes",
+    "tasks",
+    "total_tasks",
+    "episode_return",
+)
+
+StoppingCondition = Union[str, Condition, Callable[[Mapping[str, float]], bool]]
+
+
+def _is_subspace(child: TaskSpace, parent: TaskSpace) -> bool:
+    """Whether every task of ``child`` is a task of ``parent`` (exact for finite and Box spaces)."""
+    if child == parent:
+        return True
+    if child.tasks is not None:
+        return all(parent.contains(task) for task in child.tasks)
+    if isinstance(child, BoxTaskSpace) and isinstance(parent, BoxTaskSpace):
+        return parent.contains(child.low) and parent.contains(child.high)
+    probe = np.random.default_rng(0)
+    return all(parent.contains(child.sample(probe)) for _ in range(64))
+
+
+class SequentialCurriculum(Curriculum):
+    """Runs ``curriculum_list`` one stage at a time.
+
+    Stage ``i`` moves on to stage ``i + 1`` when ``stopping_conditions[i]``
+    holds. Conditions are condition strings (see
+    :mod:`syllabus_like.conditions`; names from :data:`SEQUENTIAL_METRICS`),
+    parsed :class:`Condition` objects, or callables taking the metrics dict.
+    ``N`` stages need ``N - 1`` conditions, or ``N`` with ``loop=True`` (the last
+    condition leads back to the first stage).
+
+    Each item of ``curriculum_list`` is one of:
+
+    * a :class:`Curriculum` over (a subset of) ``task_space``;
+    * a ``list`` of tasks: :class:`DomainRandomization` over those tasks;
+    * a :class:`TaskSpace` inside ``task_space``: :class:`DomainRandomization` over it;
+    * anything else is a single task: :class:`Constant` (so a task that is itself
+      a list must be given as a tuple or array).
+
+    Conditions are checked after each update and before each sample, advancing
+    at most one stage per check; :meth:`check_stopping_conditions` forces one.
+    Everything is validated here, at construction.
+    """
+
+    def __init__(
+        self,
+        curriculum_list: Sequence[Any],
+        stopping_conditions: Sequence[StoppingCondition],
+        task_space: TaskSpace,
+        *,
+        return_buffer_size: int = 1000,
+        loop: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(task_space, seed=seed)
+        if isinstance(curriculum_list, (str, bytes)) or not isinstance(curriculum_list, Sequence):
+            raise TypeError(f"curriculum_list must be a list of stages, got {curriculum_list!r}")
+        if len(curriculum_list) == 0:
+            raise ValueError("SequentialCurriculum needs at least one stage, got an empty curriculum_list")
+        if isinstance(stopping_conditions, (str, bytes)) or not isinstance(stopping_conditions, Sequence):
+            raise TypeError(f"stopping_conditions must be a list, got {stopping_conditions!r}")
+        expected = len(curriculum_list) if loop else len(curriculum_list) - 1
+        if len(stopping_conditions) != expected:
+            raise ValueError(
+                f"{len(curriculum_list)} stages need {expected} stopping conditions"
+                f"{' (loop=True: one per stage)' if loop else ''}, got {len(stopping_conditions)}"
+            )
+        if isinstance(return_buffer_size, bool) or not isinstance(return_buffer_size, int) or return_buffer_size < 1:
+            raise ValueError(f"return_buffer_size must be a positive int, got {return_buffer_size!r}")
+
+        children = np.random.SeedSequence(seed).spawn(len(curriculum_list))
+        self.curricula: list[Curriculum] = [
+            self._make_stage(item, index, child) for index, (item, child) in enumerate(zip(curriculum_list, children))
+        ]
+        self.stopping_conditions = [self._make_condition(c, i) for i, c in enumerate(stopping_conditions)]
+        self.loop = loop
+        self.return_buffer_size = return_buffer_size
+        self._parent_indices = [self._stage_to_parent_indices(c) for c in self.curricula]
+
+        self.stage = 0
+        self._total_steps = 0
+        self._total_episodes = 0
+        self._total_tasks = 0
+        self._reset_stage_counters()
+
+    # ------------------------------------------------------------ construction
+    def _make_stage(self, item: Any, index: int, seed_sequence: np.random.SeedSequence) -> Curriculum:
+        seed = int(seed_sequence.generate_state(1)[0])
+        try:
+            if isinstance(item, Curriculum):
+                if not _is_subspace(item.task_space, self.task_space):
+                    raise ValueError(f"its task space {item.task_space!r} is not inside {self.task_space!r}")
+                return item
+            if isinstance(item, TaskSpace):
+                if not _is_subspace(item, self.task_space):
+                    raise ValueError(f"task space {item!r} is not inside {self.task_space!r}")
+                return DomainRandomization(item, seed=seed)
+            if isinstance(item, list):
+                return DomainRandomization(SubsetTaskSpace(self.task_space, item), seed=seed)
+            return Constant(self.task_space, item, seed=seed)
+        except (TaskSpaceError, ValueError, TypeError) as error:
+            raise ValueError(f"stage {index} of SequentialCurriculum is invalid: {error}") from error
+
+    @staticmethod
+    def _make_condition(condition: StoppingCondition, index: int) -> Callable[[Mapping[str, float]], bool]:
+        if isinstance(condition, str):
+            try:
+                return parse_condition(condition, metrics=SEQUENTIAL_METRICS)
+            except ValueError as error:
+                raise ValueError(f"stopping condition {index} is invalid: {error}") from error
+        if isinstance(condition, Condition):
+            unknown = condition.metrics - set(SEQUENTIAL_METRICS)
+            if unknown:
+                raise ValueError(
+                    f"stopping condition {index} ({condition}) reads unknown metrics {sorted(unknown)}; "
+                    f"valid metrics are: {', '.join(SEQUENTIAL_METRICS)}"
+                )
+            return condition
+        if callable(condition):
+            return condition
+        raise TypeError(
+            f"stopping condition {index} must be a condition string, a Condition or a callable, got {condition!r}"
+        )
+
+    def _stage_to_parent_indices(self, curriculum: Curriculum) -> np.ndarray | None:
+        """For finite spaces: parent index of each task of the stage's space, in its encoding order."""
+        if self.task_space.num_tasks is None or curriculum.task_space.tasks is None:
+            return None
+        return np.array([self.task_space.encode(task) for task in curriculum.task_space.tasks], dtype=np.int64)
+
+    def _reset_stage_counters(self) -> None:
+        self._steps = 0
+        self._episodes = 0
+        self._tasks = 0
+        self._returns: deque[float] = deque(maxlen=self.return_buffer_size)
+
+    # ------------------------------------------------------------------ stages
+    @property
+    def current_curriculum(self) -> Curriculum:
+        """The curriculum of the active stage."""
+        return self.curricula[self.stage]
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.curricula)
+
+    def stage_metrics(self) -> dict[str, float]:
+        """The values the stopping conditions see (``episode_return`` only once an episode finished)."""
+        values = {
+            "steps": float(self._steps),
+            "total_steps": float(self._total_steps),
+            "episodes": float(self._episodes),
+            "total_episodes": float(self._total_episodes),
+            "tasks": float(self._tasks),
+            "total_tasks": float(self._total_tasks),
+        }
+        if self._returns:
+            values["episode_return"] = float(np.mean(self._returns))
+        return values
+
+    def check_stopping_conditions(self) -> bool:
+        """Advance one stage if the active stage's condition holds; return whether it did."""
+        if self.stage >= len(self.stopping_conditions):
+            return False
+        if not self.stopping_conditions[self.stage](self.stage_metrics()):
+            return False
+        previous = self.stage
+        self.stage = (self.stage + 1) % self.num_stages
+        logger.info(
+            "SequentialCurriculum: stage %d -> %d after %d episodes (condition: %s)",
+            previous, self.stage, self._episodes, self.stopping_conditions[previous],
+        )
+        self._reset_stage_counters()
+        return True
+
+    @property
+    def requires_step_updates(self) -> bool:  # type: ignore[override]
+        return self.current_curriculum.requires_step_updates
+
+    # ---------------------------------------------------------------- sampling
+    def _sample(self, k: int) -> list:
+        self.check_stopping_conditions()
+        tasks = self.current_curriculum.sample(k)
+        self._tasks += k
+        self._total_tasks += k
+        return [self.task_space.encode(task) for task in tasks]
+
+    # ----------------------------------------------------------------- updates
+    def update_on_step(self, task, obs, reward, terminated, truncated, info, progress=0.0, env_id=None) -> None:
+        current = self.current_curriculum
+        if current.task_space.contains(task):
+            current.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id=env_id)
+
+    def update_on_step_batch(self, step_results, env_id=None) -> None:
+        super().update_on_step_batch(step_results, env_id=env_id)
+        self.check_stopping_conditions()
+
+    def update_on_episode(self, episode_return, length, task, progress=0.0, env_id=None) -> None:
+        self.task_space.encode(task)  # TaskSpaceError for a task outside the space
+        self._total_episodes += 1
+        self._total_steps += int(length)
+        current = self.current_curriculum
+        if current.task_space.contains(task):
+            self._episodes += 1
+            self._steps += int(length)
+            self._returns.append(float(episode_return))
+            current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+        self.check_stopping_conditions()
+
+    def update_task_progress(self, task, progress, env_id=None) -> None:
+        current = self.current_curriculum
+        if current.task_space.contains(task):
+            current.update_task_progress(task, progress, env_id=env_id)
+        self.check_stopping_conditions()
+
+    # --------------------------------------------------------------- reporting
+    def probabilities(self) -> np.ndarray | None:
+        indices = self._parent_indices[self.stage]
+        stage_probabilities = self.current_curriculum.probabilities()
+        if indices is None or stage_probabilities is None:
+            return None
+        probabilities = np.zeros(self.task_space.num_tasks)
+        np.add.at(probabilities, indices, stage_probabilities)
+        return probabilities
+
+    def metrics(self) -> dict[str, float]:
+        values = {"stage": float(self.stage), **self.stage_metrics()}
+        for name, value in self.current_curriculum.metrics().items():
+            values[f"stage_curriculum/{name}"] = value
+        return values
+
+    # ------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.update(
+            stage=self.stage,
+            steps=self._steps,
+            episodes=self._episodes,
+            tasks=self._tasks,
+            returns=list(self._returns),
+            total_steps=self._total_steps,
+            total_episodes=self._total_episodes,
+            total_tasks=self._total_tasks,
+            curricula=[c.state_dict() for c in self.curricula],
+        )
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if len(state["curricula"]) != self.num_stages:
+            raise ValueError(f"state has {len(state['curricula'])} stages, this curriculum has {self.num_stages}")
+        self.stage = int(state["stage"])
+        self._steps, self._episodes, self._tasks = int(state["steps"]), int(state["episodes"]), int(state["tasks"])
+        self._returns = deque(state["returns"], maxlen=self.return_buffer_size)
+        self._total_steps = int(state["total_steps"])
+        self._total_episodes = int(state["total_episodes"])
+        self._total_tasks = int(state["total_tasks"])
+        for curriculum, curriculum_state in zip(self.curricula, state["curricula"]):
+            curriculum.load_state_dict(curriculum_state)
+
+    def __repr__(self) -> str:
+        return f"SequentialCurriculum({self.num_stages} stages over {self.task_space!r}, stage={self.stage})"

@@ -1,0 +1,90 @@
+"""Feed an environment tasks from a curriculum (or a task-server client) and report back."""
+
+from __future__ import annotations
+
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+
+from syllabus_like.wrappers.task_wrapper import TaskWrapper
+
+__all__ = ["CurriculumWrapper"]
+
+_SOURCE_METHODS = ("sample", "update_on_episode", "update_on_step")
+
+
+def _find_task_wrapper(env: gym.Env) -> TaskWrapper | None:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, TaskWrapper):
+            return env
+        env = env.env
+    return None
+
+
+class CurriculumWrapper(gym.Wrapper):
+    """Picks the next task at every reset and reports every finished episode.
+
+    ``source`` is a :class:`~syllabus_like.Curriculum` in this process, or a
+    task-server client (anything with ``sample``, ``update_on_episode``,
+    ``update_on_step`` and ``requires_step_updates``).
+
+    The task is applied through a :class:`TaskWrapper` inside ``env`` when
+    there is one (as ``reset(options={"task": task})``), otherwise through
+    ``env.unwrapped.change_task(task)``. An explicit ``reset(options={"task": t})``
+    wins over the curriculum. Each finished episode (terminated or truncated)
+    is reported with its return, length, task and progress, taken from
+    ``info["task_completion"]`` when the env provides it. Step updates are sent
+    only while ``source.requires_step_updates`` is true. An episode abandoned by
+    an early ``reset()`` is not reported. Works under Gymnasium vector envs'
+    autoreset, since every sub-env has its own wrapper.
+    """
+
+    def __init__(self, env: gym.Env, source: Any, *, env_id: int | None = None) -> None:
+        missing = [name for name in _SOURCE_METHODS if not callable(getattr(source, name, None))]
+        if missing:
+            raise TypeError(
+                f"CurriculumWrapper needs a Curriculum or a task-server client; {source!r} lacks {missing}"
+            )
+        super().__init__(env)
+        self.source = source
+        self.env_id = env_id
+        self._task_wrapper = _find_task_wrapper(env)
+        if self._task_wrapper is None and not callable(getattr(env.unwrapped, "change_task", None)):
+            raise TypeError(
+                f"CurriculumWrapper cannot apply tasks to {env.unwrapped!r}: wrap it in a TaskWrapper "
+                "subclass or give the env a change_task(task) method"
+            )
+        self.task: Any = None
+        self._episode_return = 0.0
+        self._episode_length = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        options = dict(options) if options else {}
+        task = options["task"] if "task" in options else self.source.sample(1)[0]
+        if self._task_wrapper is not None:
+            options["task"] = task
+        else:
+            options.pop("task", None)
+            self.env.unwrapped.change_task(task)  # type: ignore[attr-defined]
+        obs, info = self.env.reset(seed=seed, options=options or None)
+        self.task = task
+        info["task"] = task
+        self._episode_return = 0.0
+        self._episode_length = 0
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["task"] = self.task
+        self._episode_return += float(reward)
+        self._episode_length += 1
+        progress = float(info.get("task_completion", 0.0))
+        if self.source.requires_step_updates:
+            self.source.update_on_step(
+                self.task, obs, reward, terminated, truncated, info, progress, env_id=self.env_id
+            )
+        if terminated or truncated:
+            self.source.update_on_episode(
+                self._episode_return, self._episode_length, self.task, progress, env_id=self.env_id
+            )
+        return obs, reward, terminated, truncated, info
