@@ -72,6 +72,10 @@ class SequentialCurriculum(Curriculum):
     * anything else is a single task: :class:`Constant` (so a task that is itself
       a list must be given as a tuple or array).
 
+    A stage's tasks are the tasks of its curriculum's task space: only episodes
+    on those count towards ``episodes``/``steps``/``episode_return`` and reach
+    the stage's curriculum (episodes that started in an earlier stage do not).
+
     Conditions are checked after each update and before each sample, advancing
     at most one stage per check; :meth:`check_stopping_conditions` forces one.
     Everything is validated here, at construction.
@@ -132,7 +136,7 @@ class SequentialCurriculum(Curriculum):
                 return DomainRandomization(item, seed=seed)
             if isinstance(item, list):
                 return DomainRandomization(SubsetTaskSpace(self.task_space, item), seed=seed)
-            return Constant(self.task_space, item, seed=seed)
+            return Constant(SubsetTaskSpace(self.task_space, [item]), item, seed=seed)
         except (TaskSpaceError, ValueError, TypeError) as error:
             raise ValueError(f"stage {index} of SequentialCurriculum is invalid: {error}") from error
 

@@ -1,0 +1,201 @@
+"""TaskWrapper and CurriculumWrapper, in-process, alone and under SyncVectorEnv."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from syllabus_like import Curriculum, DiscreteTaskSpace, DomainRandomization, SequentialCurriculum, TaskSpaceError
+from syllabus_like.wrappers import CurriculumWrapper, TaskWrapper
+
+SPACE = DiscreteTaskSpace([2, 3, 5])
+
+
+class CountdownEnv(gym.Env):
+    """Episodes last ``task`` steps; reward is the task each step; completion reported at the end."""
+
+    observation_space = gym.spaces.Box(0, 10, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self):
+        self.length = 2
+        self.t = 0
+
+    def change_task(self, task):
+        self.length = task
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([self.length], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        done = self.t >= self.length
+        info = {"task_completion": 1.0} if done else {}
+        return np.array([self.length - self.t], np.float32), float(self.length), done, False, info
+
+
+class PlainEnv(CountdownEnv):
+    change_task = None  # an env that cannot take tasks by itself
+
+
+class LengthWrapper(TaskWrapper):
+    def change_task(self, task):
+        self.env.unwrapped.length = task
+
+
+class RecordingCurriculum(DomainRandomization):
+    def __init__(self, *args, step_updates=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.episodes = []
+        self.steps = []
+        self.requires_step_updates = step_updates
+
+    def update_on_episode(self, episode_return, length, task, progress=0.0, env_id=None):
+        self.episodes.append((episode_return, length, task, progress, env_id))
+
+    def update_on_step(self, task, obs, reward, terminated, truncated, info, progress=0.0, env_id=None):
+        self.steps.append((task, reward, terminated))
+
+
+def run(env, n_steps):
+    env.reset(seed=0)
+    for _ in range(n_steps):
+        _, _, terminated, truncated, _ = env.step(0)
+        if terminated or truncated:
+            env.reset()
+
+
+# ---------------------------------------------------------------- TaskWrapper
+
+
+def test_task_wrapper_applies_explicit_task_and_reports_it():
+    env = TaskWrapper(CountdownEnv(), SPACE)
+    obs, info = env.reset(options={"task": 5})
+    assert obs[0] == 5 and info["task"] == 5
+    *_, info = env.step(0)
+    assert info["task"] == 5
+    obs, info = env.reset()  # no task option: keeps the current task
+    assert obs[0] == 5 and info["task"] == 5
+
+
+def test_task_wrapper_rejects_task_outside_space_before_touching_env():
+    env = TaskWrapper(CountdownEnv(), SPACE)
+    with pytest.raises(TaskSpaceError, match=r"task 4 is not in DiscreteTaskSpace\(\[2, 3, 5\]\)"):
+        env.reset(options={"task": 4})
+    assert env.unwrapped.length == 2
+
+
+def test_task_wrapper_subclass_overrides_change_task():
+    env = LengthWrapper(PlainEnv(), SPACE)
+    obs, _ = env.reset(options={"task": 3})
+    assert obs[0] == 3
+
+
+def test_task_wrapper_without_change_task_explains():
+    env = TaskWrapper(PlainEnv(), SPACE)
+    with pytest.raises(NotImplementedError, match="override change_task"):
+        env.reset(options={"task": 3})
+    with pytest.raises(TypeError, match="must be a TaskSpace"):
+        TaskWrapper(CountdownEnv(), [2, 3])
+
+
+# ---------------------------------------------------------- CurriculumWrapper
+
+
+@pytest.mark.parametrize("through_task_wrapper", [True, False])
+def test_curriculum_wrapper_samples_at_reset_and_reports_episodes(through_task_wrapper):
+    curriculum = RecordingCurriculum(SPACE, seed=1)
+    inner = LengthWrapper(PlainEnv(), SPACE) if through_task_wrapper else CountdownEnv()
+    env = CurriculumWrapper(inner, curriculum, env_id=7)
+    run(env, 200)
+    assert len(curriculum.episodes) > 30
+    for episode_return, length, task, progress, env_id in curriculum.episodes:
+        assert length == task and episode_return == task * task
+        assert progress == 1.0 and env_id == 7
+    assert {task for _, _, task, _, _ in curriculum.episodes} == {2, 3, 5}
+    assert curriculum.steps == []  # no step updates unless requested
+
+
+def test_explicit_task_option_wins():
+    curriculum = RecordingCurriculum(DiscreteTaskSpace([2]), seed=1)  # would always say 2
+    env = CurriculumWrapper(TaskWrapper(CountdownEnv(), SPACE), curriculum)
+    obs, info = env.reset(options={"task": 5})
+    assert obs[0] == 5 and info["task"] == 5
+    for _ in range(5):
+        env.step(0)
+    assert curriculum.episodes == [(25.0, 5, 5, 1.0, None)]
+
+
+def test_step_updates_only_when_requested():
+    curriculum = RecordingCurriculum(SPACE, seed=2, step_updates=True)
+    env = CurriculumWrapper(CountdownEnv(), curriculum)
+    run(env, 30)
+    assert len(curriculum.steps) == 30
+    assert sum(terminated for _, _, terminated in curriculum.steps) == len(curriculum.episodes)
+
+
+def test_abandoned_episode_is_not_reported():
+    curriculum = RecordingCurriculum(DiscreteTaskSpace([5]), seed=0)
+    env = CurriculumWrapper(CountdownEnv(), curriculum)
+    env.reset()
+    env.step(0)
+    env.reset()
+    for _ in range(5):
+        env.step(0)
+    assert curriculum.episodes == [(25.0, 5, 5, 1.0, None)]
+
+
+def test_curriculum_wrapper_rejects_bad_sources_and_envs():
+    with pytest.raises(TypeError, match="lacks"):
+        CurriculumWrapper(CountdownEnv(), object())
+    with pytest.raises(TypeError, match="wrap it in a TaskWrapper"):
+        CurriculumWrapper(PlainEnv(), DomainRandomization(SPACE))
+
+
+def test_sequential_curriculum_drives_env_through_stages():
+    curriculum = SequentialCurriculum([2, 3, 5], ["episodes>=4", "episodes>=4"], SPACE)
+    env = CurriculumWrapper(CountdownEnv(), curriculum)
+    seen = []
+    env.reset()
+    for _ in range(60):
+        _, _, terminated, _, info = env.step(0)
+        if terminated:
+            seen.append(info["task"])
+            env.reset()
+    assert seen[:4] == [2] * 4 and seen[4:8] == [3] * 4 and set(seen[8:]) == {5}
+    assert curriculum.stage == 2
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED])
+def test_sync_vector_env_in_every_autoreset_mode(mode):
+    curriculum = RecordingCurriculum(SPACE, seed=3)
+    envs = SyncVectorEnv(
+        [lambda i=i: CurriculumWrapper(CountdownEnv(), curriculum, env_id=i) for i in range(4)],
+        autoreset_mode=mode,
+    )
+    envs.reset(seed=0)
+    finished = 0
+    for _ in range(100):
+        _, rewards, terminated, truncated, infos = envs.step(np.zeros(4, dtype=np.int64))
+        done = terminated | truncated
+        finished += int(done.sum())
+        if mode == AutoresetMode.DISABLED and done.any():
+            envs.reset(options={"reset_mask": done})
+    envs.close()
+    assert len(curriculum.episodes) == finished
+    assert {env_id for *_, env_id in curriculum.episodes} == {0, 1, 2, 3}
+    for episode_return, length, task, progress, _ in curriculum.episodes:
+        assert length == task and episode_return == task * task and progress == 1.0
+
+
+class FailingCurriculum(Curriculum):
+    def _sample(self, k):
+        raise RuntimeError("curriculum exploded")
+
+
+def test_curriculum_errors_propagate_to_the_caller():
+    env = CurriculumWrapper(CountdownEnv(), FailingCurriculum(SPACE))
+    with pytest.raises(RuntimeError, match="curriculum exploded"):
+        env.reset()
