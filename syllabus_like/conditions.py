@@ -16,13 +16,24 @@ Grammar (``&`` binds tighter than ``|``; ``!`` binds tightest)::
     NAME        := [A-Za-z_][A-Za-z0-9_./]*        e.g. episodes, eval/success_rate, a.b
     NUMBER      := [+-]? digits [. digits] [e [+-] digits]   underscores allowed between digits
 
+Digits are ASCII ``0-9``; ``.5`` and ``5.`` are numbers too.
+
+Nesting is limited to :data:`MAX_NESTING_DEPTH` levels, so that parsing,
+evaluating, printing and comparing a condition never exhausts the stack. Each
+``!`` opens a level, and so does each ``(`` that does not directly follow a
+``!`` (``!(...)`` is one level). ``str`` never nests deeper than the text it
+was parsed from, so the canonical form always parses again.
+
 ``=`` and ``==`` mean the same. A comparison on a metric that has no value yet
 (absent from the mapping, or ``None``) is False, so ``!(x > 1)`` is True until
 ``x`` is reported.
 
 The AST is public and immutable: :class:`Comparison`, :class:`Not`,
 :class:`And` and :class:`Or` are frozen dataclasses, and :class:`Condition`
-wraps the root node.
+wraps the root node. Building a node checks and normalises it (``=`` becomes
+``==``, values become floats, NaN is refused, nested ``And`` / ``Or`` of the
+same kind are flattened), so every AST, parsed or hand-built, prints to text
+that parses back to an equal AST.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ __all__ = [
     "Not",
     "Or",
     "COMPARISON_OPERATORS",
+    "MAX_NESTING_DEPTH",
     "parse_condition",
 ]
 
@@ -55,6 +67,12 @@ COMPARISON_OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+
+#: Deepest nesting of ``!`` / ``(`` a condition may have; deeper text is a syntax error.
+MAX_NESTING_DEPTH = 100
+
+_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_./]*"
+_NAME_REGEX = re.compile(_NAME_PATTERN)
 
 
 class ConditionSyntaxError(ValueError):
@@ -69,7 +87,9 @@ class ConditionSyntaxError(ValueError):
         self.text = text
         self.position = position
         pointer = " " * position + "^"
-        super().__init__(f"{reason} (at position {position})\n    {text}\n    {pointer}")
+        # Tabs and newlines are shown as single spaces so the caret lines up.
+        shown = "".join(" " if character.isspace() else character for character in text)
+        super().__init__(f"{reason} (at position {position})\n    {shown}\n    {pointer}")
 
 
 # --------------------------------------------------------------------------- AST
@@ -83,10 +103,33 @@ class Comparison:
     op: str
     value: float
 
+    def __post_init__(self) -> None:
+        # Hand-built nodes are checked as strictly as parsed ones, so that every
+        # AST prints to text that parses back to an equal AST.
+        if not isinstance(self.metric, str) or _NAME_REGEX.fullmatch(self.metric) is None:
+            raise ValueError(f"metric must be a name matching {_NAME_PATTERN}, got {self.metric!r}")
+        op = "==" if self.op == "=" else self.op
+        if op not in COMPARISON_OPERATORS:
+            raise ValueError(f"op must be one of {', '.join(COMPARISON_OPERATORS)}, got {self.op!r}")
+        if isinstance(self.value, (str, bytes)) or isinstance(self.value, bool):
+            raise TypeError(f"value must be a number, got {self.value!r}")
+        try:
+            value = float(self.value)
+        except (TypeError, ValueError):
+            raise TypeError(f"value must be a number, got {self.value!r}") from None
+        if math.isnan(value):
+            raise ValueError("value must not be NaN: no metric value compares meaningfully with it")
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "value", value)
+
     def evaluate(self, values: Mapping[str, float]) -> bool:
         observed = values.get(self.metric)
         if observed is None:
             return False
+        if isinstance(observed, (str, bytes)):
+            raise TypeError(
+                f"metric {self.metric!r} must be a number, got {observed!r} ({type(observed).__name__})"
+            )
         try:
             observed = float(observed)
         except (TypeError, ValueError):
@@ -106,6 +149,9 @@ class Not:
 
     operand: "Node"
 
+    def __post_init__(self) -> None:
+        _check_node(self.operand, "Not operand")
+
     def evaluate(self, values: Mapping[str, float]) -> bool:
         return not self.operand.evaluate(values)
 
@@ -118,6 +164,9 @@ class And:
     """True when every operand is true. Always has two or more operands."""
 
     operands: tuple["Node", ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operands", _flatten(self.operands, And))
 
     def evaluate(self, values: Mapping[str, float]) -> bool:
         return all(op.evaluate(values) for op in self.operands)
@@ -132,6 +181,9 @@ class Or:
 
     operands: tuple["Node", ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operands", _flatten(self.operands, Or))
+
     def evaluate(self, values: Mapping[str, float]) -> bool:
         return any(op.evaluate(values) for op in self.operands)
 
@@ -142,13 +194,59 @@ class Or:
 Node = Union[Comparison, Not, And, Or]
 
 
+def _check_node(node: object, role: str) -> None:
+    if not isinstance(node, (Comparison, Not, And, Or)):
+        raise TypeError(f"{role} must be a Comparison, Not, And or Or node, got {node!r}")
+
+
+def _flatten(operands: object, kind: type) -> tuple[Node, ...]:
+    """Operands of an ``And`` / ``Or`` with nested nodes of the same kind spliced in.
+
+    ``a & (b & c)`` and ``(a & b) & c`` both become ``And((a, b, c))``: the
+    canonical form, which is also what ``str`` followed by parsing produces.
+    """
+    if isinstance(operands, (str, bytes)) or not isinstance(operands, (tuple, list)):
+        raise TypeError(f"{kind.__name__} operands must be a tuple of nodes, got {operands!r}")
+    flat: list[Node] = []
+    for operand in operands:
+        _check_node(operand, f"{kind.__name__} operand")
+        if isinstance(operand, kind):
+            flat.extend(operand.operands)  # type: ignore[attr-defined]
+        else:
+            flat.append(operand)
+    if len(flat) < 2:
+        raise ValueError(f"{kind.__name__} needs two or more operands, got {len(flat)}")
+    return tuple(flat)
+
+
 def _format_number(value: float) -> str:
     """Shortest text that reads back as exactly ``value``."""
+    value = float(value)
     if math.isinf(value):
         return "1e999" if value > 0 else "-1e999"
     if value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return repr(value)
+
+
+def _printed_depth(root: Node) -> int:
+    """Nesting levels of ``str(root)``, counted as the parser counts them.
+
+    Iterative, so that a hand-built AST of any depth gets an error, not a
+    RecursionError.
+    """
+    deepest = 0
+    stack: list[tuple[Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, Not):
+            stack.append((node.operand, depth + 1))  # printed as "!(...)": one level
+        elif isinstance(node, And):
+            stack.extend((op, depth + isinstance(op, Or)) for op in node.operands)  # "(a | b)"
+        elif isinstance(node, Or):
+            stack.extend((op, depth) for op in node.operands)
+    return deepest
 
 
 def _collect_metrics(node: Node) -> frozenset[str]:
@@ -169,7 +267,19 @@ class Condition:
 
     root: Node
 
+    def __post_init__(self) -> None:
+        _check_node(self.root, "Condition root")
+        depth = _printed_depth(self.root)
+        if depth > MAX_NESTING_DEPTH:
+            raise ValueError(
+                f"condition is nested too deeply ({depth} levels, at most {MAX_NESTING_DEPTH}): "
+                "its text would not parse"
+            )
+
     def __call__(self, values: Mapping[str, float]) -> bool:
+        """Whether the condition holds for ``values`` (metric name -> number or None)."""
+        if not isinstance(values, Mapping):
+            raise TypeError(f"condition values must be a mapping of metric name -> number, got {values!r}")
         return self.root.evaluate(values)
 
     @property
@@ -188,8 +298,8 @@ class Condition:
 
 _TOKEN_PATTERNS = [
     ("SPACE", r"\s+"),
-    ("NUMBER", r"[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?"),
-    ("NAME", r"[A-Za-z_][A-Za-z0-9_./]*"),
+    ("NUMBER", r"[+-]?(?:[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9](?:_?[0-9])*)?"),
+    ("NAME", _NAME_PATTERN),
     ("OP", r"<=|>=|==|!=|<|>|="),
     ("NOT", r"!"),
     ("AND", r"&"),
@@ -245,6 +355,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0
         self.known_metrics = known_metrics
 
     def _peek(self) -> _Token:
@@ -279,26 +390,40 @@ class _Parser:
         while self._peek().kind == "OR":
             self._advance()
             operands.append(self._and_expr())
-        return operands[0] if len(operands) == 1 else Or(_flatten(operands, Or))
+        return operands[0] if len(operands) == 1 else Or(tuple(operands))
 
     def _and_expr(self) -> Node:
         operands = [self._unary()]
         while self._peek().kind == "AND":
             self._advance()
             operands.append(self._unary())
-        return operands[0] if len(operands) == 1 else And(_flatten(operands, And))
+        return operands[0] if len(operands) == 1 else And(tuple(operands))
 
     def _unary(self) -> Node:
         token = self._peek()
+        if token.kind not in ("NOT", "LPAREN"):
+            return self._comparison()
+        self.depth += 1
+        if self.depth > MAX_NESTING_DEPTH:
+            raise ConditionSyntaxError(
+                f"condition is nested too deeply (more than {MAX_NESTING_DEPTH} levels of '!' and '(')",
+                self.text,
+                token.position,
+            )
         if token.kind == "NOT":
             self._advance()
-            return Not(self._unary())
-        if token.kind == "LPAREN":
-            self._advance()
-            node = self._or_expr()
-            self._expect("RPAREN", "to close the '(' opened at position " + str(token.position))
-            return node
-        return self._comparison()
+            # "!(" is one level, matching how str() prints a negation.
+            node: Node = Not(self._group() if self._peek().kind == "LPAREN" else self._unary())
+        else:
+            node = self._group()
+        self.depth -= 1
+        return node
+
+    def _group(self) -> Node:
+        opening = self._advance()
+        node = self._or_expr()
+        self._expect("RPAREN", f"to close the '(' opened at position {opening.position}")
+        return node
 
     def _comparison(self) -> Comparison:
         name = self._peek()
@@ -315,17 +440,6 @@ class _Parser:
         value = float(number.text)
         canonical_op = "==" if op.text == "=" else op.text
         return Comparison(name.text, canonical_op, value)
-
-
-def _flatten(operands: list[Node], kind: type) -> tuple[Node, ...]:
-    """``a & (b & c)`` and ``(a & b) & c`` become one ``And(a, b, c)``."""
-    flat: list[Node] = []
-    for operand in operands:
-        if isinstance(operand, kind):
-            flat.extend(operand.operands)  # type: ignore[attr-defined]
-        else:
-            flat.append(operand)
-    return tuple(flat)
 
 
 def parse_condition(text: str, metrics: Collection[str] | None = None) -> Condition:
@@ -347,5 +461,5 @@ def parse_condition(text: str, metrics: Collection[str] | None = None) -> Condit
     known = None if metrics is None else frozenset(metrics)
     try:
         return Condition(_Parser(text, known).parse())
-    except RecursionError:
+    except RecursionError:  # only when called with the stack already nearly full
         raise ConditionSyntaxError("condition is nested too deeply", text, 0) from None

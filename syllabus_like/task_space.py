@@ -166,8 +166,10 @@ class DiscreteTaskSpace(TaskSpace):
                 raise ValueError("DiscreteTaskSpace needs at least one task, got an empty sequence")
         self._index: dict = {}
         for position, task in enumerate(task_list):
-            if not isinstance(task, Hashable):
-                raise TypeError(f"tasks must be hashable, got {_short(task)} at position {position}")
+            try:
+                hash(task)
+            except TypeError:  # also catches hashable containers of unhashable items, e.g. (1, [2])
+                raise TypeError(f"tasks must be hashable, got {_short(task)} at position {position}") from None
             if task in self._index:
                 raise ValueError(
                     f"duplicate task {task!r} at positions {self._index[task]} and {position}: "
@@ -197,7 +199,7 @@ class DiscreteTaskSpace(TaskSpace):
         return self._tasks[encoded]
 
     def __repr__(self) -> str:
-        if self._tasks == list(range(len(self._tasks))):
+        if all(type(task) is int and task == position for position, task in enumerate(self._tasks)):
             return f"DiscreteTaskSpace({len(self._tasks)})"
         return f"DiscreteTaskSpace({_short(self._tasks)})"
 
@@ -216,17 +218,36 @@ class BoxTaskSpace(TaskSpace):
 
     def __init__(self, low: Any, high: Any, shape: Sequence[int] | None = None) -> None:
         super().__init__()
-        low_array = np.asarray(low, dtype=np.float64)
-        high_array = np.asarray(high, dtype=np.float64)
+        try:
+            low_array = np.asarray(low, dtype=np.float64)
+            high_array = np.asarray(high, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"BoxTaskSpace bounds must be numbers or arrays of numbers, got low={_short(low)}, "
+                f"high={_short(high)}"
+            ) from None
         if shape is None:
-            shape = np.broadcast_shapes(low_array.shape, high_array.shape)
+            try:
+                shape = np.broadcast_shapes(low_array.shape, high_array.shape)
+            except ValueError:
+                raise ValueError(
+                    f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast "
+                    "to a common shape"
+                ) from None
+        if (
+            isinstance(shape, (str, bytes))
+            or not isinstance(shape, Sequence)
+            or not all(_is_index(d) and int(d) >= 0 for d in shape)
+        ):
+            raise TypeError(f"BoxTaskSpace shape must be a tuple of non-negative ints, got {shape!r}")
         self.shape = tuple(int(d) for d in shape)
         try:
             self.low = np.broadcast_to(low_array, self.shape).copy()
             self.high = np.broadcast_to(high_array, self.shape).copy()
         except ValueError:
             raise ValueError(
-                f"low {low_array.shape} and high {high_array.shape} do not broadcast to shape {self.shape}"
+                f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast "
+                f"to shape {self.shape}"
             ) from None
         if not (np.all(np.isfinite(self.low)) and np.all(np.isfinite(self.high))):
             raise ValueError(f"BoxTaskSpace bounds must be finite, got low={low!r}, high={high!r}")
@@ -264,7 +285,15 @@ class BoxTaskSpace(TaskSpace):
         return self._as_array(encoded).copy()  # type: ignore[union-attr]
 
     def _sample(self, rng: np.random.Generator) -> np.ndarray:
-        return rng.uniform(self.low, self.high, size=self.shape)
+        half_span = self.high / 2 - self.low / 2  # never overflows, unlike high - low
+        if np.all(half_span < np.finfo(np.float64).max / 2):
+            task = rng.uniform(self.low, self.high, size=self.shape)
+        else:
+            # high - low overflows (bounds near +-1.8e308): step from low in two halves.
+            fraction = rng.random(size=self.shape)
+            task = self.low + half_span * fraction + half_span * fraction
+        # Rounding can land one ulp outside [low, high]; the task must stay in the space.
+        return np.asarray(np.clip(task, self.low, self.high), dtype=np.float64)
 
     def __repr__(self) -> str:
         low = self.low.flat[0] if np.all(self.low == self.low.flat[0]) else self.low.tolist()
@@ -320,11 +349,21 @@ class _ProductTaskSpace(TaskSpace):
         codes = [m.encode(v) for m, v in zip(self._members, self._member_values(task))]  # type: ignore[arg-type]
         if self._sizes is None:
             return self._assemble(codes)
-        return int(np.ravel_multi_index(codes, self._sizes))
+        # Row-major mixed radix in Python ints: exact however many tasks there are
+        # (numpy's ravel_multi_index overflows past 2**63).
+        index = 0
+        for code, size in zip(codes, self._sizes):
+            index = index * size + code
+        return index
 
     def _decode(self, encoded: Any) -> Any:
         if self._sizes is not None:
-            codes = [int(c) for c in np.unravel_index(encoded, self._sizes)]
+            codes = []
+            remainder = int(encoded)
+            for size in reversed(self._sizes):
+                remainder, code = divmod(remainder, size)
+                codes.append(code)
+            codes.reverse()
         else:
             codes = self._member_values(encoded)
             if codes is None:
@@ -402,6 +441,8 @@ class MultiDiscreteTaskSpace(TupleTaskSpace):
     """
 
     def __init__(self, values_per_dimension: Sequence[int | Sequence[Hashable]]) -> None:
+        if isinstance(values_per_dimension, np.ndarray) and values_per_dimension.ndim == 1:
+            values_per_dimension = values_per_dimension.tolist()  # e.g. a gymnasium nvec
         if isinstance(values_per_dimension, (str, bytes)) or not isinstance(values_per_dimension, Sequence):
             raise TypeError(
                 "MultiDiscreteTaskSpace expects a list of value lists (or ints) per dimension, "
