@@ -1,0 +1,305 @@
+"""Batched rollouts with a curriculum inside the jitted program.
+
+``B`` environments (vmapped) run ``T`` steps in a ``lax.scan``. Each env
+carries its own task id; an env whose episode ends is reset, in the same
+step, on a task freshly drawn from the curriculum, and its episode is written
+to a ``[T, B]`` :class:`EpisodeBatch` (``done`` marks the slots where an
+episode ended; no dynamic shapes). After the scan the curriculum is updated
+with that batch, still inside the same program::
+
+    env = CartPoleJax()
+    tasks = cartpole_task_table(env, gravity=np.linspace(5, 15, 8), length=[0.25, 0.5, 1.0])
+    curriculum = DomainRandomization(tasks.num_tasks)
+    run = eqx.filter_jit(rollout)
+    state = rollout_init(env, tasks, curriculum, jax.random.key(0), num_envs=1024)
+    state, output = run(env, tasks, curriculum, random_policy(env), state, jax.random.key(1), 128)
+
+Sampling costs one uniform number per env per step (all curricula here draw
+by inverse CDF or uniform integers, never a categorical over all tasks per
+env). Tasks for the ``T`` steps of one rollout are drawn from the curriculum
+state as of the start of the rollout (counters such as ``tasks`` advance step
+by step); the curriculum learns from the rollout's episodes at its end. Use a
+smaller ``T`` for more frequent updates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
+
+from syllabus_like.jax.base import AbstractCurriculum, prefix_sum
+from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
+from syllabus_like.jax.episodes import EpisodeBatch
+
+__all__ = ["RolloutOutput", "RolloutState", "random_policy", "rollout", "rollout_init"]
+
+Policy = Callable[[PRNGKeyArray, PyTree], Array]
+ScoreFunction = Callable[[EpisodeBatch], Float[Array, "T B"]]
+
+
+class RolloutState(eqx.Module):
+    """Everything that carries over from one rollout to the next; env leaves have a leading ``B`` axis."""
+
+    env_state: PyTree
+    observation: PyTree
+    task_id: Int[Array, " B"]
+    episode_return: Float[Array, " B"]
+    episode_length: Int[Array, " B"]
+    curriculum_state: PyTree
+
+
+class RolloutOutput(eqx.Module):
+    """Per-step results of one rollout, ``[T, B]``; ``episodes.done`` marks finished episodes."""
+
+    episodes: EpisodeBatch
+    reward: Float[Array, "T B"]
+    terminated: Bool[Array, "T B"]
+    truncated: Bool[Array, "T B"]
+
+
+def random_policy(env: AbstractEnvironment) -> Policy:
+    """A policy drawing uniform discrete actions, one per env."""
+    num_actions = env.num_actions
+
+    def policy(key: PRNGKeyArray, observation: PyTree) -> Int[Array, " B"]:
+        batch = jax.tree_util.tree_leaves(observation)[0].shape[0]
+        return jax.random.randint(key, (batch,), 0, num_actions)
+
+    return policy
+
+
+def _select(mask: Bool[Array, " B"], when_true: PyTree, when_false: PyTree) -> PyTree:
+    def pick(a: Array, b: Array) -> Array:
+        return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b)
+
+    return jax.tree.map(pick, when_true, when_false)
+
+
+def _check(env: Any, tasks: Any, curriculum: Any) -> None:
+    if not isinstance(env, AbstractEnvironment):
+        raise TypeError(f"env must be a syllabus_like.jax AbstractEnvironment, got {type(env).__name__}")
+    if not isinstance(tasks, TaskTable):
+        raise TypeError(f"tasks must be a TaskTable, got {type(tasks).__name__}")
+    if curriculum is not None:
+        if not isinstance(curriculum, AbstractCurriculum):
+            raise TypeError(f"curriculum must be a syllabus_like.jax curriculum or None, got {type(curriculum).__name__}")
+        if curriculum.num_tasks != tasks.num_tasks:
+            raise ValueError(
+                f"the curriculum has {curriculum.num_tasks} tasks but the task table has {tasks.num_tasks}"
+            )
+
+
+def rollout_init(
+    env: AbstractEnvironment,
+    tasks: TaskTable,
+    curriculum: AbstractCurriculum | None,
+    key: PRNGKeyArray,
+    num_envs: int,
+    *,
+    task_ids: Int[Array, " B"] | None = None,
+) -> RolloutState:
+    """``num_envs`` envs reset on tasks drawn from ``curriculum``.
+
+    Without a curriculum every env keeps a fixed task: ``task_ids``, or by
+    default ``arange(num_envs) % num_tasks``.
+    """
+    _check(env, tasks, curriculum)
+    if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+        raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+    curriculum_key, sample_key, reset_key = jax.random.split(key, 3)
+    if curriculum is not None:
+        curriculum_state = curriculum.init(curriculum_key)
+        curriculum_state, drawn = curriculum.sample(curriculum_state, sample_key, num_envs)
+    else:
+        curriculum_state = None
+        drawn = jnp.arange(num_envs, dtype=jnp.int32) % tasks.num_tasks
+    if task_ids is not None:
+        drawn = jnp.asarray(task_ids, jnp.int32)
+        if drawn.shape != (num_envs,):
+            raise ValueError(f"task_ids must have shape ({num_envs},), got {drawn.shape}")
+    env_state, observation = jax.vmap(lambda task, k: tasks.apply(env, task).reset(k))(
+        drawn, jax.random.split(reset_key, num_envs)
+    )
+    return RolloutState(
+        env_state=env_state,
+        observation=observation,
+        task_id=drawn,
+        episode_return=jnp.zeros((num_envs,), jnp.float32),
+        episode_length=jnp.zeros((num_envs,), jnp.int32),
+        curriculum_state=curriculum_state,
+    )
+
+
+def rollout(
+    env: AbstractEnvironment,
+    tasks: TaskTable,
+    curriculum: AbstractCurriculum | None,
+    policy: Policy,
+    state: RolloutState,
+    key: PRNGKeyArray,
+    num_steps: int,
+    *,
+    score_fn: ScoreFunction | None = None,
+    max_resets_per_step: int | None = None,
+) -> tuple[RolloutState, RolloutOutput]:
+    """Run ``num_steps`` steps of every env; reset finished envs on new tasks; update the curriculum.
+
+    Args:
+        env: the environment (fields not set by ``tasks`` are shared by all envs).
+        tasks: the task table; env ``b`` plays ``tasks.apply(env, state.task_id[b])``.
+        curriculum: draws the task of each env that resets, and learns from the
+            finished episodes at the end; ``None`` keeps every env's task fixed.
+        policy: ``policy(key, observations) -> actions`` for the whole batch.
+        state: from :func:`rollout_init` or the previous rollout.
+        key: randomness for this rollout.
+        num_steps: ``T`` (static).
+        score_fn: per-episode scores for the curriculum update (e.g. for
+            :class:`PrioritizedLevelReplay`), computed from the ``[T, B]``
+            episode batch; value-based scores come from
+            :mod:`syllabus_like.jax.level_scores` in a training loop.
+        max_resets_per_step: ``P`` (static, default ``B // 8``). Only the envs
+            that finished need a new task and a reset; when at most ``P`` did,
+            they are gathered into ``P`` slots, so a step draws ``P`` tasks and
+            runs ``P`` resets instead of ``B``. Steps where more envs finish
+            take the full-width path. Either way every finished env gets an
+            independent draw.
+
+    Returns:
+        The new state and the ``[T, B]`` output (episodes, rewards, terminations).
+    """
+    _check(env, tasks, curriculum)
+    num_envs = state.task_id.shape[0]
+    width = max(1, num_envs // 8) if max_resets_per_step is None else max_resets_per_step
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"max_resets_per_step must be a positive int, got {max_resets_per_step!r}")
+    width = min(width, num_envs)
+
+    def reset_finished(
+        count: int, done: Bool[Array, " B"], index: Int[Array, " P"], sample_key: PRNGKeyArray, reset_key: PRNGKeyArray
+    ):
+        """Draw tasks for and reset the finished envs, using ``count`` slots (``count == B``: one per env).
+
+        With ``count < B``, ``index`` lists the finished envs in order (``B`` marks an unused slot).
+        """
+
+        def run(operands: tuple[PyTree, PyTree, Array, PyTree]) -> tuple[PyTree, PyTree, Array, PyTree]:
+            env_state, observation, task_id, curriculum_state = operands
+            if count == num_envs:
+                slots, used = jnp.arange(num_envs), done
+            else:
+                slots, used = index, index < num_envs
+            if curriculum is not None:
+                curriculum_state, drawn = curriculum.sample(curriculum_state, sample_key, count, mask=used)
+            else:
+                drawn = task_id[jnp.minimum(slots, num_envs - 1)]
+            fresh_state, fresh_observation = jax.vmap(lambda task, k: tasks.apply(env, task).reset(k))(
+                drawn, jax.random.split(reset_key, count)
+            )
+            if count == num_envs:
+                return (
+                    _select(done, fresh_state, env_state),
+                    _select(done, fresh_observation, observation),
+                    jnp.where(done, drawn, task_id),
+                    curriculum_state,
+                )
+            target = jnp.where(used, slots, num_envs)
+
+            def scatter(full: Array, part: Array) -> Array:
+                return full.at[target].set(part, mode="drop")
+
+            return (
+                jax.tree.map(scatter, env_state, fresh_state),
+                jax.tree.map(scatter, observation, fresh_observation),
+                scatter(task_id, drawn),
+                curriculum_state,
+            )
+
+        return run
+
+    def one_step(carry: RolloutState, step_key: PRNGKeyArray) -> tuple[RolloutState, RolloutOutput]:
+        action_key, env_key, sample_key, reset_key = jax.random.split(step_key, 4)
+        action = policy(action_key, carry.observation)
+        env_state, observation, reward, terminated, truncated, info = jax.vmap(
+            lambda task, k, s, a: tasks.apply(env, task).step(k, s, a)
+        )(carry.task_id, jax.random.split(env_key, num_envs), carry.env_state, action)
+        done = terminated | truncated
+        episode_return = carry.episode_return + reward
+        episode_length = carry.episode_length + 1
+        progress = info.get("task_completion", jnp.zeros_like(reward)) if isinstance(info, dict) else jnp.zeros_like(reward)
+        finished = EpisodeBatch(carry.task_id, episode_return, episode_length, progress=progress, done=done)
+
+        operands = (env_state, observation, carry.task_id, carry.curriculum_state)
+        # The finished envs in order, in ``width`` slots (``B`` marks an unused slot).
+        rank = prefix_sum(done.astype(jnp.int32)) - 1
+        index = jnp.full((width,), num_envs, jnp.int32).at[jnp.where(done, rank, width)].set(
+            jnp.arange(num_envs, dtype=jnp.int32), mode="drop"
+        )
+        fits = rank[-1] < width
+        full = reset_finished(num_envs, done, index, sample_key, reset_key)
+        if width == num_envs:
+            operands = full(operands)
+        else:
+            few = reset_finished(width, done, index, sample_key, reset_key)
+            operands = jax.lax.cond(fits, few, full, operands)
+        env_state, observation, task_id, curriculum_state = operands
+        carry = RolloutState(
+            env_state=env_state,
+            observation=observation,
+            task_id=task_id,
+            episode_return=jnp.where(done, 0.0, episode_return),
+            episode_length=jnp.where(done, 0, episode_length),
+            curriculum_state=curriculum_state,
+        )
+        return carry, (RolloutOutput(finished, reward, terminated, truncated), index, fits)
+
+    state, (output, index, fits) = jax.lax.scan(one_step, state, jax.random.split(key, num_steps))
+    if score_fn is not None:
+        episodes = output.episodes
+        scores = jnp.asarray(score_fn(episodes), jnp.float32)
+        scored = EpisodeBatch(
+            episodes.task_id, episodes.episode_return, episodes.length,
+            progress=episodes.progress, done=episodes.done, score=scores,
+        )
+        output = dataclasses.replace(output, episodes=scored)
+    if curriculum is not None:
+        state = dataclasses.replace(state, curriculum_state=_update(curriculum, state, output.episodes, index, fits))
+    return state, output
+
+
+def _update(
+    curriculum: AbstractCurriculum,
+    state: RolloutState,
+    episodes: EpisodeBatch,
+    index: Int[Array, "T P"],
+    fits: Bool[Array, " T"],
+) -> PyTree:
+    """Update the curriculum with the rollout's episodes.
+
+    When every step had at most ``P`` finished envs, the ``[T, P]`` batch of
+    just those (same order) replaces the mostly-masked ``[T, B]`` one: the
+    update then touches ``B / P`` times fewer entries.
+    """
+    num_envs = episodes.task_id.shape[1]
+    if index.shape[1] == num_envs:
+        return curriculum.update(state.curriculum_state, episodes)
+
+    def compact(field: Array | None) -> Array | None:
+        if field is None:
+            return None
+        return jnp.take_along_axis(field, jnp.minimum(index, num_envs - 1), axis=1)
+
+    compacted = EpisodeBatch(
+        compact(episodes.task_id), compact(episodes.episode_return), compact(episodes.length),
+        progress=compact(episodes.progress), done=index < num_envs, score=compact(episodes.score),
+    )
+    return jax.lax.cond(
+        jnp.all(fits),
+        lambda: curriculum.update(state.curriculum_state, compacted),
+        lambda: curriculum.update(state.curriculum_state, episodes),
+    )

@@ -1,0 +1,436 @@
+"""Stages over sets of task ids, advanced by compiled stopping conditions.
+
+The functional twin of :class:`syllabus_like.curricula.SequentialCurriculum`:
+same constructor arguments, same metric names and meanings (see
+:data:`syllabus_like.curricula.sequential.SEQUENTIAL_METRICS`), same moment of
+switching. Fed the same stream of episodes, both switch stages after the
+same episode, whether the JAX one receives the stream one episode at a time
+or in large masked batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Union
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
+
+from syllabus_like.conditions import Condition, parse_condition
+from syllabus_like.jax.base import AbstractCurriculum, check_draw_count, count_used, prefix_sum, saturating_add
+from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
+from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace, TaskSpaceError
+
+__all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum", "SequentialState"]
+
+#: Metric names a stopping condition may read; meanings as in the Python
+#: SequentialCurriculum (kept in sync by tests/test_jax_sequential.py).
+SEQUENTIAL_METRICS: tuple[str, ...] = (
+    "steps",
+    "total_steps",
+    "episodes",
+    "total_episodes",
+    "tasks",
+    "total_tasks",
+    "episode_return",
+)
+
+StoppingCondition = Union[str, Condition, CompiledCondition, Callable[..., Array]]
+
+
+class SequentialState(eqx.Module):
+    """Where a :class:`SequentialCurriculum` is.
+
+    Counters are int32 (int64 with ``jax_enable_x64``) and saturate instead of
+    wrapping. ``returns`` holds this stage's last ``num_returns`` episode
+    returns right-aligned (oldest first, unused slots zero on the left);
+    ``mean_return`` is their mean (0 while there are none), kept so that the
+    check before every ``sample`` costs no reduction.
+    """
+
+    stage: Int[Array, ""]
+    steps: Int[Array, ""]
+    episodes: Int[Array, ""]
+    tasks: Int[Array, ""]
+    total_steps: Int[Array, ""]
+    total_episodes: Int[Array, ""]
+    total_tasks: Int[Array, ""]
+    returns: Float[Array, " return_buffer_size"]
+    num_returns: Int[Array, ""]
+    mean_return: Float[Array, ""]
+
+
+class _CallableCondition(eqx.Module):
+    """A user function ``(metrics, present) -> bool array`` kept out of the pytree leaves."""
+
+    function: Callable[..., Array] = eqx.field(static=True)
+
+    def __call__(self, metrics: Mapping[str, Array], present: Mapping[str, Array]) -> Array:
+        return jnp.asarray(self.function(metrics, present), dtype=bool)
+
+
+def _two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """``a + b == total + error`` exactly (Knuth's TwoSum)."""
+    total = a + b
+    b_part = total - a
+    error = (a - (total - b_part)) + (b - b_part)
+    return total, error
+
+
+def _add_double(x: tuple[Array, Array], y: tuple[Array, Array]) -> tuple[Array, Array]:
+    """Sum of two (high, low) double-word numbers, renormalised."""
+    total, error = _two_sum(x[0], y[0])
+    error = error + (x[1] + y[1])
+    high = total + error
+    return high, error - (high - total)
+
+
+def _window_means(
+    sequence: Float[Array, " length"], end: Int[Array, " m"], count: Int[Array, " m"]
+) -> Float[Array, " m"]:
+    """Mean of ``sequence[end - count : end]`` for each (end, count), from double-word prefix sums.
+
+    A plain float32 running sum over a long stream of returns loses digits
+    (the error grows with the running total); double-word (TwoSum) prefix
+    sums keep about 48 bits, so the window mean is correct to float32
+    rounding whatever the stream length.
+    """
+    zero = jnp.zeros((1,), sequence.dtype)
+    padded = jnp.concatenate([zero, sequence])
+    high, low = lax.associative_scan(_add_double, (padded, jnp.zeros_like(padded)))
+    start = end - count
+    total, error = _two_sum(high[end], -high[start])
+    window_sum = total + (error + (low[end] - low[start]))
+    return window_sum / jnp.maximum(count, 1).astype(sequence.dtype)
+
+
+def _as_task_space(task_space: TaskSpace | int) -> TaskSpace:
+    if isinstance(task_space, TaskSpace):
+        if task_space.num_tasks is None:
+            raise ValueError(f"the JAX SequentialCurriculum needs a finite task space, got {task_space!r}")
+        return task_space
+    if isinstance(task_space, bool) or not isinstance(task_space, int) or task_space < 1:
+        raise TypeError(f"task_space must be a finite TaskSpace or a positive int, got {task_space!r}")
+    return DiscreteTaskSpace(task_space)
+
+
+class SequentialCurriculum(AbstractCurriculum[SequentialState]):
+    """Runs stages one after another; stage ``i`` ends when ``stopping_conditions[i]`` holds.
+
+    Args:
+        curriculum_list: one item per stage, as for the Python version:
+            a ``list`` of tasks (uniform over them), a finite :class:`TaskSpace`
+            inside ``task_space`` (uniform over its tasks), or a single task
+            (always that task). A stage's tasks are its members: only episodes
+            on them count towards ``episodes``, ``steps`` and ``episode_return``.
+        stopping_conditions: condition strings over :data:`SEQUENTIAL_METRICS`,
+            parsed :class:`Condition` or :class:`CompiledCondition` objects, or
+            jittable callables ``(metrics, present) -> bool array``. ``N``
+            stages need ``N - 1`` conditions, or ``N`` with ``loop=True``.
+        task_space: a finite task space, or an int ``n`` for task ids ``0..n-1``.
+            Tasks in ``curriculum_list`` are given as tasks of this space and
+            stored as their encodings (the task ids the JAX side uses).
+        return_buffer_size: ``episode_return`` is the mean of this stage's last
+            ``return_buffer_size`` episode returns.
+        loop: after the last stage, go back to the first.
+
+    Semantics (as in Python): conditions are checked after every finished
+    episode and before every ``sample``, advancing at most one stage per
+    check; a switch resets ``steps``, ``episodes``, ``tasks`` and the returns.
+    ``update`` processes a batch in C order with a masked, vectorised pass per
+    stage switch (no per-episode loop), so the cost does not depend on how
+    the stream is cut into batches. ``episode_return`` is a float32 mean (from
+    exact double-word sums), so a switch can differ from the float64 Python
+    one only when the mean is within one float32 rounding of the threshold.
+
+    Thresholds live in the compiled conditions' arrays: change them with
+    :meth:`with_thresholds` (or ``eqx.tree_at``) without recompiling.
+    """
+
+    num_tasks: int = eqx.field(static=True)
+    num_stages: int = eqx.field(static=True)
+    return_buffer_size: int = eqx.field(static=True)
+    loop: bool = eqx.field(static=True)
+    reads_return: bool = eqx.field(static=True)
+    stage_tasks: Int[Array, "stages max_stage_tasks"]
+    stage_sizes: Int[Array, " stages"]
+    stage_members: Bool[Array, "stages num_tasks"]
+    conditions: tuple[Any, ...]
+
+    def __init__(
+        self,
+        curriculum_list: Sequence[Any],
+        stopping_conditions: Sequence[StoppingCondition],
+        task_space: TaskSpace | int,
+        *,
+        return_buffer_size: int = 1000,
+        loop: bool = False,
+    ) -> None:
+        space = _as_task_space(task_space)
+        if isinstance(curriculum_list, (str, bytes)) or not isinstance(curriculum_list, Sequence):
+            raise TypeError(f"curriculum_list must be a list of stages, got {curriculum_list!r}")
+        if len(curriculum_list) == 0:
+            raise ValueError("SequentialCurriculum needs at least one stage, got an empty curriculum_list")
+        if isinstance(stopping_conditions, (str, bytes)) or not isinstance(stopping_conditions, Sequence):
+            raise TypeError(f"stopping_conditions must be a list, got {stopping_conditions!r}")
+        expected = len(curriculum_list) if loop else len(curriculum_list) - 1
+        if len(stopping_conditions) != expected:
+            raise ValueError(
+                f"{len(curriculum_list)} stages need {expected} stopping conditions"
+                f"{' (loop=True: one per stage)' if loop else ''}, got {len(stopping_conditions)}"
+            )
+        if isinstance(return_buffer_size, bool) or not isinstance(return_buffer_size, int) or return_buffer_size < 1:
+            raise ValueError(f"return_buffer_size must be a positive int, got {return_buffer_size!r}")
+
+        num_tasks = int(space.num_tasks)  # type: ignore[arg-type]
+        stages = [self._stage_ids(item, index, space) for index, item in enumerate(curriculum_list)]
+        width = max(len(ids) for ids in stages)
+        table = np.zeros((len(stages), width), dtype=np.int32)
+        members = np.zeros((len(stages), num_tasks), dtype=bool)
+        for index, ids in enumerate(stages):
+            table[index, : len(ids)] = ids
+            table[index, len(ids) :] = ids[0]
+            members[index, ids] = True
+
+        self.num_tasks = num_tasks
+        self.num_stages = len(stages)
+        self.return_buffer_size = return_buffer_size
+        self.loop = bool(loop)
+        self.stage_tasks = jnp.asarray(table)
+        self.stage_sizes = jnp.asarray([len(ids) for ids in stages], dtype=jnp.int32)
+        self.stage_members = jnp.asarray(members)
+        self.conditions = tuple(self._condition(c, i) for i, c in enumerate(stopping_conditions))
+        self.reads_return = any(
+            not isinstance(c, CompiledCondition) or "episode_return" in c.metrics for c in self.conditions
+        )
+
+    # ------------------------------------------------------------ construction
+    @staticmethod
+    def _stage_ids(item: Any, index: int, space: TaskSpace) -> list[int]:
+        """The task ids of a stage."""
+        try:
+            if isinstance(item, list):
+                if not item:
+                    raise ValueError("an empty list of tasks")
+                ids = [int(space.encode(task)) for task in item]
+                if len(set(ids)) != len(ids):
+                    raise ValueError(f"duplicate tasks in {item!r}")
+                return ids
+            if isinstance(item, TaskSpace):
+                tasks = item.tasks
+                if tasks is None:
+                    raise ValueError(f"task space {item!r} is infinite")
+                return [int(space.encode(task)) for task in tasks]
+            if hasattr(item, "update_on_episode"):
+                raise TypeError(
+                    f"a Python curriculum ({type(item).__name__}) cannot run inside JAX; give the stage's "
+                    "tasks as a list, a finite TaskSpace or a single task"
+                )
+            return [int(space.encode(item))]
+        except (TaskSpaceError, ValueError, TypeError) as error:
+            raise ValueError(f"stage {index} of SequentialCurriculum is invalid: {error}") from error
+
+    @staticmethod
+    def _condition(condition: StoppingCondition, index: int) -> Any:
+        if isinstance(condition, str):
+            try:
+                return compile_condition(parse_condition(condition, metrics=SEQUENTIAL_METRICS))
+            except ValueError as error:
+                raise ValueError(f"stopping condition {index} is invalid: {error}") from error
+        if isinstance(condition, (Condition, CompiledCondition)):
+            compiled = compile_condition(condition) if isinstance(condition, Condition) else condition
+            unknown = compiled.metrics - set(SEQUENTIAL_METRICS)
+            if unknown:
+                raise ValueError(
+                    f"stopping condition {index} reads unknown metrics {sorted(unknown)}; "
+                    f"valid metrics are: {', '.join(SEQUENTIAL_METRICS)}"
+                )
+            return compiled
+        if callable(condition):
+            return _CallableCondition(condition)
+        raise TypeError(
+            f"stopping condition {index} must be a condition string, a Condition, a CompiledCondition "
+            f"or a callable, got {condition!r}"
+        )
+
+    def with_thresholds(self, stage: int, values: Sequence[float] | ArrayLike) -> "SequentialCurriculum":
+        """A copy whose stage-``stage`` condition has new thresholds (no recompilation)."""
+        condition = self.conditions[stage]
+        if not isinstance(condition, CompiledCondition):
+            raise TypeError(f"stopping condition {stage} is a callable; it has no thresholds")
+        return eqx.tree_at(lambda c: c.conditions[stage], self, condition.with_thresholds(values))
+
+    # ------------------------------------------------------------------- state
+    def init(self, key: PRNGKeyArray) -> SequentialState:
+        zero = jnp.zeros((), dtype=jnp.int32)
+        return SequentialState(
+            stage=zero,
+            steps=zero,
+            episodes=zero,
+            tasks=zero,
+            total_steps=zero,
+            total_episodes=zero,
+            total_tasks=zero,
+            returns=jnp.zeros((self.return_buffer_size,), jnp.float32),
+            num_returns=zero,
+            mean_return=jnp.zeros((), jnp.float32),
+        )
+
+    def _next_stage(self, stage: Int[Array, ""]) -> Int[Array, ""]:
+        following = stage + 1
+        return jnp.where(following >= self.num_stages, 0, following) if self.loop else following
+
+    def _condition_holds(
+        self, stage: Int[Array, ""], metrics: Mapping[str, Array], present: Mapping[str, Array]
+    ) -> Bool[Array, "..."]:
+        """The active stage's condition (False for a last stage without one), broadcast to the metrics' shape."""
+        shape = jnp.broadcast_shapes(*(jnp.shape(v) for v in metrics.values()))
+
+        def branch(condition: Any) -> Callable[[], Array]:
+            return lambda: jnp.broadcast_to(jnp.asarray(condition(metrics, present), dtype=bool), shape)
+
+        branches = [branch(condition) for condition in self.conditions]
+        branches.append(lambda: jnp.zeros(shape, dtype=bool))
+        return lax.switch(jnp.minimum(stage, len(self.conditions)), branches)
+
+    @staticmethod
+    def _metrics(
+        steps: Array, total_steps: Array, episodes: Array, total_episodes: Array,
+        tasks: Array, total_tasks: Array, episode_return: Array,
+    ) -> dict[str, Array]:
+        return {
+            "steps": steps,
+            "total_steps": total_steps,
+            "episodes": episodes,
+            "total_episodes": total_episodes,
+            "tasks": tasks,
+            "total_tasks": total_tasks,
+            "episode_return": episode_return,
+        }
+
+    def stage_metrics(self, state: SequentialState) -> tuple[dict[str, Array], dict[str, Array]]:
+        """``(metrics, present)``: what the stopping conditions see now."""
+        metrics = self._metrics(
+            state.steps, state.total_steps, state.episodes, state.total_episodes,
+            state.tasks, state.total_tasks, state.mean_return,
+        )
+        return metrics, {"episode_return": state.num_returns > 0}
+
+    def _enter_stage(self, state: SequentialState, stage: Int[Array, ""]) -> SequentialState:
+        zero = jnp.zeros_like(state.steps)
+        return eqx.tree_at(
+            lambda s: (s.stage, s.steps, s.episodes, s.tasks, s.returns, s.num_returns, s.mean_return),
+            state,
+            (stage, zero, zero, zero, jnp.zeros_like(state.returns), zero, jnp.zeros_like(state.mean_return)),
+        )
+
+    def check_stopping_conditions(self, state: SequentialState) -> tuple[SequentialState, Bool[Array, ""]]:
+        """Advance one stage if the active stage's condition holds; also return whether it did."""
+        metrics, present = self.stage_metrics(state)
+        holds = self._condition_holds(state.stage, metrics, present)
+        advanced = self._enter_stage(state, self._next_stage(state.stage))
+        return jax.tree.map(lambda a, b: jnp.where(holds, a, b), advanced, state), holds
+
+    # ---------------------------------------------------------------- sampling
+    def sample(
+        self, state: SequentialState, key: PRNGKeyArray, n: int, mask: Bool[Array, " n"] | None = None
+    ) -> tuple[SequentialState, Int[Array, " n"]]:
+        n = check_draw_count(n)
+        used = count_used(n, mask)
+        state, _ = self.check_stopping_conditions(state)
+        position = jax.random.randint(key, (n,), 0, self.stage_sizes[state.stage], dtype=jnp.int32)
+        task_ids = self.stage_tasks[state.stage, position]
+        state = eqx.tree_at(
+            lambda s: (s.tasks, s.total_tasks),
+            state,
+            (saturating_add(state.tasks, used), saturating_add(state.total_tasks, used)),
+        )
+        return state, task_ids
+
+    # ----------------------------------------------------------------- updates
+    def update(self, state: SequentialState, batch: EpisodeBatch) -> SequentialState:
+        batch = batch.flatten()
+        size = batch.task_id.shape[0]
+        if size == 0:
+            return state
+        window = self.return_buffer_size
+        done = batch.done
+        length = jnp.where(done, batch.length, 0).astype(state.steps.dtype)
+        returns = jnp.where(done, batch.episode_return, 0.0).astype(jnp.float32)
+        position = jnp.arange(size)
+        not_in_window = window + size  # a scatter index that is dropped
+
+        def process_from(carry: tuple[SequentialState, Array]) -> tuple[SequentialState, Array]:
+            """Apply the episodes from ``start`` on in the current stage, up to the first switch."""
+            state, start = carry
+            active = done & (position >= start)
+            member = active & self.stage_members[state.stage].at[batch.task_id].get(mode="fill", fill_value=False)
+            counts = prefix_sum(
+                jnp.stack([member, active, jnp.where(member, length, 0), jnp.where(active, length, 0)], axis=1)
+                .astype(state.steps.dtype)
+            )
+            member_count = counts[:, 0]
+            episodes = saturating_add(state.episodes, member_count)
+            total_episodes = saturating_add(state.total_episodes, counts[:, 1])
+            steps = saturating_add(state.steps, counts[:, 2])
+            total_steps = saturating_add(state.total_steps, counts[:, 3])
+
+            # This stage's returns, oldest first: the window so far, then the batch's member episodes.
+            slot = jnp.where(member, window + member_count - 1, not_in_window)
+            sequence = jnp.concatenate([state.returns, jnp.zeros((size,), jnp.float32)])
+            sequence = sequence.at[slot].set(returns, mode="drop")
+            end = window + member_count
+            count = jnp.minimum(state.num_returns + member_count, window)
+            if self.reads_return:
+                mean_return = _window_means(sequence, end, count)
+            else:
+                mean_return = jnp.zeros((size,), jnp.float32)
+
+            metrics = self._metrics(
+                steps, total_steps, episodes, total_episodes,
+                jnp.broadcast_to(state.tasks, (size,)), jnp.broadcast_to(state.total_tasks, (size,)), mean_return,
+            )
+            fires = active & self._condition_holds(state.stage, metrics, {"episode_return": count > 0})
+            fired = jnp.any(fires)
+            last = jnp.where(fired, jnp.argmax(fires), size - 1)
+
+            continued = SequentialState(
+                stage=state.stage,
+                steps=steps[last],
+                episodes=episodes[last],
+                tasks=state.tasks,
+                total_steps=total_steps[last],
+                total_episodes=total_episodes[last],
+                total_tasks=state.total_tasks,
+                returns=lax.dynamic_slice(sequence, (end[last] - window,), (window,)),
+                num_returns=count[last],
+                mean_return=mean_return[last],
+            )
+            advanced = self._enter_stage(continued, self._next_stage(state.stage))
+            state = jax.tree.map(lambda a, b: jnp.where(fired, a, b), advanced, continued)
+            return state, jnp.where(fired, last + 1, size).astype(jnp.int32)
+
+        state, _ = lax.while_loop(
+            lambda carry: carry[1] < size, process_from, (state, jnp.zeros((), jnp.int32))
+        )
+        if not self.reads_return:  # only metrics() reads it: a plain float32 mean is enough
+            mean = jnp.sum(state.returns) / jnp.maximum(state.num_returns, 1).astype(jnp.float32)
+            state = eqx.tree_at(lambda s: s.mean_return, state, mean)
+        return state
+
+    # --------------------------------------------------------------- reporting
+    def probabilities(self, state: SequentialState) -> Float[Array, " num_tasks"]:
+        size = self.stage_sizes[state.stage]
+        weights = jnp.where(jnp.arange(self.stage_tasks.shape[1]) < size, 1.0 / size, 0.0)
+        return jnp.zeros((self.num_tasks,), jnp.float32).at[self.stage_tasks[state.stage]].add(weights)
+
+    def metrics(self, state: SequentialState) -> dict[str, Array]:
+        """``stage`` and the stage metrics; ``episode_return`` is NaN until a stage episode finishes."""
+        metrics, present = self.stage_metrics(state)
+        metrics["episode_return"] = jnp.where(present["episode_return"], metrics["episode_return"], jnp.nan)
+        return {"stage": state.stage, **metrics}
