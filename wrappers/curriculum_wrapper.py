@@ -36,7 +36,9 @@ class CurriculumWrapper(gym.Wrapper):
     ``info["task_completion"]`` when the env provides it. Step updates are sent
     only while ``source.requires_step_updates`` is true. An episode abandoned by
     an early ``reset()`` is not reported. Works under Gymnasium vector envs'
-    autoreset, since every sub-env has its own wrapper.
+    autoreset, since every sub-env has its own wrapper. ``close()`` also closes
+    a source that has a ``close()`` method: a task-server client then delivers
+    the reports it still buffers (and reconnects if it is used again).
     """
 
     def __init__(self, env: gym.Env, source: Any, *, env_id: int | None = None) -> None:
@@ -57,6 +59,10 @@ class CurriculumWrapper(gym.Wrapper):
         self.task: Any = None
         self._episode_return = 0.0
         self._episode_length = 0
+        # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step, step
+        # the env below it (looked up at every step: a ReinitTaskWrapper swaps it). That step()
+        # only writes info["task"], which this wrapper writes anyway.
+        self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         options = dict(options) if options else {}
@@ -74,17 +80,34 @@ class CurriculumWrapper(gym.Wrapper):
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        info["task"] = self.task
+        if self._skip_task_wrapper_step:
+            obs, reward, terminated, truncated, info = self.env.env.step(action)
+        else:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+        task = self.task
+        info["task"] = task
         self._episode_return += float(reward)
         self._episode_length += 1
-        progress = float(info.get("task_completion", 0.0))
-        if self.source.requires_step_updates:
-            self.source.update_on_step(
-                self.task, obs, reward, terminated, truncated, info, progress, env_id=self.env_id
-            )
+        source = self.source
+        if source.requires_step_updates:
+            progress = float(info.get("task_completion", 0.0))
+            source.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id=self.env_id)
         if terminated or truncated:
-            self.source.update_on_episode(
-                self._episode_return, self._episode_length, self.task, progress, env_id=self.env_id
+            source.update_on_episode(
+                self._episode_return,
+                self._episode_length,
+                task,
+                float(info.get("task_completion", 0.0)),
+                env_id=self.env_id,
             )
         return obs, reward, terminated, truncated, info
+
+    def close(self) -> None:
+        """Close the source if it has a ``close()`` (a task-server client delivers the
+        reports it still buffers, so none is lost), then the env."""
+        try:
+            close_source = getattr(self.source, "close", None)
+            if callable(close_source):
+                close_source()
+        finally:
+            super().close()

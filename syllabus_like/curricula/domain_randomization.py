@@ -16,6 +16,8 @@ class DomainRandomization(Curriculum):
     def _sample(self, k: int) -> list:
         num_tasks = self.task_space.num_tasks
         if num_tasks is not None:
+            if k == 1:  # the scalar draw is 3x cheaper and yields the same stream
+                return [int(self._rng.integers(num_tasks))]
             return [int(i) for i in self._rng.integers(num_tasks, size=k)]
         return [self.task_space.encode(self.task_space.sample(self._rng)) for _ in range(k)]
 

@@ -1,0 +1,329 @@
+"""What the task server costs per environment step.
+
+Random-action CartPole is the worst case for a curriculum library: a step
+takes microseconds and a random episode lasts about 22 steps, so per-step and
+per-episode overheads show up in full. Every section runs the bare gymnasium
+setup and the same setup through our wrappers in this one process, in
+alternating timed rounds (so a change in the machine's load hits both), and
+prints env-steps/s and the ratio ours / bare as the median of the per-round
+ratios, with their spread.
+
+"Ours" is ``CurriculumWrapper(CartPoleTask(env), client)``: a TaskWrapper that
+applies each task (CartPole's push force, one of 9.5 / 10.0 / 10.5 N) at reset,
+fed by a DomainRandomization curriculum through a TaskServer client.
+
+Our wrappers put ``info["task"]`` into every step's info (that is their
+contract: a vector-env training loop reads ``infos["task"]`` to know which task
+each sub-env plays). Gymnasium's vector envs aggregate every info key on every
+step, which costs about a microsecond or two per sub-env step whatever the key
+is. The column "bare+key" is the bare env with one such key and nothing else,
+so "ours / bare+key" is the price of the task server and the wrappers alone.
+
+Sections:
+
+1. SyncVectorEnv, 8 envs, ``backend="local"``;
+2. AsyncVectorEnv, 4 and 8 envs, ``backend="process"`` at the default
+   prefetch of 1 (one message per episode and worker) and at prefetch 4; also
+   with a curriculum that requests step updates (every step's results stream
+   to the trainer). On Linux it also prints the CPU time per env step of the
+   trainer process (including the server's threads) and of the workers, which
+   varies less than throughput when other work shares the machine;
+3. Ray: 4 Ray tasks each stepping one env, ``backend="ray"`` at prefetch 1,
+   16 and 64, against the same tasks stepping the bare env (at most 5 rounds:
+   prefetch 1 is slow). A Ray actor call costs far more than a socket
+   message, so with envs this fast Ray needs a large prefetch.
+
+Usage: ``python benchmarks/server_overhead.py [--rounds N] [--sections sync,async,ray]``.
+A full run takes about two minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
+
+from syllabus_like import DiscreteTaskSpace, DomainRandomization
+from syllabus_like.server import TaskServer
+from syllabus_like.wrappers import CurriculumWrapper, TaskWrapper
+
+FORCES = DiscreteTaskSpace([9.5, 10.0, 10.5])
+
+
+class CartPoleTask(TaskWrapper):
+    """Applies a task to CartPole: the push force in newtons."""
+
+    def change_task(self, task: float) -> None:
+        self.env.unwrapped.force_mag = task
+
+
+class TaskKeyOnly(gym.Wrapper):
+    """The bare env plus ``info["task"]`` on every step: isolates gymnasium's info aggregation."""
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        info["task"] = 10.0
+        return obs, info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["task"] = 10.0
+        return obs, reward, terminated, truncated, info
+
+
+class StepUpdatesDomainRandomization(DomainRandomization):
+    """Uniform tasks, but asks for every step's results (the expensive path)."""
+
+    requires_step_updates = True
+
+    def update_on_step(self, task, obs, reward, terminated, truncated, info, progress=0.0, env_id=None) -> None:
+        pass
+
+
+def make_bare() -> gym.Env:
+    return gym.make("CartPole-v1")
+
+
+def make_key_only() -> gym.Env:
+    return TaskKeyOnly(gym.make("CartPole-v1"))
+
+
+def make_ours(client: Any) -> Callable[[], gym.Env]:
+    def make() -> gym.Env:
+        return CurriculumWrapper(CartPoleTask(gym.make("CartPole-v1"), FORCES), client)
+
+    return make
+
+
+# ------------------------------------------------------------------ timing
+def timed_vector_steps(envs: gym.vector.VectorEnv, actions: np.ndarray) -> tuple[float, float]:
+    """Step ``envs`` through ``actions``; return (env-steps per second, mean episode length)."""
+    start = time.perf_counter()
+    episodes = 0
+    for action in actions:
+        _, _, terminated, truncated, _ = envs.step(action)
+        episodes += int(np.count_nonzero(terminated | truncated))
+    elapsed = time.perf_counter() - start
+    env_steps = actions.shape[0] * actions.shape[1]
+    return env_steps / elapsed, env_steps / max(episodes, 1)
+
+
+def compare(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Run each variant once per round, in alternating order; return steps/s per variant and round."""
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    for round_index in range(rounds):
+        order = names if round_index % 2 == 0 else names[::-1]
+        for name in order:
+            results[name].append(variants[name]())
+    return results
+
+
+def report(title: str, results: dict[str, list[float]], baseline: str = "bare", extra: str = "") -> None:
+    print(f"\n{title}{extra}")
+    print(f"  {'variant':<28}{'steps/s (median)':>18}{'ratio to ' + baseline:>18}{'spread of ratio':>22}")
+    base = results[baseline]
+    for name, values in results.items():
+        ratios = [value / reference for value, reference in zip(values, base)]
+        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
+        print(
+            f"  {name:<28}{statistics.median(values):>18,.0f}{statistics.median(ratios):>18.3f}"
+            f"{f'{quartiles[0]:.3f} .. {quartiles[2]:.3f}':>22}"
+        )
+
+
+# ---------------------------------------------------------------- sections
+def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 1500) -> None:
+    actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
+    with TaskServer(DomainRandomization(FORCES, seed=0), backend="local") as server:
+        client = server.client()
+        makers = {"bare": make_bare, "bare+key": make_key_only, "ours (local)": make_ours(client)}
+        envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
+        lengths: dict[str, float] = {}
+
+        def runner(name: str) -> Callable[[], float]:
+            def run() -> float:
+                steps_per_second, lengths[name] = timed_vector_steps(envs[name], actions)
+                return steps_per_second
+
+            return run
+
+        for vector_env in envs.values():
+            vector_env.reset(seed=0)
+        results = compare({name: runner(name) for name in envs}, rounds)
+        for vector_env in envs.values():
+            vector_env.close()
+    report(f"SyncVectorEnv, {num_envs} CartPole envs, backend='local'", results)
+    report("  same, against bare+key", results, baseline="bare+key")
+    print("  mean episode length: " + ", ".join(f"{name} {length:.1f}" for name, length in lengths.items()))
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``), or None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def async_process(rounds: int, num_envs: int, num_steps: int = 600) -> None:
+    actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
+    with TaskServer(DomainRandomization(FORCES, seed=0), backend="process") as server, TaskServer(
+        StepUpdatesDomainRandomization(FORCES, seed=0), backend="process"
+    ) as step_server:
+        makers = {
+            "bare": make_bare,
+            "bare+key": make_key_only,
+            "ours (process)": make_ours(server.client()),
+            "ours (process, prefetch=4)": make_ours(server.client(prefetch=4)),
+            "ours (process, steps)": make_ours(step_server.client()),
+        }
+        envs = {name: AsyncVectorEnv([maker] * num_envs, context="forkserver") for name, maker in makers.items()}
+        for vector_env in envs.values():
+            vector_env.reset(seed=0)
+            timed_vector_steps(vector_env, actions[:50])  # warm up: workers connected, tasks prefetched
+        # CPU time per env step, from the trainer process (including the server's threads) and the workers
+        cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in envs}
+
+        def runner(name: str) -> Callable[[], float]:
+            def run() -> float:
+                worker_pids = [process.pid for process in envs[name].processes]
+                workers_before = [process_cpu_seconds(pid) for pid in worker_pids]
+                trainer_before = time.process_time()
+                steps_per_second, _ = timed_vector_steps(envs[name], actions)
+                trainer = time.process_time() - trainer_before
+                workers_after = [process_cpu_seconds(pid) for pid in worker_pids]
+                if None not in workers_before and None not in workers_after:
+                    workers = sum(workers_after) - sum(workers_before)  # type: ignore[arg-type]
+                    cpu[name].append((trainer / actions.size * 1e6, workers / actions.size * 1e6))
+                return steps_per_second
+
+            return run
+
+        results = compare({name: runner(name) for name in envs}, rounds)
+        for vector_env in envs.values():
+            vector_env.close()
+        server.flush()
+        step_server.flush()
+    report(f"AsyncVectorEnv, {num_envs} CartPole envs, backend='process'", results)
+    report("  same, against bare+key", results, baseline="bare+key")
+    if all(cpu.values()):
+        print(f"  {'CPU us per env step':<28}{'trainer':>18}{'workers':>18}")
+        for name, samples in cpu.items():
+            trainer = statistics.median(t for t, _ in samples)
+            workers = statistics.median(w for _, w in samples)
+            print(f"  {name:<28}{trainer:>18.1f}{workers:>18.1f}")
+
+
+def ray_workers(rounds: int, num_workers: int = 4, num_steps: int = 20_000) -> None:
+    import ray
+
+    ray.init(num_cpus=num_workers, include_dashboard=False, log_to_driver=False)
+    try:
+
+        @ray.remote
+        def work(client: Any, steps: int, seed: int) -> float:
+            env = make_bare() if client is None else make_ours(client)()
+            rng = np.random.default_rng(seed)
+            actions = rng.integers(0, 2, size=steps)
+            env.reset(seed=seed)
+            start = time.perf_counter()
+            for action in actions:
+                _, _, terminated, truncated, _ = env.step(action)
+                if terminated or truncated:
+                    env.reset()
+            elapsed = time.perf_counter() - start
+            env.close()
+            return elapsed
+
+        servers = {
+            f"ours (ray, prefetch={prefetch})": TaskServer(
+                DomainRandomization(FORCES, seed=0), backend="ray", prefetch=prefetch
+            )
+            for prefetch in (1, 16, 64)
+        }
+        clients: dict[str, Any] = {"bare": None, **{name: server.client() for name, server in servers.items()}}
+
+        def runner(name: str) -> Callable[[], float]:
+            def run() -> float:
+                start = time.perf_counter()
+                ray.get([work.remote(clients[name], num_steps, seed) for seed in range(num_workers)])
+                return num_workers * num_steps / (time.perf_counter() - start)
+
+            return run
+
+        runner("bare")()  # warm up the worker processes
+        results = compare({name: runner(name) for name in clients}, rounds)
+        for server in servers.values():
+            server.close()
+    finally:
+        ray.shutdown()
+    report(f"Ray, {num_workers} tasks each stepping one CartPole env ({num_steps} steps), backend='ray'", results)
+
+
+def describe_machine() -> None:
+    import multiprocessing
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "gymnasium": gym.__version__}
+    if importlib.util.find_spec("ray") is not None:
+        import ray
+
+        versions["ray"] = ray.__version__
+    memory = ""
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory = f", {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB RAM"
+    print(f"machine: {platform.machine()}, {multiprocessing.cpu_count()} CPUs{memory}, {platform.system()}")
+    print("versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()))
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    if load is not None:
+        print(f"load average at start: {load[0]:.2f} (other work on the machine adds noise; see the spread)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per variant (default 9)")
+    parser.add_argument(
+        "--sections", default="sync,async,ray", help="comma-separated sections to run (default: sync,async,ray)"
+    )
+    args = parser.parse_args(argv)
+    sections = set(args.sections.split(","))
+    unknown = sections - {"sync", "async", "ray"}
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; expected sync, async, ray")
+
+    describe_machine()
+    if "sync" in sections:
+        sync_local(args.rounds)
+    if "async" in sections:
+        for num_envs in (4, 8):
+            async_process(args.rounds, num_envs)
+    if "ray" in sections:
+        if importlib.util.find_spec("ray") is None:
+            print("\nRay: skipped (ray is not installed: pip install 'syllabus-like[ray]')")
+        else:
+            ray_workers(min(args.rounds, 5))
+
+    if importlib.util.find_spec("syllabus") is None:
+        print(
+            "\nsyllabus-rl: not installed, so its path is not run side by side (it needs torch: "
+            "pip install syllabus-rl matplotlib torch). For reference, issue 3 measured syllabus-rl 0.7 on this "
+            "workload at 0.034 of bare (SyncVectorEnv, 8 envs), 0.38 (AsyncVectorEnv, 4) and 0.26 (AsyncVectorEnv, 8)."
+        )
+    else:
+        print("\nsyllabus-rl is installed, but this script does not drive it yet; see the reference numbers in issue 3.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
