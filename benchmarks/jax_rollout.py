@@ -34,7 +34,6 @@ from typing import Any
 import equinox as eqx
 import gymnasium as gym
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from syllabus_like.curricula import DomainRandomization as PythonDomainRandomization
@@ -134,8 +133,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", type=int, nargs="+", default=[1024, 4096], help="values of B")
     parser.add_argument("--steps", type=int, default=128, help="T, steps per rollout")
-    parser.add_argument("--rounds", type=int, default=5, help="timing rounds (best is kept)")
-    parser.add_argument("--steps-per-round", type=int, default=1_000_000, help="env steps per config per round")
+    parser.add_argument("--rounds", type=int, default=12, help="timing rounds (best is kept)")
+    parser.add_argument("--steps-per-round", type=int, default=500_000, help="env steps per config per round")
     parser.add_argument("--python-seconds", type=float, default=3.0)
     args = parser.parse_args()
 

@@ -31,6 +31,12 @@ from syllabus_like.jax import (
 )
 
 
+# Jitted entry points shared by the tests (compiling whole methods is faster than running them op by op).
+UPDATE = eqx.filter_jit(lambda curriculum, state, batch: curriculum.update(state, batch))
+SAMPLE = eqx.filter_jit(lambda curriculum, state, key, n: curriculum.sample(state, key, n))
+PROBABILITIES = eqx.filter_jit(lambda curriculum, state: curriculum.probabilities(state))
+
+
 def _frequencies(task_ids, num_tasks: int) -> np.ndarray:
     return np.bincount(np.asarray(task_ids), minlength=num_tasks) / np.size(task_ids)
 
@@ -162,20 +168,20 @@ def test_plr_replays_everything_once_every_task_is_buffered_and_respects_min_fil
     state = curriculum.init(jax.random.key(0))
     assert curriculum.buffer_size == 4  # clamped to the number of tasks
     assert float(curriculum.effective_replay_prob(state)) == 0.0
-    state = curriculum.update(state, EpisodeBatch([0, 1], [0, 0], [1, 1], score=[1.0, 2.0]))
+    state = UPDATE(curriculum, state, EpisodeBatch([0, 1], [0, 0], [1, 1], score=[1.0, 2.0]))
     assert float(curriculum.effective_replay_prob(state)) == 0.0  # 2 of 4 < 75 %
-    _, draws = curriculum.sample(state, jax.random.key(0), 1000)
+    _, draws = SAMPLE(curriculum, state, jax.random.key(0), 1000)
     assert set(np.asarray(draws).tolist()) == {2, 3}  # only new levels while filling
-    state = curriculum.update(state, EpisodeBatch([2, 3], [0, 0], [1, 1], score=[0.5, 0.1]))
+    state = UPDATE(curriculum, state, EpisodeBatch([2, 3], [0, 0], [1, 1], score=[0.5, 0.1]))
     assert float(curriculum.effective_replay_prob(state)) == 1.0  # nothing left outside the buffer
-    assert float(curriculum.probabilities(state).sum()) == pytest.approx(1.0)
+    assert float(PROBABILITIES(curriculum, state).sum()) == pytest.approx(1.0)
 
 
 def test_plr_evicts_the_lowest_score_and_tracks_max_returns():
     curriculum = PrioritizedLevelReplay(10, 2)
     state = curriculum.init(jax.random.key(0))
-    state = curriculum.update(state, EpisodeBatch([4, 5], [3.0, 1.0], [1, 1], score=[0.2, 0.9]))
-    state = curriculum.update(state, EpisodeBatch([7, 4], [0.0, 8.0], [1, 1], score=[0.5, 0.1]))
+    state = UPDATE(curriculum, state, EpisodeBatch([4, 5], [3.0, 1.0], [1, 1], score=[0.2, 0.9]))
+    state = UPDATE(curriculum, state, EpisodeBatch([7, 4], [0.0, 8.0], [1, 1], score=[0.5, 0.1]))
     assert np.asarray(state.levels).tolist() == [5, 7]  # level 4 dropped to 0.1 and was evicted
     max_returns = np.asarray(curriculum.max_returns(state))
     assert max_returns[5] == 1.0 and max_returns[7] == 0.0 and np.isneginf(max_returns[4])
@@ -187,10 +193,11 @@ def test_plr_tunables_do_not_recompile_and_change_the_distribution():
     @eqx.filter_jit
     def probabilities(curriculum, state):
         traces.append(1)
-        return curriculum.probabilities(state)
+        return PROBABILITIES(curriculum, state)
 
     curriculum = PrioritizedLevelReplay(6, 6, replay_prob=0.5, temperature=1.0)
-    state = curriculum.update(
+    state = UPDATE(
+        curriculum,
         curriculum.init(jax.random.key(0)), EpisodeBatch([0, 1, 2], [0, 0, 0], [1, 1, 1], score=[3.0, 2.0, 1.0])
     )
     base = probabilities(curriculum, state)
@@ -199,12 +206,17 @@ def test_plr_tunables_do_not_recompile_and_change_the_distribution():
     assert len(traces) == 1
     assert float(sharper[0]) > float(base[0])
     assert float(more_replay[:3].sum()) == pytest.approx(0.9)
+    # The state caches the replay table built with temperature 1.0; sampling with the changed
+    # Module must not use that stale table.
+    sharper_curriculum = eqx.tree_at(lambda c: c.temperature, curriculum, jnp.float32(0.1))
+    _, draws = eqx.filter_jit(sharper_curriculum.sample)(state, jax.random.key(3), 100_000)
+    assert np.abs(_frequencies(draws, 6) - np.asarray(sharper)).sum() < 0.02
 
 
 def test_plr_needs_scores_and_validates_its_arguments():
     curriculum = PrioritizedLevelReplay(4)
     with pytest.raises(ValueError, match="needs EpisodeBatch.score"):
-        curriculum.update(curriculum.init(jax.random.key(0)), EpisodeBatch([0], [1.0], [1]))
+        UPDATE(curriculum, curriculum.init(jax.random.key(0)), EpisodeBatch([0], [1.0], [1]))
     with pytest.raises(ValueError, match="prioritization must be 'rank' or 'topk', got 'value'"):
         PrioritizedLevelReplay(4, prioritization="value")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"replay_prob must be in \[0, 1\], got 1.5"):
@@ -260,7 +272,7 @@ def test_learning_progress_emas_and_sampling_weights():
     successes = [[0.0, 0.5, 0.0], [1.0, 0.5, 0.0], [1.0, 0.5, 0.0]]
     fast = slow = None
     for row in successes:
-        state = curriculum.update(state, EpisodeBatch([0, 1, 2], [0, 0, 0], [1, 1, 1], progress=row))
+        state = UPDATE(curriculum, state, EpisodeBatch([0, 1, 2], [0, 0, 0], [1, 1, 1], progress=row))
         p = np.array(row)
         if fast is None:
             fast, slow = p.copy(), p.copy()
@@ -275,11 +287,16 @@ def test_learning_progress_emas_and_sampling_weights():
 
     progress = np.abs(f(fast) - f(slow))
     assert np.allclose(curriculum.learning_progress(state), list(progress) + [0.0], atol=1e-6)
-    probabilities = np.asarray(curriculum.probabilities(state))
+    probabilities = np.asarray(PROBABILITIES(curriculum, state))
     assert probabilities.sum() == pytest.approx(1.0)
     assert probabilities[0] > 2 * probabilities[1]  # task 0 is being learned, task 1 is flat
-    _, draws = curriculum.sample(state, jax.random.key(1), 100_000)
+    _, draws = SAMPLE(curriculum, state, jax.random.key(1), 100_000)
     assert np.abs(_frequencies(draws, 4) - probabilities).sum() < 0.02
+    # A changed temperature is used by the next draws, although the state caches the old table.
+    flatter = eqx.tree_at(lambda c: c.temperature, curriculum, jnp.float32(100.0))
+    _, draws = SAMPLE(flatter, state, jax.random.key(2), 100_000)
+    assert np.allclose(PROBABILITIES(flatter, state), 0.25, atol=0.01)
+    assert np.abs(_frequencies(draws, 4) - 0.25).sum() < 0.03
     with pytest.raises(ValueError, match=r"fast_rate must be in \(0, 1\], got 0"):
         LearningProgress(4, fast_rate=0)
 
@@ -359,7 +376,7 @@ def test_loading_checks_the_template_and_the_data():
     blob = state_to_bytes(curriculum.init(jax.random.key(0)))
     with pytest.raises(ValueError, match=r"leaf .levels: saved int32\[4\] does not match template int32\[2\]"):
         state_from_bytes(blob, like=PrioritizedLevelReplay(8, 2).init(jax.random.key(0)))
-    with pytest.raises(ValueError, match="saved state has 7 leaves, the template has 0"):
+    with pytest.raises(ValueError, match="saved state has 9 leaves, the template has 0"):
         state_from_bytes(blob, like=DomainRandomization(3).init(jax.random.key(0)))
     with pytest.raises(ValueError, match="not a saved curriculum state"):
         state_from_bytes(b"definitely not npz", like=curriculum.init(jax.random.key(0)))

@@ -33,16 +33,19 @@ from syllabus_like.jax.base import AbstractCurriculum, EmptyState
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
 from syllabus_like.jax.constant import Constant
 from syllabus_like.jax.domain_randomization import DomainRandomization
+from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
 from syllabus_like.jax.episodes import EpisodeBatch
 from syllabus_like.jax.learning_progress import LearningProgress, LearningProgressState
 from syllabus_like.jax.level_scores import EpisodeAccumulator, episode_means, max_mc_scores, positive_value_loss
 from syllabus_like.jax.prioritized_level_replay import PLRState, PrioritizedLevelReplay
+from syllabus_like.jax.rollout import RolloutOutput, RolloutState, random_policy, rollout, rollout_init
 from syllabus_like.jax.sampling import categorical_from_cdf, cumulative_weights, sample_categorical
 from syllabus_like.jax.sequential import SEQUENTIAL_METRICS, SequentialCurriculum, SequentialState
 from syllabus_like.jax.serialization import load_state, save_state, state_from_bytes, state_to_bytes
 
 __all__ = [
     "AbstractCurriculum",
+    "AbstractEnvironment",
     "CompiledCondition",
     "Constant",
     "DomainRandomization",
@@ -53,9 +56,12 @@ __all__ = [
     "LearningProgressState",
     "PLRState",
     "PrioritizedLevelReplay",
+    "RolloutOutput",
+    "RolloutState",
     "SEQUENTIAL_METRICS",
     "SequentialCurriculum",
     "SequentialState",
+    "TaskTable",
     "categorical_from_cdf",
     "compile_condition",
     "cumulative_weights",
@@ -63,6 +69,9 @@ __all__ = [
     "load_state",
     "max_mc_scores",
     "positive_value_loss",
+    "random_policy",
+    "rollout",
+    "rollout_init",
     "sample_categorical",
     "save_state",
     "state_from_bytes",

@@ -20,6 +20,10 @@ learning starts. Sampling weights are ``sigmoid(z_i / temperature)`` with
 ``z`` the z-score of ``LP`` over tasks (all weights equal when every LP is),
 normalised to probabilities: every task keeps some probability, tasks with
 unusually high progress get most of it.
+
+The distribution only changes in ``update``; its cumulative table is cached
+in the state there with the tunables it was built with, and ``sample``
+rebuilds it only when the Module's tunables differ (so it is never stale).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class LearningProgressState(eqx.Module):
     fast: Float[Array, " num_tasks"]
     slow: Float[Array, " num_tasks"]
     seen: Bool[Array, " num_tasks"]
+    cdf: Int[Array, " num_tasks"]
+    cached_with: Float[Array, "2"]
 
 
 def _check_rate(value: object, name: str) -> None:
@@ -89,7 +95,21 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
 
     def init(self, key: PRNGKeyArray) -> LearningProgressState:
         zeros = jnp.zeros((self.num_tasks,), jnp.float32)
-        return LearningProgressState(fast=zeros, slow=zeros, seen=jnp.zeros((self.num_tasks,), bool))
+        state = LearningProgressState(
+            fast=zeros,
+            slow=zeros,
+            seen=jnp.zeros((self.num_tasks,), bool),
+            cdf=jnp.zeros((self.num_tasks,), jnp.int32),
+            cached_with=jnp.zeros((2,), jnp.float32),
+        )
+        return self._with_cache(state)
+
+    def _tunables(self) -> Float[Array, "2"]:
+        return jnp.stack([self.reweight_threshold, self.temperature])
+
+    def _with_cache(self, state: LearningProgressState) -> LearningProgressState:
+        cdf = cumulative_weights(self.probabilities(state))
+        return eqx.tree_at(lambda s: (s.cdf, s.cached_with), state, (cdf, self._tunables()))
 
     def reweight(self, p: Float[Array, "*s"]) -> Float[Array, "*s"]:
         """``f(p) = (1 - theta) p / (p + theta (1 - 2 p))``."""
@@ -112,7 +132,11 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
         self, state: LearningProgressState, key: PRNGKeyArray, n: int, mask: Bool[Array, " n"] | None = None
     ) -> tuple[LearningProgressState, Int[Array, " n"]]:
         n = check_draw_count(n)
-        cdf = cumulative_weights(self.probabilities(state))
+        cdf = jax.lax.cond(
+            jnp.all(state.cached_with == self._tunables()),
+            lambda: state.cdf,
+            lambda: cumulative_weights(self.probabilities(state)),
+        )
         return state, categorical_from_cdf(cdf, jax.random.uniform(key, (n,)))
 
     def update(self, state: LearningProgressState, batch: EpisodeBatch) -> LearningProgressState:
@@ -129,7 +153,10 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
         slow = state.slow + self.slow_rate * (fast - state.slow)
         fast = jnp.where(first, success, jnp.where(observed, fast, state.fast))
         slow = jnp.where(first, success, jnp.where(observed, slow, state.slow))
-        return LearningProgressState(fast=fast, slow=slow, seen=state.seen | observed)
+        state = LearningProgressState(
+            fast=fast, slow=slow, seen=state.seen | observed, cdf=state.cdf, cached_with=state.cached_with
+        )
+        return self._with_cache(state)
 
     def metrics(self, state: LearningProgressState) -> dict[str, Array]:
         progress = self.learning_progress(state)

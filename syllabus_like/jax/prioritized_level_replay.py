@@ -31,8 +31,11 @@ table is rebuilt with one masked scatter. No per-episode loop.
 Replay starts once ``min_fill`` of the buffer is filled; when every task is in
 the buffer, every draw is a replay. Tunable numbers (``temperature``,
 ``top_k``, ``staleness_coef``, ``replay_prob``, ``min_fill``) are array
-leaves and are read at sampling time, so changing them never recompiles and
-never leaves a stale cached distribution.
+leaves, so changing them never recompiles. The replay distribution only
+changes in ``update``, so its cumulative table is cached in the state there,
+together with the tunables it was built with; ``sample`` uses the cache when
+they still match the Module's and rebuilds the table otherwise, so a cache is
+never stale and a batch of draws costs O(n log buffer_size).
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class PLRState(eqx.Module):
 
     ``outside_cdf[t]`` is the number of tasks ``<= t`` that are not in the
     buffer (a running count kept with the buffer, for drawing new levels).
+    ``replay_cdf`` caches the cumulative replay distribution, built with the
+    tunables ``cached_with`` (temperature, top_k, staleness_coef).
     """
 
     levels: Int[Array, " buffer_size"]
@@ -74,6 +79,8 @@ class PLRState(eqx.Module):
     slot_of_task: Int[Array, " num_tasks"]
     outside_cdf: Int[Array, " num_tasks"]
     episode_count: Int[Array, ""]
+    replay_cdf: Int[Array, " buffer_size"]
+    cached_with: Float[Array, "3"]
 
 
 def _check_fraction(value: object, name: str) -> None:
@@ -140,7 +147,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
 
     def init(self, key: PRNGKeyArray) -> PLRState:
         size = self.buffer_size
-        return PLRState(
+        state = PLRState(
             levels=jnp.full((size,), -1, jnp.int32),
             scores=jnp.zeros((size,), jnp.float32),
             last_played=jnp.zeros((size,), jnp.int32),
@@ -148,6 +155,24 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
             slot_of_task=jnp.full((self.num_tasks,), -1, jnp.int32),
             outside_cdf=jnp.arange(1, self.num_tasks + 1, dtype=jnp.int32),
             episode_count=jnp.zeros((), jnp.int32),
+            replay_cdf=jnp.zeros((size,), jnp.int32),
+            cached_with=jnp.zeros((3,), jnp.float32),
+        )
+        return self._with_cache(state)
+
+    def _tunables(self) -> Float[Array, "3"]:
+        return jnp.stack([self.temperature, self.top_k.astype(jnp.float32), self.staleness_coef])
+
+    def _with_cache(self, state: PLRState) -> PLRState:
+        cdf = cumulative_weights(self.replay_distribution(state))
+        return eqx.tree_at(lambda s: (s.replay_cdf, s.cached_with), state, (cdf, self._tunables()))
+
+    def replay_cdf(self, state: PLRState) -> Int[Array, " buffer_size"]:
+        """The cumulative replay table: the cached one when built with the current tunables."""
+        return lax.cond(
+            jnp.all(state.cached_with == self._tunables()),
+            lambda: state.replay_cdf,
+            lambda: cumulative_weights(self.replay_distribution(state)),
         )
 
     # ---------------------------------------------------------- distribution
@@ -203,7 +228,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         below = jnp.minimum(uniform / jnp.maximum(replay, 1e-12), 1.0 - 2**-24)
         above = jnp.clip((uniform - replay) / jnp.maximum(1.0 - replay, 1e-12), 0.0, 1.0 - 2**-24)
 
-        slot = categorical_from_cdf(cumulative_weights(self.replay_distribution(state)), below)
+        slot = categorical_from_cdf(self.replay_cdf(state), below)
         replayed_level = state.levels[slot]
 
         outside = state.outside_cdf[-1]
@@ -262,7 +287,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         slot_of_task = jnp.full((num_tasks,), -1, jnp.int32).at[jnp.where(kept, levels, num_tasks)].set(
             jnp.arange(size, dtype=jnp.int32), mode="drop"
         )
-        return PLRState(
+        state = PLRState(
             levels=levels,
             scores=scores,
             last_played=last_played,
@@ -270,7 +295,10 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
             slot_of_task=slot_of_task,
             outside_cdf=prefix_sum((slot_of_task < 0).astype(jnp.int32)),
             episode_count=episode_count,
+            replay_cdf=state.replay_cdf,
+            cached_with=state.cached_with,
         )
+        return self._with_cache(state)
 
     def metrics(self, state: PLRState) -> dict[str, Array]:
         valid = state.levels >= 0

@@ -74,39 +74,27 @@ class _CallableCondition(eqx.Module):
         return jnp.asarray(self.function(metrics, present), dtype=bool)
 
 
-def _two_sum(a: Array, b: Array) -> tuple[Array, Array]:
-    """``a + b == total + error`` exactly (Knuth's TwoSum)."""
-    total = a + b
-    b_part = total - a
-    error = (a - (total - b_part)) + (b - b_part)
-    return total, error
-
-
-def _add_double(x: tuple[Array, Array], y: tuple[Array, Array]) -> tuple[Array, Array]:
-    """Sum of two (high, low) double-word numbers, renormalised."""
-    total, error = _two_sum(x[0], y[0])
-    error = error + (x[1] + y[1])
-    high = total + error
-    return high, error - (high - total)
-
-
 def _window_means(
-    sequence: Float[Array, " length"], end: Int[Array, " m"], count: Int[Array, " m"]
+    sequence: Float[Array, " length"], end: Int[Array, " m"], count: Int[Array, " m"], window: int
 ) -> Float[Array, " m"]:
-    """Mean of ``sequence[end - count : end]`` for each (end, count), from double-word prefix sums.
+    """Mean of the ``window`` entries ``sequence[end - window : end]`` (zeros where ``count < window``).
 
-    A plain float32 running sum over a long stream of returns loses digits
-    (the error grows with the running total); double-word (TwoSum) prefix
-    sums keep about 48 bits, so the window mean is correct to float32
-    rounding whatever the stream length.
+    Each sum covers the tail of one chunk of ``window`` entries and the head
+    of the next, read from running sums that restart at every chunk. A single
+    running sum over the whole stream would lose digits as it grows; these
+    never exceed ``window`` entries, so the mean is right to float32 rounding
+    (relative error ~1e-7) however long the stream.
     """
-    zero = jnp.zeros((1,), sequence.dtype)
-    padded = jnp.concatenate([zero, sequence])
-    high, low = lax.associative_scan(_add_double, (padded, jnp.zeros_like(padded)))
-    start = end - count
-    total, error = _two_sum(high[end], -high[start])
-    window_sum = total + (error + (low[end] - low[start]))
-    return window_sum / jnp.maximum(count, 1).astype(sequence.dtype)
+    length = sequence.shape[0]
+    chunks = -(-length // window) + 1  # one extra chunk of zeros for end == length
+    padded = jnp.zeros((chunks * window,), sequence.dtype).at[:length].set(sequence).reshape(chunks, window)
+    inclusive = lax.associative_scan(jnp.add, padded, axis=1)
+    before = jnp.concatenate([jnp.zeros((chunks, 1), sequence.dtype), inclusive[:, :-1]], axis=1)
+    chunk, offset = end // window, end % window
+    head = before[chunk, offset]
+    previous = jnp.maximum(chunk - 1, 0)
+    tail = jnp.where(chunk > 0, inclusive[previous, -1] - before[previous, offset], 0.0)
+    return (head + tail) / jnp.maximum(count, 1).astype(sequence.dtype)
 
 
 def _as_task_space(task_space: TaskSpace | int) -> TaskSpace:
@@ -144,9 +132,10 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     check; a switch resets ``steps``, ``episodes``, ``tasks`` and the returns.
     ``update`` processes a batch in C order with a masked, vectorised pass per
     stage switch (no per-episode loop), so the cost does not depend on how
-    the stream is cut into batches. ``episode_return`` is a float32 mean (from
-    exact double-word sums), so a switch can differ from the float64 Python
-    one only when the mean is within one float32 rounding of the threshold.
+    the stream is cut into batches. ``episode_return`` is a float32 mean (to
+    float32 rounding however long the stream), so a switch can differ from the
+    float64 Python one only when the mean is within ~1e-7 (relative) of the
+    threshold.
 
     Thresholds live in the compiled conditions' arrays: change them with
     :meth:`with_thresholds` (or ``eqx.tree_at``) without recompiling.
@@ -156,7 +145,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     num_stages: int = eqx.field(static=True)
     return_buffer_size: int = eqx.field(static=True)
     loop: bool = eqx.field(static=True)
-    reads_return: bool = eqx.field(static=True)
+    read_metrics: tuple[str, ...] = eqx.field(static=True)
     stage_tasks: Int[Array, "stages max_stage_tasks"]
     stage_sizes: Int[Array, " stages"]
     stage_members: Bool[Array, "stages num_tasks"]
@@ -205,9 +194,15 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         self.stage_sizes = jnp.asarray([len(ids) for ids in stages], dtype=jnp.int32)
         self.stage_members = jnp.asarray(members)
         self.conditions = tuple(self._condition(c, i) for i, c in enumerate(stopping_conditions))
-        self.reads_return = any(
-            not isinstance(c, CompiledCondition) or "episode_return" in c.metrics for c in self.conditions
-        )
+        read: set[str] = set()
+        for condition in self.conditions:
+            read |= condition.metrics if isinstance(condition, CompiledCondition) else set(SEQUENTIAL_METRICS)
+        self.read_metrics = tuple(name for name in SEQUENTIAL_METRICS if name in read)
+
+    @property
+    def reads_return(self) -> bool:
+        """Whether a stopping condition reads ``episode_return`` (callables are assumed to)."""
+        return "episode_return" in self.read_metrics
 
     # ------------------------------------------------------------ construction
     @staticmethod
@@ -288,7 +283,11 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     def _condition_holds(
         self, stage: Int[Array, ""], metrics: Mapping[str, Array], present: Mapping[str, Array]
     ) -> Bool[Array, "..."]:
-        """The active stage's condition (False for a last stage without one), broadcast to the metrics' shape."""
+        """The active stage's condition (False for a last stage without one), broadcast to the metrics' shape.
+
+        For scalar metrics every condition is evaluated and one picked (cheaper
+        than a branch); for a batch of episodes only the active one runs.
+        """
         shape = jnp.broadcast_shapes(*(jnp.shape(v) for v in metrics.values()))
 
         def branch(condition: Any) -> Callable[[], Array]:
@@ -296,7 +295,10 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
 
         branches = [branch(condition) for condition in self.conditions]
         branches.append(lambda: jnp.zeros(shape, dtype=bool))
-        return lax.switch(jnp.minimum(stage, len(self.conditions)), branches)
+        index = jnp.minimum(stage, len(self.conditions))
+        if shape == ():
+            return jnp.stack([evaluate() for evaluate in branches])[index]
+        return lax.switch(index, branches)
 
     @staticmethod
     def _metrics(
@@ -370,15 +372,22 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             state, start = carry
             active = done & (position >= start)
             member = active & self.stage_members[state.stage].at[batch.task_id].get(mode="fill", fill_value=False)
-            counts = prefix_sum(
-                jnp.stack([member, active, jnp.where(member, length, 0), jnp.where(active, length, 0)], axis=1)
-                .astype(state.steps.dtype)
-            )
-            member_count = counts[:, 0]
-            episodes = saturating_add(state.episodes, member_count)
-            total_episodes = saturating_add(state.total_episodes, counts[:, 1])
-            steps = saturating_add(state.steps, counts[:, 2])
-            total_steps = saturating_add(state.total_steps, counts[:, 3])
+            increments = {
+                "episodes": member,
+                "total_episodes": active,
+                "steps": jnp.where(member, length, 0),
+                "total_steps": jnp.where(active, length, 0),
+            }
+            # Running values only for the counters a condition reads (and the member count, which
+            # places returns in the window); the others are only needed at the end, as sums.
+            running = ["episodes"] + [n for n in ("total_episodes", "steps", "total_steps") if n in self.read_metrics]
+            prefix = prefix_sum(jnp.stack([increments[n] for n in running], axis=1).astype(length.dtype))
+            counters = {
+                name: saturating_add(getattr(state, name), prefix[:, index]) if name in running
+                else jnp.broadcast_to(getattr(state, name), (size,))
+                for name, index in ((n, running.index(n) if n in running else -1) for n in increments)
+            }
+            member_count = prefix[:, 0]
 
             # This stage's returns, oldest first: the window so far, then the batch's member episodes.
             slot = jnp.where(member, window + member_count - 1, not_in_window)
@@ -387,25 +396,31 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             end = window + member_count
             count = jnp.minimum(state.num_returns + member_count, window)
             if self.reads_return:
-                mean_return = _window_means(sequence, end, count)
+                mean_return = _window_means(sequence, end, count, window)
             else:
                 mean_return = jnp.zeros((size,), jnp.float32)
 
             metrics = self._metrics(
-                steps, total_steps, episodes, total_episodes,
+                counters["steps"], counters["total_steps"], counters["episodes"], counters["total_episodes"],
                 jnp.broadcast_to(state.tasks, (size,)), jnp.broadcast_to(state.total_tasks, (size,)), mean_return,
             )
             fires = active & self._condition_holds(state.stage, metrics, {"episode_return": count > 0})
             fired = jnp.any(fires)
             last = jnp.where(fired, jnp.argmax(fires), size - 1)
 
+            def value_after_last(name: str) -> Array:
+                if name in running:
+                    return counters[name][last]
+                upto = jnp.sum(jnp.where(position <= last, increments[name], 0), dtype=length.dtype)
+                return saturating_add(getattr(state, name), upto)
+
             continued = SequentialState(
                 stage=state.stage,
-                steps=steps[last],
-                episodes=episodes[last],
+                steps=value_after_last("steps"),
+                episodes=value_after_last("episodes"),
                 tasks=state.tasks,
-                total_steps=total_steps[last],
-                total_episodes=total_episodes[last],
+                total_steps=value_after_last("total_steps"),
+                total_episodes=value_after_last("total_episodes"),
                 total_tasks=state.total_tasks,
                 returns=lax.dynamic_slice(sequence, (end[last] - window,), (window,)),
                 num_returns=count[last],
