@@ -29,3 +29,17 @@ def test_public_names_exist():
         "DomainRandomization", "SequentialCurriculum",
     ):
         assert hasattr(syllabus_like, name), name
+
+
+def test_jax_public_names_exist():
+    import syllabus_like.jax as jax_side
+
+    for name in (
+        "compile_condition", "EpisodeBatch", "Constant", "DomainRandomization", "SequentialCurriculum",
+        "PrioritizedLevelReplay", "LearningProgress", "rollout", "AbstractAlgorithm", "AbstractAlgorithmState",
+        "AbstractStepState", "PPO", "AbstractCallback", "AbstractStatelessCallback", "AbstractStepCallback",
+        "AbstractIterationCallback", "AbstractTrainingCallback", "CallbackList", "ResetContext", "StepContext",
+        "IterationContext", "TrainingContext", "ScheduledCurriculum", "AbstractAdaptiveCurriculum",
+        "LevelCurriculum", "linear_schedule", "step_schedule", "cosine_schedule",
+    ):
+        assert hasattr(jax_side, name), name

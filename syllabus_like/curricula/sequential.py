@@ -13,31 +13,13 @@ from syllabus_like.conditions import Condition, parse_condition
 from syllabus_like.curricula.base import Curriculum
 from syllabus_like.curricula.constant import Constant
 from syllabus_like.curricula.domain_randomization import DomainRandomization
+from syllabus_like.stages import SEQUENTIAL_METRICS, check_sequential_arguments
 from syllabus_like.task_space import BoxTaskSpace, SubsetTaskSpace, TaskSpace, TaskSpaceError
 
 __all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum"]
 
 logger = logging.getLogger(__name__)
 
-#: The metric names a SequentialCurriculum's conditions may read.
-#:
-#: ``steps``           environment steps of the episodes counted in ``episodes`` (sum of their lengths)
-#: ``total_steps``     environment steps of every episode reported since construction
-#: ``episodes``        episodes finished in this stage on a task of this stage
-#: ``total_episodes``  episodes reported since construction, whatever their task
-#: ``tasks``           tasks sampled in this stage (``sample(k)`` adds ``k``)
-#: ``total_tasks``     tasks sampled since construction
-#: ``episode_return``  mean return of this stage's last ``return_buffer_size`` episodes
-#:                     (no value, so every comparison on it is False, until one finishes)
-SEQUENTIAL_METRICS = (
-    "steps",
-    "total_steps",
-    "episodes",
-    "total_episodes",
-    "tasks",
-    "total_tasks",
-    "episode_return",
-)
 
 StoppingCondition = Union[str, Condition, Callable[[Mapping[str, float]], bool]]
 
@@ -92,20 +74,9 @@ class SequentialCurriculum(Curriculum):
         seed: int | None = None,
     ) -> None:
         super().__init__(task_space, seed=seed)
-        if isinstance(curriculum_list, (str, bytes)) or not isinstance(curriculum_list, Sequence):
-            raise TypeError(f"curriculum_list must be a list of stages, got {curriculum_list!r}")
-        if len(curriculum_list) == 0:
-            raise ValueError("SequentialCurriculum needs at least one stage, got an empty curriculum_list")
-        if isinstance(stopping_conditions, (str, bytes)) or not isinstance(stopping_conditions, Sequence):
-            raise TypeError(f"stopping_conditions must be a list, got {stopping_conditions!r}")
-        expected = len(curriculum_list) if loop else len(curriculum_list) - 1
-        if len(stopping_conditions) != expected:
-            raise ValueError(
-                f"{len(curriculum_list)} stages need {expected} stopping conditions"
-                f"{' (loop=True: one per stage)' if loop else ''}, got {len(stopping_conditions)}"
-            )
-        if isinstance(return_buffer_size, bool) or not isinstance(return_buffer_size, int) or return_buffer_size < 1:
-            raise ValueError(f"return_buffer_size must be a positive int, got {return_buffer_size!r}")
+        check_sequential_arguments(
+            curriculum_list, stopping_conditions, loop=loop, return_buffer_size=return_buffer_size
+        )
 
         children = np.random.SeedSequence(seed).spawn(len(curriculum_list))
         self.curricula: list[Curriculum] = [

@@ -16,7 +16,11 @@ state pytree)::
 
 Also here: :func:`compile_condition` (stopping conditions as array code),
 PLR score helpers, state serialisation, the JAX environment protocol and
-:func:`rollout`.
+:func:`rollout`; and the training API: :class:`AbstractAlgorithm` and
+:class:`PPO`, callbacks (:class:`AbstractCallback` and its variants,
+:class:`CallbackList`), and curriculum callbacks that change the env while a
+jitted loop trains (:class:`ScheduledCurriculum`, :class:`LevelCurriculum`,
+:class:`CurriculumCallback`).
 """
 
 try:
@@ -29,6 +33,38 @@ except ImportError as _error:  # pragma: no cover - exercised in a subprocess te
         "pip install 'syllabus-like[jax]'"
     ) from _error
 
+from syllabus_like.jax.algorithm import AbstractAlgorithm, AbstractAlgorithmState, AbstractStepState
+from syllabus_like.jax.callback import (
+    AbstractCallback,
+    AbstractIterationCallback,
+    AbstractStatelessCallback,
+    AbstractStepCallback,
+    AbstractTrainingCallback,
+    CallbackList,
+    IterationContext,
+    ResetContext,
+    StepContext,
+    TrainingContext,
+)
+from syllabus_like.jax.curriculum import (
+    AbstractAdaptiveCurriculum,
+    AbstractSchedule,
+    AdaptiveState,
+    CosineSchedule,
+    CurriculumCallback,
+    CurriculumEnv,
+    LevelCurriculum,
+    LevelState,
+    LinearSchedule,
+    ScheduledCurriculum,
+    StepSchedule,
+    cosine_schedule,
+    linear_schedule,
+    step_schedule,
+)
+from syllabus_like.jax.policy import AbstractActorCritic, MLPActorCritic
+from syllabus_like.jax.ppo import PPO, PPOState, PPOStepState
+from syllabus_like.jax.progress import ProgressCallback, ProgressReporter
 from syllabus_like.jax.base import AbstractCurriculum, EmptyState
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
 from syllabus_like.jax.constant import Constant
@@ -44,28 +80,61 @@ from syllabus_like.jax.sequential import SEQUENTIAL_METRICS, SequentialCurriculu
 from syllabus_like.jax.serialization import load_state, save_state, state_from_bytes, state_to_bytes
 
 __all__ = [
+    "AbstractActorCritic",
+    "AbstractAdaptiveCurriculum",
+    "AbstractAlgorithm",
+    "AbstractAlgorithmState",
+    "AbstractCallback",
     "AbstractCurriculum",
     "AbstractEnvironment",
+    "AbstractIterationCallback",
+    "AbstractSchedule",
+    "AbstractStatelessCallback",
+    "AbstractStepCallback",
+    "AbstractStepState",
+    "AbstractTrainingCallback",
+    "AdaptiveState",
+    "CallbackList",
     "CompiledCondition",
     "Constant",
+    "CosineSchedule",
+    "CurriculumCallback",
+    "CurriculumEnv",
     "DomainRandomization",
     "EmptyState",
     "EpisodeAccumulator",
     "EpisodeBatch",
+    "IterationContext",
     "LearningProgress",
     "LearningProgressState",
+    "LevelCurriculum",
+    "LevelState",
+    "LinearSchedule",
+    "MLPActorCritic",
     "PLRState",
+    "PPO",
+    "PPOState",
+    "PPOStepState",
     "PrioritizedLevelReplay",
+    "ProgressCallback",
+    "ProgressReporter",
+    "ResetContext",
     "RolloutOutput",
     "RolloutState",
     "SEQUENTIAL_METRICS",
+    "ScheduledCurriculum",
     "SequentialCurriculum",
     "SequentialState",
+    "StepContext",
+    "StepSchedule",
     "TaskTable",
+    "TrainingContext",
     "categorical_from_cdf",
     "compile_condition",
+    "cosine_schedule",
     "cumulative_weights",
     "episode_means",
+    "linear_schedule",
     "load_state",
     "max_mc_scores",
     "positive_value_loss",
@@ -76,4 +145,5 @@ __all__ = [
     "save_state",
     "state_from_bytes",
     "state_to_bytes",
+    "step_schedule",
 ]

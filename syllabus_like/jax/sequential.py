@@ -2,7 +2,7 @@
 
 The functional twin of :class:`syllabus_like.curricula.SequentialCurriculum`:
 same constructor arguments, same metric names and meanings (see
-:data:`syllabus_like.curricula.sequential.SEQUENTIAL_METRICS`), same moment of
+:data:`syllabus_like.stages.SEQUENTIAL_METRICS`), same moment of
 switching. Fed the same stream of episodes, both switch stages after the
 same episode, whether the JAX one receives the stream one episode at a time
 or in large masked batches.
@@ -24,21 +24,11 @@ from syllabus_like.conditions import Condition, parse_condition
 from syllabus_like.jax.base import AbstractCurriculum, check_draw_count, count_used, prefix_sum, saturating_add
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
 from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.stages import SEQUENTIAL_METRICS, check_sequential_arguments
 from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace, TaskSpaceError
 
 __all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum", "SequentialState"]
 
-#: Metric names a stopping condition may read; meanings as in the Python
-#: SequentialCurriculum (kept in sync by tests/test_jax_sequential.py).
-SEQUENTIAL_METRICS: tuple[str, ...] = (
-    "steps",
-    "total_steps",
-    "episodes",
-    "total_episodes",
-    "tasks",
-    "total_tasks",
-    "episode_return",
-)
 
 StoppingCondition = Union[str, Condition, CompiledCondition, Callable[..., Array]]
 
@@ -161,20 +151,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         loop: bool = False,
     ) -> None:
         space = _as_task_space(task_space)
-        if isinstance(curriculum_list, (str, bytes)) or not isinstance(curriculum_list, Sequence):
-            raise TypeError(f"curriculum_list must be a list of stages, got {curriculum_list!r}")
-        if len(curriculum_list) == 0:
-            raise ValueError("SequentialCurriculum needs at least one stage, got an empty curriculum_list")
-        if isinstance(stopping_conditions, (str, bytes)) or not isinstance(stopping_conditions, Sequence):
-            raise TypeError(f"stopping_conditions must be a list, got {stopping_conditions!r}")
-        expected = len(curriculum_list) if loop else len(curriculum_list) - 1
-        if len(stopping_conditions) != expected:
-            raise ValueError(
-                f"{len(curriculum_list)} stages need {expected} stopping conditions"
-                f"{' (loop=True: one per stage)' if loop else ''}, got {len(stopping_conditions)}"
-            )
-        if isinstance(return_buffer_size, bool) or not isinstance(return_buffer_size, int) or return_buffer_size < 1:
-            raise ValueError(f"return_buffer_size must be a positive int, got {return_buffer_size!r}")
+        check_sequential_arguments(
+            curriculum_list, stopping_conditions, loop=loop, return_buffer_size=return_buffer_size
+        )
 
         num_tasks = int(space.num_tasks)  # type: ignore[arg-type]
         stages = [self._stage_ids(item, index, space) for index, item in enumerate(curriculum_list)]
