@@ -48,6 +48,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from syllabus_like.task_space import TaskSpace
+from syllabus_like.wrappers.task_application import AppliesTasks
 
 __all__ = ["ParallelEpisode", "PettingZooCurriculumWrapper", "PettingZooTaskWrapper"]
 
@@ -84,7 +85,7 @@ def _find_task_wrapper(env: Any) -> PettingZooTaskWrapper | None:
     return None
 
 
-class PettingZooTaskWrapper(BaseParallelWrapper):
+class PettingZooTaskWrapper(AppliesTasks, BaseParallelWrapper):
     """Applies tasks from ``task_space`` to a PettingZoo ``ParallelEnv`` at reset.
 
     ``reset(options={"task": task})`` checks ``task`` against ``task_space``
@@ -97,33 +98,17 @@ class PettingZooTaskWrapper(BaseParallelWrapper):
     tasks; by default it calls ``env.unwrapped.change_task(task)``.
     """
 
+    _subclass_hint = "PettingZooTaskWrapper"
+
     def __init__(self, env: ParallelEnv, task_space: TaskSpace) -> None:
         if not isinstance(env, ParallelEnv):
             raise TypeError(f"{type(self).__name__} wraps a pettingzoo ParallelEnv, got {env!r}")
-        if not isinstance(task_space, TaskSpace):
-            raise TypeError(f"task_space must be a TaskSpace, got {task_space!r}")
+        self._init_tasks(task_space)
         super().__init__(env)
-        self.task_space = task_space
-        self.task: Any = None
-
-    def change_task(self, task: Any) -> None:
-        """Reconfigure the wrapped env so that its next episode plays ``task``."""
-        change = getattr(self.env.unwrapped, "change_task", None)
-        if change is None:
-            raise NotImplementedError(
-                f"{type(self).__name__} cannot apply tasks to {self.env.unwrapped!r}: the env has no "
-                "change_task(task) method; subclass PettingZooTaskWrapper and override change_task"
-            )
-        change(task)
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
-        if options and "task" in options:
-            options = dict(options)
-            task = options.pop("task")
-            self.task_space.encode(task)  # raises TaskSpaceError naming task and space
-            self.change_task(task)
-            self.task = task
-        observations, infos = self.env.reset(seed=seed, options=options or None)
+        options = self._apply_task_option(options)
+        observations, infos = self.env.reset(seed=seed, options=options)
         _tag_infos(infos, self.task)
         return observations, infos
 

@@ -7,11 +7,12 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 
 from syllabus_like.task_space import TaskSpace
+from syllabus_like.wrappers.task_application import AppliesTasks
 
 __all__ = ["TaskWrapper"]
 
 
-class TaskWrapper(gym.Wrapper):
+class TaskWrapper(AppliesTasks, gym.Wrapper):
     """Applies tasks from ``task_space`` to ``env`` at reset.
 
     A task is set for the next episode by ``reset(options={"task": task})``;
@@ -24,31 +25,15 @@ class TaskWrapper(gym.Wrapper):
     tasks; by default it calls ``env.unwrapped.change_task(task)``.
     """
 
-    def __init__(self, env: gym.Env, task_space: TaskSpace) -> None:
-        if not isinstance(task_space, TaskSpace):
-            raise TypeError(f"task_space must be a TaskSpace, got {task_space!r}")
-        super().__init__(env)
-        self.task_space = task_space
-        self.task: Any = None
+    _subclass_hint = "TaskWrapper"
 
-    def change_task(self, task: Any) -> None:
-        """Reconfigure the wrapped env so that its next episode plays ``task``."""
-        change = getattr(self.env.unwrapped, "change_task", None)
-        if change is None:
-            raise NotImplementedError(
-                f"{type(self).__name__} cannot apply tasks to {self.env.unwrapped!r}: the env has no "
-                "change_task(task) method; subclass TaskWrapper and override change_task"
-            )
-        change(task)
+    def __init__(self, env: gym.Env, task_space: TaskSpace) -> None:
+        self._init_tasks(task_space)
+        super().__init__(env)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        if options and "task" in options:
-            options = dict(options)
-            task = options.pop("task")
-            self.task_space.encode(task)  # raises TaskSpaceError naming task and space
-            self.change_task(task)
-            self.task = task
-        obs, info = self.env.reset(seed=seed, options=options or None)
+        options = self._apply_task_option(options)
+        obs, info = self.env.reset(seed=seed, options=options)
         info["task"] = self.task
         return obs, info
 

@@ -1,0 +1,49 @@
+"""How a wrapper applies a task: shared by the Gymnasium and PettingZoo task wrappers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from syllabus_like.task_space import TaskSpace
+
+__all__ = ["AppliesTasks"]
+
+
+class AppliesTasks:
+    """Mixin for wrappers that apply a task from ``reset(options={"task": ...})``.
+
+    The host class sets ``self.env`` (the wrapped env); :meth:`_init_tasks`
+    records the task space. ``change_task`` defaults to the env's own
+    ``change_task``; subclasses override it for envs that have none.
+    """
+
+    #: The class name users should subclass, for error messages.
+    _subclass_hint = "the wrapper"
+    env: Any
+
+    def _init_tasks(self, task_space: TaskSpace) -> None:
+        if not isinstance(task_space, TaskSpace):
+            raise TypeError(f"task_space must be a TaskSpace, got {task_space!r}")
+        self.task_space = task_space
+        self.task: Any = None
+
+    def change_task(self, task: Any) -> None:
+        """Reconfigure the wrapped env so that its next episode plays ``task``."""
+        change = getattr(self.env.unwrapped, "change_task", None)
+        if change is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} cannot apply tasks to {self.env.unwrapped!r}: the env has no "
+                f"change_task(task) method; subclass {self._subclass_hint} and override change_task"
+            )
+        change(task)
+
+    def _apply_task_option(self, options: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Apply ``options["task"]`` if given (validated first); return the options left for the env."""
+        if not options or "task" not in options:
+            return options or None
+        options = dict(options)
+        task = options.pop("task")
+        self.task_space.encode(task)  # raises TaskSpaceError naming task and space
+        self.change_task(task)
+        self.task = task
+        return options or None
