@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from syllabus_like.validation import check_positive_int
+
 __all__ = ["SEQUENTIAL_METRICS", "check_sequential_arguments"]
 
 #: The metric names a sequential curriculum's stopping conditions may read.
@@ -53,5 +55,4 @@ def check_sequential_arguments(
             f"{len(curriculum_list)} stages need {expected} stopping conditions"
             f"{' (loop=True: one per stage)' if loop else ''}, got {len(stopping_conditions)}"
         )
-    if isinstance(return_buffer_size, bool) or not isinstance(return_buffer_size, int) or return_buffer_size < 1:
-        raise ValueError(f"return_buffer_size must be a positive int, got {return_buffer_size!r}")
+    check_positive_int("return_buffer_size", return_buffer_size)

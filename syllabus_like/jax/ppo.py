@@ -49,6 +49,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from syllabus_like.jax.algorithm import AbstractAlgorithm, AbstractAlgorithmState, AbstractStepState
 from syllabus_like.jax.callback import AbstractCallback, ResetContext, StepContext, as_callback
 from syllabus_like.jax.policy import AbstractActorCritic
+from syllabus_like.validation import check_positive_int
 
 __all__ = ["PPO", "PPOState", "PPOStepState"]
 
@@ -105,9 +106,7 @@ class _Minibatch(eqx.Module):
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"PPO {name} must be a positive int, got {value!r}")
-    return value
+    return check_positive_int(f"PPO {name}", value)
 
 
 def _scalar(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> Float[Array, ""]:

@@ -57,6 +57,7 @@ from syllabus_like.jax.base import (
 )
 from syllabus_like.jax.episodes import EpisodeBatch
 from syllabus_like.jax.sampling import categorical_from_cdf, cumulative_weights
+from syllabus_like.validation import check_positive_int
 
 __all__ = ["PLRState", "PrioritizedLevelReplay"]
 
@@ -126,8 +127,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         min_fill: float = 0.0,
     ) -> None:
         self.num_tasks = validate_task_count(num_tasks, "PrioritizedLevelReplay")
-        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
-            raise ValueError(f"buffer_size must be a positive int, got {buffer_size!r}")
+        check_positive_int("buffer_size", buffer_size)
         if prioritization not in ("rank", "topk"):
             raise ValueError(f"prioritization must be 'rank' or 'topk', got {prioritization!r}")
         if not isinstance(temperature, jax.core.Tracer) and not float(temperature) > 0.0:

@@ -39,6 +39,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from syllabus_like.jax.callback import AbstractStatelessCallback, IterationContext, TrainingContext
+from syllabus_like.validation import check_positive_int
 
 __all__ = ["ProgressCallback", "ProgressReporter", "ScalarWriter"]
 
@@ -87,8 +88,7 @@ class ProgressReporter:
             raise TypeError(f"writer must have an add_scalar(tag, value, step) method, got {writer!r}")
         if not (isinstance(min_interval, (int, float)) and min_interval >= 0):
             raise ValueError(f"min_interval must be a non-negative number of seconds, got {min_interval!r}")
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int, got {width!r}")
+        check_positive_int("width", width)
         self.stream = stream
         self.writer = writer
         self.prefix = prefix

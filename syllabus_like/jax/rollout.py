@@ -36,6 +36,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 from syllabus_like.jax.base import AbstractCurriculum, prefix_sum
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
 from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.validation import check_positive_int
 
 __all__ = ["RolloutOutput", "RolloutState", "random_policy", "rollout", "rollout_init"]
 
@@ -110,8 +111,7 @@ def rollout_init(
     default ``arange(num_envs) % num_tasks``.
     """
     _check(env, tasks, curriculum)
-    if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-        raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+    check_positive_int("num_envs", num_envs)
     curriculum_key, sample_key, reset_key = jax.random.split(key, 3)
     if curriculum is not None:
         curriculum_state = curriculum.init(curriculum_key)

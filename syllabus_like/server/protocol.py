@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from syllabus_like.validation import check_positive_int
+
 __all__ = [
     "EPISODE",
     "PROGRESS",
@@ -95,10 +97,3 @@ def apply_reports(curriculum: Any, reports: Sequence[tuple]) -> None:
             raise ValueError(f"unknown report kind {kind!r}; expected EPISODE, STEPS or PROGRESS")
 
 
-def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
-    """Return ``value`` as an int, or raise a ValueError naming ``name`` and what it got."""
-    low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        kind = "a non-negative" if allow_zero else "a positive"
-        raise ValueError(f"{name} must be {kind} int, got {value!r}")
-    return value
