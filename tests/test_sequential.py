@@ -263,3 +263,10 @@ def test_metrics_include_stage():
     curriculum = SequentialCurriculum(["easy", "hard"], ["episodes>=1"], LEVELS)
     run_episodes(curriculum, 1)
     assert curriculum.metrics()["stage"] == 1.0
+
+
+def test_sample_rejects_bad_k_without_counting_it():
+    curriculum = SequentialCurriculum(["easy", "hard"], ["tasks>=1"], LEVELS)
+    with pytest.raises(ValueError, match="non-negative int k, got -1"):
+        curriculum.sample(-1)
+    assert curriculum.stage_metrics()["tasks"] == 0.0

@@ -188,12 +188,17 @@ class SequentialCurriculum(Curriculum):
         return self.current_curriculum.requires_step_updates
 
     # ---------------------------------------------------------------- sampling
-    def _sample(self, k: int) -> list:
+    def sample(self, k: int = 1) -> list:
+        """Check the stopping conditions, then return ``k`` tasks of the active stage.
+
+        The stage's curriculum already returns decoded tasks of this space, so
+        they are passed through without another encode/decode round trip.
+        """
         self.check_stopping_conditions()
-        tasks = self.current_curriculum.sample(k)
-        self._tasks += k
-        self._total_tasks += k
-        return [self.task_space.encode(task) for task in tasks]
+        tasks = self.current_curriculum.sample(k)  # validates k
+        self._tasks += len(tasks)
+        self._total_tasks += len(tasks)
+        return tasks
 
     # ----------------------------------------------------------------- updates
     def update_on_step(self, task, obs, reward, terminated, truncated, info, progress=0.0, env_id=None) -> None:
