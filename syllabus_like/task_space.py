@@ -91,12 +91,15 @@ class TaskSpace(ABC):
 
     def decode(self, encoded: Any) -> Any:
         """The task whose encoding is ``encoded``; raises :class:`TaskSpaceError` otherwise."""
-        if self.num_tasks is not None:
-            if not _is_index(encoded) or not 0 <= int(encoded) < self.num_tasks:
-                raise TaskSpaceError(
-                    f"encoding {_short(encoded)} is not an index in [0, {self.num_tasks}) of {self!r}"
-                )
-            return self._decode(int(encoded))
+        num_tasks = self.num_tasks
+        if num_tasks is not None:
+            if type(encoded) is not int:
+                if not _is_index(encoded):
+                    raise TaskSpaceError(f"encoding {_short(encoded)} is not an index in [0, {num_tasks}) of {self!r}")
+                encoded = int(encoded)
+            if not 0 <= encoded < num_tasks:
+                raise TaskSpaceError(f"encoding {_short(encoded)} is not an index in [0, {num_tasks}) of {self!r}")
+            return self._decode(encoded)
         return self._decode(encoded)
 
     @abstractmethod

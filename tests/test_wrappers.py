@@ -199,3 +199,46 @@ def test_curriculum_errors_propagate_to_the_caller():
     env = CurriculumWrapper(CountdownEnv(), FailingCurriculum(SPACE))
     with pytest.raises(RuntimeError, match="curriculum exploded"):
         env.reset()
+
+
+# ------------------------------------------------------------------ task_info
+
+
+@pytest.mark.parametrize("through_task_wrapper", [True, False])
+def test_task_info_reset_keeps_the_task_out_of_step_infos(through_task_wrapper):
+    base = LengthWrapper(PlainEnv(), SPACE) if through_task_wrapper else CountdownEnv()
+    curriculum = RecordingCurriculum(SPACE, seed=1)
+    env = CurriculumWrapper(base, curriculum, task_info="reset")
+    _, info = env.reset(seed=0)
+    task = info["task"]
+    steps = 0
+    terminated = False
+    while not terminated:
+        _, _, terminated, _, info = env.step(0)
+        steps += 1
+        assert "task" not in info
+    assert steps == task and env.task == task
+    assert curriculum.episodes == [(task * task, task, task, 1.0, None)]
+
+
+def test_task_info_reset_in_a_vector_env_marks_each_new_task():
+    curriculum = RecordingCurriculum(SPACE, seed=5)
+    envs = SyncVectorEnv(
+        [lambda: CurriculumWrapper(CountdownEnv(), curriculum, task_info="reset") for _ in range(3)],
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+    )
+    _, infos = envs.reset(seed=0)
+    current = list(infos["task"])
+    for _ in range(30):
+        _, _, terminated, truncated, infos = envs.step(np.zeros(3, dtype=np.int64))
+        if "task" in infos:  # only on steps where some sub-env reset
+            for index in np.flatnonzero(infos["_task"]):
+                current[index] = infos["task"][index]
+        assert current == list(envs.get_attr("task"))
+    envs.close()
+    assert sum(1 for _ in curriculum.episodes) > 5
+
+
+def test_task_info_rejects_unknown_modes():
+    with pytest.raises(ValueError, match="task_info must be one of .*'every_step'.*got 'never'"):
+        CurriculumWrapper(CountdownEnv(), DomainRandomization(SPACE), task_info="never")

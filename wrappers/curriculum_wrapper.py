@@ -11,6 +11,7 @@ from syllabus_like.wrappers.task_wrapper import TaskWrapper
 __all__ = ["CurriculumWrapper"]
 
 _SOURCE_METHODS = ("sample", "update_on_episode", "update_on_step")
+_TASK_INFO_MODES = ("every_step", "reset")
 
 
 def _find_task_wrapper(env: gym.Env) -> TaskWrapper | None:
@@ -39,16 +40,32 @@ class CurriculumWrapper(gym.Wrapper):
     autoreset, since every sub-env has its own wrapper. ``close()`` also closes
     a source that has a ``close()`` method: a task-server client then delivers
     the reports it still buffers (and reconnects if it is used again).
+
+    ``task_info`` says where the task appears in infos: ``"every_step"`` (the
+    default) puts ``info["task"]`` in every reset and step info; ``"reset"``
+    only in reset infos. In a Gymnasium vector env a sub-env's reset info
+    arrives with the step on which it autoresets, so ``infos["task"]`` (masked
+    by ``infos["_task"]``) still tells a training loop each new task, and the
+    current ones are ``envs.get_attr("task")``. The difference is speed: a
+    vector env aggregates every info key of every sub-env on every step, which
+    for an env as fast as CartPole costs about 10 % of the throughput (see
+    ``docs/benchmarks.md``).
     """
 
-    def __init__(self, env: gym.Env, source: Any, *, env_id: int | None = None) -> None:
+    def __init__(
+        self, env: gym.Env, source: Any, *, env_id: int | None = None, task_info: str = "every_step"
+    ) -> None:
         missing = [name for name in _SOURCE_METHODS if not callable(getattr(source, name, None))]
         if missing:
             raise TypeError(
                 f"CurriculumWrapper needs a Curriculum or a task-server client; {source!r} lacks {missing}"
             )
+        if task_info not in _TASK_INFO_MODES:
+            raise ValueError(f"task_info must be one of {_TASK_INFO_MODES}, got {task_info!r}")
         super().__init__(env)
         self.source = source
+        self.task_info = task_info
+        self._task_in_step_info = task_info == "every_step"
         self.env_id = env_id
         self._task_wrapper = _find_task_wrapper(env)
         if self._task_wrapper is None and not callable(getattr(env.unwrapped, "change_task", None)):
@@ -61,7 +78,7 @@ class CurriculumWrapper(gym.Wrapper):
         self._episode_length = 0
         # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step, step
         # the env below it (looked up at every step: a ReinitTaskWrapper swaps it). That step()
-        # only writes info["task"], which this wrapper writes anyway.
+        # only writes info["task"], which this wrapper writes when task_info asks for it.
         self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
@@ -85,7 +102,8 @@ class CurriculumWrapper(gym.Wrapper):
         else:
             obs, reward, terminated, truncated, info = self.env.step(action)
         task = self.task
-        info["task"] = task
+        if self._task_in_step_info:
+            info["task"] = task
         self._episode_return += float(reward)
         self._episode_length += 1
         source = self.source

@@ -42,9 +42,10 @@ class Curriculum:
     # ------------------------------------------------------------- sampling
     def sample(self, k: int = 1) -> list:
         """Return a list of ``k`` tasks (decoded)."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        if type(k) is not int and (isinstance(k, bool) or not isinstance(k, np.integer)) or k < 0:
             raise ValueError(f"sample(k) needs a non-negative int k, got {k!r}")
-        return [self.task_space.decode(encoded) for encoded in self._sample(int(k))]
+        decode = self.task_space.decode
+        return [decode(encoded) for encoded in self._sample(int(k))]
 
     def _sample(self, k: int) -> Sequence[Any]:
         """Return ``k`` encoded tasks."""
