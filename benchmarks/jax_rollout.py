@@ -12,10 +12,11 @@ The task family is CartPole with gravity x pole length on a 64 x 64 grid
   each finished env draws a new task, and the curriculum is updated from the
   rollout's episodes inside the same program.
 
-Compile time (first call) is reported separately. Steady-state throughput is
-the best of several rounds, configurations interleaved, so that load from
-other processes on a shared machine affects all of them alike. The ratio is
-steps/s relative to ``bare`` at the same B. The last lines run the Python
+Compile time (first call) is reported separately. Every round runs each
+configuration once, in alternating order; steps/s is the best round, and the
+ratio is the median over rounds of steps/s relative to ``bare`` in the same
+round (neighbouring runs share the machine's load of the moment, so the
+per-round ratio varies far less than throughput on a shared machine). The last lines run the Python
 path on the same task family: Gymnasium CartPole + ``CartPoleTaskWrapper`` +
 ``CurriculumWrapper`` with the Python ``DomainRandomization``, one env.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -85,8 +87,11 @@ def _run_jax(num_envs: int, num_steps: int, rounds: int, steps_per_round: int) -
         states[name] = state
         results[name] = {"name": name, "B": num_envs, "compile_s": time.perf_counter() - start, "best": 0.0}
     repeats = max(1, steps_per_round // (num_envs * num_steps))
+    names = list(configs)
     for round_index in range(rounds):
-        for name, (curriculum, score_fn) in configs.items():
+        rates = {}
+        for name in names if round_index % 2 == 0 else names[::-1]:
+            curriculum, score_fn = configs[name]
             state = states[name]
             episodes = 0
             start = time.perf_counter()
@@ -97,13 +102,14 @@ def _run_jax(num_envs: int, num_steps: int, rounds: int, steps_per_round: int) -
             jax.block_until_ready(state)
             elapsed = time.perf_counter() - start
             states[name] = state
-            rate = repeats * num_envs * num_steps / elapsed
-            if rate > results[name]["best"]:
-                results[name]["best"] = rate
+            rates[name] = repeats * num_envs * num_steps / elapsed
+            if rates[name] > results[name]["best"]:
+                results[name]["best"] = rates[name]
                 results[name]["episodes_per_step"] = float(episodes) / (repeats * num_steps * num_envs)
-    bare = results["bare (fixed tasks)"]["best"]
+        for name in names:
+            results[name].setdefault("ratios", []).append(rates[name] / rates["bare (fixed tasks)"])
     for result in results.values():
-        result["ratio"] = result["best"] / bare
+        result["ratio"] = statistics.median(result["ratios"])
     return list(results.values())
 
 
@@ -140,7 +146,7 @@ def main() -> None:
 
     print(f"# JAX rollout benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"jax {jax.__version__} on {jax.devices()[0].platform}, T={args.steps}")
-    print("| curriculum | B | compile (s) | steps/s | ratio to bare | episodes per env-step |")
+    print("| curriculum | B | compile (s) | steps/s | ratio to bare (median of rounds) | episodes per env-step |")
     print("|---|---|---|---|---|---|")
     best_jax = 0.0
     for num_envs in args.envs:

@@ -53,6 +53,27 @@ def test_inverse_cdf_sampling_follows_the_weights_and_skips_zero_weights():
     assert int(categorical_from_cdf(cdf, jnp.float32(1 - 2**-24))) == 3
 
 
+def test_uniform_indices_are_the_exact_multiply_shift_and_uniform_for_traced_sizes():
+    from syllabus_like.jax.sampling import _high_word, uniform_indices
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**32, 50_000, dtype=np.uint64)
+    b = rng.integers(1, 2**32, 50_000, dtype=np.uint64)
+    high = _high_word(jnp.asarray(a.astype(np.uint32)), jnp.asarray(b.astype(np.uint32)))
+    # a * b < 2**64: numpy's uint64 product is exact.
+    np.testing.assert_array_equal(np.asarray(high), ((a * b) >> np.uint64(32)).astype(np.uint32))
+
+    draw = jax.jit(uniform_indices, static_argnums=1)
+    for size in (1, 3, 1000, 2**31 - 1):
+        draws = np.asarray(draw(jax.random.key(size), 20_000, jnp.int32(size)))
+        assert draws.min() >= 0 and draws.max() < size
+    assert draw._cache_size() == 1  # the size is traced: one compilation for every size
+    draws = np.asarray(draw(jax.random.key(7), 300_000, jnp.int32(6)))
+    counts = np.bincount(draws, minlength=6)
+    expected = draws.size / 6
+    assert ((counts - expected) ** 2 / expected).sum() < 25  # chi-square, 5 dof: p < 1e-4 to fail by chance
+
+
 # --------------------------------------------------------- Constant and DR
 def test_constant_always_samples_its_task_and_can_be_swapped_without_recompiling():
     traces = []

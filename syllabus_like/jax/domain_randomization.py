@@ -9,6 +9,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from syllabus_like.jax.base import AbstractCurriculum, EmptyState, check_draw_count, validate_task_count
 from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.jax.sampling import uniform_indices
 
 __all__ = ["DomainRandomization"]
 
@@ -27,7 +28,7 @@ class DomainRandomization(AbstractCurriculum[EmptyState]):
     def sample(
         self, state: EmptyState, key: PRNGKeyArray, n: int, mask: Bool[Array, " n"] | None = None
     ) -> tuple[EmptyState, Int[Array, " n"]]:
-        return state, jax.random.randint(key, (check_draw_count(n),), 0, self.num_tasks, dtype=jnp.int32)
+        return state, uniform_indices(key, check_draw_count(n), self.num_tasks)
 
     def update(self, state: EmptyState, batch: EpisodeBatch) -> EmptyState:
         return state

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from syllabus_like.jax.base import prefix_sum
 
-__all__ = ["UNITS", "categorical_from_cdf", "cumulative_weights", "sample_categorical"]
+__all__ = ["UNITS", "categorical_from_cdf", "cumulative_weights", "sample_categorical", "uniform_indices"]
 
 #: Total of the integer weights: probabilities are resolved to 1 / UNITS.
 UNITS = 2**30
@@ -55,3 +55,29 @@ def categorical_from_cdf(cdf: Int[Array, " k"], uniform: Float[Array, "*n"]) -> 
 def sample_categorical(key: PRNGKeyArray, weights: Float[Array, " k"], n: int) -> Int[Array, " n"]:
     """``n`` independent draws of indices with probability proportional to ``weights``."""
     return categorical_from_cdf(cumulative_weights(weights), jax.random.uniform(key, (n,)))
+
+
+def uniform_indices(key: PRNGKeyArray, n: int, size: Int[ArrayLike, ""]) -> Int[Array, " n"]:
+    """``n`` independent indices, each uniform on ``[0, size)``; ``size`` may be a traced int in ``[1, 2**31)``.
+
+    Each index is ``floor(bits * size / 2**32)`` for 32 random bits (Lemire's
+    multiply-shift, without the rejection step): index ``i`` has probability
+    ``1 / size`` to within ``1 / 2**32``. It needs one 32-bit draw per index,
+    where ``jax.random.randint`` needs a key split and two (for its
+    arbitrary-range arithmetic): inside a rollout, where every step draws the
+    tasks of the envs that reset, that is about 4x cheaper on CPU.
+    """
+    bits = jax.random.bits(key, (n,), jnp.uint32)
+    return _high_word(bits, jnp.asarray(size).astype(jnp.uint32)).astype(jnp.int32)
+
+
+def _high_word(a: Array, b: Array) -> Array:
+    """The high 32 bits of the 64-bit product of uint32 ``a`` and ``b``, from 16-bit halves
+    (so it needs no 64-bit integers, which JAX disables by default). No step overflows."""
+    low16 = jnp.uint32(0xFFFF)
+    a_high, a_low = a >> 16, a & low16
+    b_high, b_low = b >> 16, b & low16
+    low_low = a_low * b_low
+    middle = a_high * b_low + (low_low >> 16)
+    other_middle = a_low * b_high + (middle & low16)
+    return a_high * b_high + (middle >> 16) + (other_middle >> 16)

@@ -24,6 +24,7 @@ from syllabus_like.conditions import Condition, parse_condition
 from syllabus_like.jax.base import AbstractCurriculum, check_draw_count, count_used, prefix_sum, saturating_add
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
 from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.jax.sampling import uniform_indices
 from syllabus_like.stages import SEQUENTIAL_METRICS, check_sequential_arguments
 from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace, TaskSpaceError
 
@@ -314,8 +315,8 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         """Advance one stage if the active stage's condition holds; also return whether it did."""
         metrics, present = self.stage_metrics(state)
         holds = self._condition_holds(state.stage, metrics, present)
-        advanced = self._enter_stage(state, self._next_stage(state.stage))
-        return jax.tree.map(lambda a, b: jnp.where(holds, a, b), advanced, state), holds
+        state = lax.cond(holds, lambda s: self._enter_stage(s, self._next_stage(s.stage)), lambda s: s, state)
+        return state, holds
 
     # ---------------------------------------------------------------- sampling
     def sample(
@@ -324,7 +325,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         n = check_draw_count(n)
         used = count_used(n, mask)
         state, _ = self.check_stopping_conditions(state)
-        position = jax.random.randint(key, (n,), 0, self.stage_sizes[state.stage], dtype=jnp.int32)
+        position = uniform_indices(key, n, self.stage_sizes[state.stage])
         task_ids = self.stage_tasks[state.stage, position]
         state = eqx.tree_at(
             lambda s: (s.tasks, s.total_tasks),
