@@ -16,7 +16,10 @@ Compile time (first call) is reported separately. Every round runs each
 configuration once, in alternating order; steps/s is the best round, and the
 ratio is the median over rounds of steps/s relative to ``bare`` in the same
 round (neighbouring runs share the machine's load of the moment, so the
-per-round ratio varies far less than throughput on a shared machine). The last lines run the Python
+per-round ratio varies far less than throughput on a shared machine). The
+CPU-time ratio is the same with process CPU time in place of wall time (all
+of XLA's threads counted): the cost of the curriculum, which other processes
+on the machine disturb least. The last lines run the Python
 path on the same task family: Gymnasium CartPole + ``CartPoleTaskWrapper`` +
 ``CurriculumWrapper`` with the Python ``DomainRandomization``, one env.
 
@@ -89,12 +92,12 @@ def _run_jax(num_envs: int, num_steps: int, rounds: int, steps_per_round: int) -
     repeats = max(1, steps_per_round // (num_envs * num_steps))
     names = list(configs)
     for round_index in range(rounds):
-        rates = {}
+        rates, cpu_rates = {}, {}
         for name in names if round_index % 2 == 0 else names[::-1]:
             curriculum, score_fn = configs[name]
             state = states[name]
             episodes = 0
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             for repeat in range(repeats):
                 step_key = jax.random.key(1000 * round_index + repeat + 1)
                 state, output = run(env, tasks, curriculum, policy, state, step_key, num_steps, score_fn=score_fn)
@@ -103,13 +106,16 @@ def _run_jax(num_envs: int, num_steps: int, rounds: int, steps_per_round: int) -
             elapsed = time.perf_counter() - start
             states[name] = state
             rates[name] = repeats * num_envs * num_steps / elapsed
+            cpu_rates[name] = repeats * num_envs * num_steps / (time.process_time() - cpu_start)
             if rates[name] > results[name]["best"]:
                 results[name]["best"] = rates[name]
                 results[name]["episodes_per_step"] = float(episodes) / (repeats * num_steps * num_envs)
         for name in names:
             results[name].setdefault("ratios", []).append(rates[name] / rates["bare (fixed tasks)"])
+            results[name].setdefault("cpu_ratios", []).append(cpu_rates[name] / cpu_rates["bare (fixed tasks)"])
     for result in results.values():
         result["ratio"] = statistics.median(result["ratios"])
+        result["cpu_ratio"] = statistics.median(result["cpu_ratios"])
     return list(results.values())
 
 
@@ -146,14 +152,14 @@ def main() -> None:
 
     print(f"# JAX rollout benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"jax {jax.__version__} on {jax.devices()[0].platform}, T={args.steps}")
-    print("| curriculum | B | compile (s) | steps/s | ratio to bare (median of rounds) | episodes per env-step |")
-    print("|---|---|---|---|---|---|")
+    print("| curriculum | B | compile (s) | steps/s | ratio to bare (median of rounds) | CPU-time ratio | episodes per env-step |")
+    print("|---|---|---|---|---|---|---|")
     best_jax = 0.0
     for num_envs in args.envs:
         for result in _run_jax(num_envs, args.steps, args.rounds, args.steps_per_round):
             best_jax = max(best_jax, result["best"]) if result["name"] == "DomainRandomization" else best_jax
             print(f"| {result['name']} | {num_envs} | {result['compile_s']:.1f} | {result['best'] / 1e6:.2f} M "
-                  f"| {result['ratio']:.2f} | {result['episodes_per_step']:.3f} |")
+                  f"| {result['ratio']:.2f} | {result['cpu_ratio']:.2f} | {result['episodes_per_step']:.3f} |")
     python = _run_python(args.python_seconds)
     print()
     print("| Python path (1 env) | steps/s |")

@@ -10,6 +10,7 @@ or in large masked batches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
@@ -65,6 +66,30 @@ class _CallableCondition(eqx.Module):
         return jnp.asarray(self.function(metrics, present), dtype=bool)
 
 
+def _row_prefix_sums(rows: Float[Array, "r w"]) -> Float[Array, "r w"]:
+    """Inclusive running sums along each row, as two small triangular matrix products.
+
+    Each row is cut into ``a`` blocks of ``b ~ sqrt(w)`` entries: one product
+    with an upper-triangular ``b x b`` matrix of ones gives the running sums
+    inside the blocks, a second (``a x a``, strictly upper) the block offsets.
+    On CPU this is several times faster than ``lax.associative_scan`` along
+    the row, and every partial sum stays within its row, so the precision is
+    that of summing ``w`` numbers. ``HIGHEST`` precision keeps GPUs from
+    rounding the inputs to TF32.
+    """
+    num_rows, width = rows.shape
+    block = width if width <= 64 else 8 * -(-(math.isqrt(width - 1) + 1) // 8)  # ~sqrt(width), a multiple of 8
+    blocks = -(-width // block)
+    padded = jnp.zeros((num_rows, blocks * block), rows.dtype).at[:, :width].set(rows)
+    ones = jnp.triu(jnp.ones((block, block), rows.dtype))
+    inside = jnp.matmul(padded.reshape(num_rows * blocks, block), ones, precision=lax.Precision.HIGHEST)
+    inside = inside.reshape(num_rows, blocks, block)
+    offsets = jnp.matmul(
+        inside[:, :, -1], jnp.triu(jnp.ones((blocks, blocks), rows.dtype), 1), precision=lax.Precision.HIGHEST
+    )
+    return (inside + offsets[:, :, None]).reshape(num_rows, blocks * block)[:, :width]
+
+
 def _window_means(
     sequence: Float[Array, " length"], end: Int[Array, " m"], count: Int[Array, " m"], window: int
 ) -> Float[Array, " m"]:
@@ -79,7 +104,7 @@ def _window_means(
     length = sequence.shape[0]
     chunks = -(-length // window) + 1  # one extra chunk of zeros for end == length
     padded = jnp.zeros((chunks * window,), sequence.dtype).at[:length].set(sequence).reshape(chunks, window)
-    inclusive = lax.associative_scan(jnp.add, padded, axis=1)
+    inclusive = _row_prefix_sums(padded)
     before = jnp.concatenate([jnp.zeros((chunks, 1), sequence.dtype), inclusive[:, :-1]], axis=1)
     chunk, offset = end // window, end % window
     head = before[chunk, offset]
@@ -361,13 +386,14 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             # Running values only for the counters a condition reads (and the member count, which
             # places returns in the window); the others are only needed at the end, as sums.
             running = ["episodes"] + [n for n in ("total_episodes", "steps", "total_steps") if n in self.read_metrics]
-            prefix = prefix_sum(jnp.stack([increments[n] for n in running], axis=1).astype(length.dtype))
+            # One 1-D prefix sum per counter: several times faster on CPU than one over stacked columns.
+            prefix = {name: prefix_sum(increments[name].astype(length.dtype)) for name in running}
             counters = {
-                name: saturating_add(getattr(state, name), prefix[:, index]) if name in running
+                name: saturating_add(getattr(state, name), prefix[name]) if name in running
                 else jnp.broadcast_to(getattr(state, name), (size,))
-                for name, index in ((n, running.index(n) if n in running else -1) for n in increments)
+                for name in increments
             }
-            member_count = prefix[:, 0]
+            member_count = prefix["episodes"]
 
             # This stage's returns, oldest first: the window so far, then the batch's member episodes.
             slot = jnp.where(member, window + member_count - 1, not_in_window)
