@@ -18,6 +18,8 @@ each sub-env plays). Gymnasium's vector envs aggregate every info key on every
 step, which costs about a microsecond or two per sub-env step whatever the key
 is. The column "bare+key" is the bare env with one such key and nothing else,
 so "ours / bare+key" is the price of the task server and the wrappers alone.
+The "task on reset" variants use ``CurriculumWrapper(..., task_info="reset")``,
+which reports the task in reset infos only.
 
 Sections:
 
@@ -98,9 +100,9 @@ def make_key_only() -> gym.Env:
     return TaskKeyOnly(gym.make("CartPole-v1"))
 
 
-def make_ours(client: Any) -> Callable[[], gym.Env]:
+def make_ours(client: Any, task_info: str = "every_step") -> Callable[[], gym.Env]:
     def make() -> gym.Env:
-        return CurriculumWrapper(CartPoleTask(gym.make("CartPole-v1"), FORCES), client)
+        return CurriculumWrapper(CartPoleTask(gym.make("CartPole-v1"), FORCES), client, task_info=task_info)
 
     return make
 
@@ -147,7 +149,12 @@ def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 1500) -> None:
     actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
     with TaskServer(DomainRandomization(FORCES, seed=0), backend="local") as server:
         client = server.client()
-        makers = {"bare": make_bare, "bare+key": make_key_only, "ours (local)": make_ours(client)}
+        makers = {
+            "bare": make_bare,
+            "bare+key": make_key_only,
+            "ours (local)": make_ours(client),
+            "ours (local, task on reset)": make_ours(client, task_info="reset"),
+        }
         envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
         lengths: dict[str, float] = {}
 
@@ -189,6 +196,7 @@ def async_process(rounds: int, num_envs: int, num_steps: int = 600) -> None:
             "ours (process)": make_ours(server.client()),
             "ours (process, prefetch=4)": make_ours(server.client(prefetch=4)),
             "ours (process, steps)": make_ours(step_server.client()),
+            "ours (process, task on reset)": make_ours(server.client(), task_info="reset"),
         }
         envs = {name: AsyncVectorEnv([maker] * num_envs, context="forkserver") for name, maker in makers.items()}
         for vector_env in envs.values():
