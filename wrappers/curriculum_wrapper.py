@@ -6,23 +6,15 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
+from syllabus_like.wrappers.task_source import FollowsTaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
 __all__ = ["CurriculumWrapper"]
 
-_SOURCE_METHODS = ("sample", "update_on_episode", "update_on_step")
 _TASK_INFO_MODES = ("every_step", "reset")
 
 
-def _find_task_wrapper(env: gym.Env) -> TaskWrapper | None:
-    while isinstance(env, gym.Wrapper):
-        if isinstance(env, TaskWrapper):
-            return env
-        env = env.env
-    return None
-
-
-class CurriculumWrapper(gym.Wrapper):
+class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     """Picks the next task at every reset and reports every finished episode.
 
     ``source`` is a :class:`~syllabus_like.Curriculum` in this process, or a
@@ -55,25 +47,13 @@ class CurriculumWrapper(gym.Wrapper):
     def __init__(
         self, env: gym.Env, source: Any, *, env_id: int | None = None, task_info: str = "every_step"
     ) -> None:
-        missing = [name for name in _SOURCE_METHODS if not callable(getattr(source, name, None))]
-        if missing:
-            raise TypeError(
-                f"CurriculumWrapper needs a Curriculum or a task-server client; {source!r} lacks {missing}"
-            )
+        self._init_source(env, source, TaskWrapper, gym.Wrapper)
         if task_info not in _TASK_INFO_MODES:
             raise ValueError(f"task_info must be one of {_TASK_INFO_MODES}, got {task_info!r}")
         super().__init__(env)
-        self.source = source
+        self.env_id = env_id
         self.task_info = task_info
         self._task_in_step_info = task_info == "every_step"
-        self.env_id = env_id
-        self._task_wrapper = _find_task_wrapper(env)
-        if self._task_wrapper is None and not callable(getattr(env.unwrapped, "change_task", None)):
-            raise TypeError(
-                f"CurriculumWrapper cannot apply tasks to {env.unwrapped!r}: wrap it in a TaskWrapper "
-                "subclass or give the env a change_task(task) method"
-            )
-        self.task: Any = None
         self._episode_return = 0.0
         self._episode_length = 0
         # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step, step
@@ -82,14 +62,8 @@ class CurriculumWrapper(gym.Wrapper):
         self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        options = dict(options) if options else {}
-        task = options["task"] if "task" in options else self.source.sample(1)[0]
-        if self._task_wrapper is not None:
-            options["task"] = task
-        else:
-            options.pop("task", None)
-            self.env.unwrapped.change_task(task)  # type: ignore[attr-defined]
-        obs, info = self.env.reset(seed=seed, options=options or None)
+        task, options = self._next_task(options)
+        obs, info = self.env.reset(seed=seed, options=options)
         self.task = task
         info["task"] = task
         self._episode_return = 0.0

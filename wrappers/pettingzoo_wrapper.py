@@ -49,10 +49,10 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from syllabus_like.task_space import TaskSpace
 from syllabus_like.wrappers.task_application import AppliesTasks
+from syllabus_like.wrappers.task_source import FollowsTaskSource
 
 __all__ = ["ParallelEpisode", "PettingZooCurriculumWrapper", "PettingZooTaskWrapper"]
 
-_SOURCE_METHODS = ("sample", "update_on_episode", "update_on_step")
 _TEAM_RETURNS = ("sum", "mean")
 
 
@@ -75,14 +75,6 @@ def _tag_infos(infos: dict, task: Any) -> None:
     for info in infos.values():
         if isinstance(info, dict):
             info["task"] = task
-
-
-def _find_task_wrapper(env: Any) -> PettingZooTaskWrapper | None:
-    while isinstance(env, BaseParallelWrapper):
-        if isinstance(env, PettingZooTaskWrapper):
-            return env
-        env = env.env
-    return None
 
 
 class PettingZooTaskWrapper(AppliesTasks, BaseParallelWrapper):
@@ -118,7 +110,7 @@ class PettingZooTaskWrapper(AppliesTasks, BaseParallelWrapper):
         return observations, rewards, terminations, truncations, infos
 
 
-class PettingZooCurriculumWrapper(BaseParallelWrapper):
+class PettingZooCurriculumWrapper(FollowsTaskSource, BaseParallelWrapper):
     """Picks the next task at every reset of a parallel env and reports every finished episode.
 
     ``source`` is a :class:`~syllabus_like.Curriculum` in this process, or a
@@ -157,11 +149,7 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper):
     ) -> None:
         if not isinstance(env, ParallelEnv):
             raise TypeError(f"{type(self).__name__} wraps a pettingzoo ParallelEnv, got {env!r}")
-        missing = [name for name in _SOURCE_METHODS if not callable(getattr(source, name, None))]
-        if missing:
-            raise TypeError(
-                f"{type(self).__name__} needs a Curriculum or a task-server client; {source!r} lacks {missing}"
-            )
+        self._init_source(env, source, PettingZooTaskWrapper, BaseParallelWrapper)
         if not callable(team_return) and team_return not in _TEAM_RETURNS:
             raise ValueError(
                 f"team_return must be one of {_TEAM_RETURNS} or a callable on the per-agent returns, "
@@ -170,17 +158,9 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper):
         if on_episode is not None and not callable(on_episode):
             raise TypeError(f"on_episode must be a callable taking a ParallelEpisode, got {on_episode!r}")
         super().__init__(env)
-        self._task_wrapper = _find_task_wrapper(env)
-        if self._task_wrapper is None and not callable(getattr(env.unwrapped, "change_task", None)):
-            raise TypeError(
-                f"{type(self).__name__} cannot apply tasks to {env.unwrapped!r}: wrap it in a "
-                "PettingZooTaskWrapper subclass or give the env a change_task(task) method"
-            )
-        self.source = source
         self.team_return = team_return
         self.on_episode = on_episode
         self.env_id = env_id
-        self.task: Any = None
         #: Returns so far of the agents in the current episode.
         self.agent_returns: dict[Any, float] = {}
         #: The last finished episode, or None before the first one.
@@ -199,14 +179,8 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper):
         return total
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
-        options = dict(options) if options else {}
-        task = options["task"] if "task" in options else self.source.sample(1)[0]
-        if self._task_wrapper is not None:
-            options["task"] = task
-        else:
-            options.pop("task", None)
-            self.env.unwrapped.change_task(task)
-        observations, infos = self.env.reset(seed=seed, options=options or None)
+        task, options = self._next_task(options)
+        observations, infos = self.env.reset(seed=seed, options=options)
         self.task = task
         _tag_infos(infos, task)
         self.agent_returns = {}
