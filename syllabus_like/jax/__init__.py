@@ -27,9 +27,11 @@ try:
     import equinox as _equinox  # noqa: F401
     import jax as _jax  # noqa: F401
     import jaxtyping as _jaxtyping  # noqa: F401
+    import optax as _optax  # noqa: F401
 except ImportError as _error:  # pragma: no cover - exercised in a subprocess test
+    # The one guard for the whole package: importing any syllabus_like.jax module runs it first.
     raise ImportError(
-        f"syllabus_like.jax needs JAX, equinox and jaxtyping ({_error.name} is missing): "
+        f"syllabus_like.jax needs JAX, equinox, optax and jaxtyping ({_error.name} is missing): "
         "pip install 'syllabus-like[jax]'"
     ) from _error
 

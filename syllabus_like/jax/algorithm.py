@@ -44,17 +44,12 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-try:
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-    import optax
-    from jax import lax
-    from jaxtyping import Array, Bool, Int, Key, PyTree
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "syllabus_like.jax needs JAX, equinox, optax and jaxtyping: pip install 'syllabus-like[jax]'"
-    ) from error
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+from jaxtyping import Array, Bool, Int, Key, PyTree
 
 from syllabus_like.jax.callback import (
     AbstractCallback,

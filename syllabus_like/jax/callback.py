@@ -46,15 +46,10 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-try:
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-    from jaxtyping import Array, Bool, Int, Key, PyTree
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "syllabus_like.jax needs JAX, equinox, optax and jaxtyping: pip install 'syllabus-like[jax]'"
-    ) from error
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Int, Key, PyTree
 
 if TYPE_CHECKING:
     from syllabus_like.jax.algorithm import AbstractAlgorithmState, AbstractStepState

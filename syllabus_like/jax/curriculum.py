@@ -48,15 +48,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-try:
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-    from jaxtyping import Array, ArrayLike, Bool, Float, Int, Key, PyTree
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "syllabus_like.jax needs JAX, equinox, optax and jaxtyping: pip install 'syllabus-like[jax]'"
-    ) from error
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, Key, PyTree
 
 from syllabus_like.jax.algorithm import AbstractAlgorithmState
 from syllabus_like.jax.base import AbstractCurriculum

@@ -25,15 +25,10 @@ import functools
 import math
 from collections.abc import Sequence
 
-try:
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-    from jaxtyping import Array, Float, Int, Key
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "syllabus_like.jax needs JAX, equinox, optax and jaxtyping: pip install 'syllabus-like[jax]'"
-    ) from error
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, Key
 
 __all__ = ["AbstractActorCritic", "MLPActorCritic"]
 

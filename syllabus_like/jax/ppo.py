@@ -34,17 +34,12 @@ from __future__ import annotations
 
 from typing import Any
 
-try:
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-    import optax
-    from jax import lax
-    from jaxtyping import Array, Bool, Float, Int, Key, PyTree
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "syllabus_like.jax needs JAX, equinox, optax and jaxtyping: pip install 'syllabus-like[jax]'"
-    ) from error
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+from jaxtyping import Array, Bool, Float, Int, Key, PyTree
 
 from syllabus_like.jax.algorithm import AbstractAlgorithm, AbstractAlgorithmState, AbstractStepState
 from syllabus_like.jax.callback import AbstractCallback, ResetContext, StepContext, as_callback

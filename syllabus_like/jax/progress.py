@@ -27,16 +27,11 @@ from typing import Any, Protocol, TextIO
 
 import numpy as np
 
-try:
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-    from jax import lax
-    from jaxtyping import Array, Key
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "syllabus_like.jax needs JAX, equinox, optax and jaxtyping: pip install 'syllabus-like[jax]'"
-    ) from error
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array, Key
 
 from syllabus_like.jax.callback import AbstractStatelessCallback, IterationContext, TrainingContext
 from syllabus_like.validation import check_positive_int
