@@ -92,15 +92,12 @@ class TaskSpace(ABC):
     def decode(self, encoded: Any) -> Any:
         """The task whose encoding is ``encoded``; raises :class:`TaskSpaceError` otherwise."""
         num_tasks = self.num_tasks
-        if num_tasks is not None:
-            if type(encoded) is not int:
-                if not _is_index(encoded):
-                    raise TaskSpaceError(f"encoding {_short(encoded)} is not an index in [0, {num_tasks}) of {self!r}")
-                encoded = int(encoded)
-            if not 0 <= encoded < num_tasks:
-                raise TaskSpaceError(f"encoding {_short(encoded)} is not an index in [0, {num_tasks}) of {self!r}")
+        if num_tasks is None:
             return self._decode(encoded)
-        return self._decode(encoded)
+        index = int(encoded) if type(encoded) is not int and _is_index(encoded) else encoded
+        if type(index) is not int or not 0 <= index < num_tasks:
+            raise TaskSpaceError(f"encoding {_short(encoded)} is not an index in [0, {num_tasks}) of {self!r}")
+        return self._decode(index)
 
     @abstractmethod
     def _encode(self, task: Any) -> Any: ...

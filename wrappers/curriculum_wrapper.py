@@ -52,7 +52,6 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
             raise ValueError(f"task_info must be one of {_TASK_INFO_MODES}, got {task_info!r}")
         super().__init__(env)
         self.env_id = env_id
-        self.task_info = task_info
         self._task_in_step_info = task_info == "every_step"
         self._episode_return = 0.0
         self._episode_length = 0
@@ -60,6 +59,11 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         # the env below it (looked up at every step: a ReinitTaskWrapper swaps it). That step()
         # only writes info["task"], which this wrapper writes when task_info asks for it.
         self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
+
+    @property
+    def task_info(self) -> str:
+        """Where the task appears in infos: ``"every_step"`` or ``"reset"`` (fixed at construction)."""
+        return "every_step" if self._task_in_step_info else "reset"
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         task, options = self._next_task(options)
