@@ -150,6 +150,10 @@ def test_abandoned_episode_is_not_reported():
 def test_curriculum_wrapper_rejects_bad_sources_and_envs():
     with pytest.raises(TypeError, match="lacks"):
         CurriculumWrapper(CountdownEnv(), object())
+    with pytest.raises(
+        TypeError, match=r"^CurriculumWrapper needs a Curriculum or a task-server client; .* lacks \['update_on_step'\]"
+    ):
+        CurriculumWrapper(CountdownEnv(), type("NoStepUpdates", (), {"sample": len, "update_on_episode": len})())
     with pytest.raises(TypeError, match="wrap it in a TaskWrapper"):
         CurriculumWrapper(PlainEnv(), DomainRandomization(SPACE))
 
