@@ -86,6 +86,62 @@ def test_compiled_matches_python_condition(root, float_values, int_values, absen
         assert bool(np.broadcast_to(got, (4,))[i]) == _python(condition, values), (str(condition), values)
 
 
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    root=nodes(),
+    float_points=st.lists(st.floats(width=32, allow_nan=False), min_size=2, max_size=2),
+    int_points=st.lists(int32_values, min_size=2, max_size=2),
+    fractions=st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6),
+    absent_a=st.booleans(),
+)
+def test_could_hold_is_true_wherever_the_condition_holds(root, float_points, int_points, fractions, absent_a):
+    """Random ASTs over intervals ("a", "b" float32, "c" int32): any point where it holds makes could_hold True."""
+    compiled = compile_condition(Condition(root))
+    a_low, a_high = sorted(float_points)
+    c_low, c_high = sorted(int_points)
+    lower = {"a": jnp.float32(a_low), "b": jnp.float32(a_low), "c": jnp.int32(c_low)}
+    upper = {"a": jnp.float32(a_high), "b": jnp.float32(a_high), "c": jnp.int32(c_high)}
+    could = bool(compiled.could_hold(lower, upper, {"a": absent_a}))
+    # Points inside the region: the corners, and points between them.
+    points = [(a_low, a_high, c_low), (a_high, a_low, c_high)]
+    for i in range(0, 6, 3):
+        a, b, c = (fractions[i + k] for k in range(3))
+        points.append((
+            np.float32(a_low + a * (a_high - a_low)) if np.isfinite(a_high - a_low) else a_low,
+            np.float32(a_low + b * (a_high - a_low)) if np.isfinite(a_high - a_low) else a_high,
+            int(c_low + c * (c_high - c_low)),
+        ))
+    for a, b, c in points:
+        for a_present in (True, False) if absent_a else (True,):
+            values = {"b": jnp.float32(b), "c": jnp.int32(c)} | ({"a": jnp.float32(a)} if a_present else {})
+            if bool(compiled(values)):
+                assert could, (str(Condition(root)), values, lower, upper)
+
+
+def test_could_hold_answers_false_when_no_point_can_satisfy():
+    check = compile_condition("episodes >= 100 & episode_return > 0.8")
+    lower = {"episodes": jnp.int32(10), "episode_return": jnp.float32(0.1)}
+    upper = {"episodes": jnp.int32(99), "episode_return": jnp.float32(0.9)}
+    assert not bool(check.could_hold(lower, upper))  # episodes never reaches 100
+    assert bool(check.could_hold(lower, upper | {"episodes": jnp.int32(100)}))
+    assert not bool(check.could_hold(lower, upper | {"episodes": jnp.int32(100), "episode_return": jnp.float32(0.75)}))
+    # Float thresholds keep Python's float64 semantics: float32(0.1) > 0.1.
+    assert bool(compile_condition("x > 0.1").could_hold({"x": jnp.float32(0.0)}, {"x": jnp.float32(0.1)}))
+    assert not bool(compile_condition("x > 0.1").could_hold({"x": jnp.float32(0.0)}, {"x": jnp.float32(0.09)}))
+    # A metric missing everywhere, or an empty interval, makes its comparisons False ...
+    assert not bool(compile_condition("y > 1").could_hold({}, {}))
+    assert not bool(compile_condition("y > 1").could_hold({"y": jnp.float32(5.0)}, {"y": jnp.float32(2.0)}))
+    # ... so their negation holds, and a metric that may be missing makes "!(y > 1)" possible.
+    assert bool(compile_condition("!(y > 1)").could_hold({}, {}))
+    inside = ({"y": jnp.float32(2.0)}, {"y": jnp.float32(3.0)})
+    assert not bool(compile_condition("!(y > 1)").could_hold(*inside))
+    assert bool(compile_condition("!(y > 1)").could_hold(*inside, maybe_absent={"y": jnp.bool_(True)}))
+    # Equality is not bounded: always possibly true.
+    assert bool(compile_condition("y == 7").could_hold(*inside))
+    assert not bool(compile_condition("y < 2 | y > 3").could_hold(*inside))
+    assert bool(compile_condition("y <= 2 | y > 3").could_hold(*inside))
+
+
 def test_float32_metric_against_inexact_threshold_matches_python():
     # float32(0.1) is 0.10000000149...; Python compares it, as a float64, with 0.1.
     x = jnp.float32(0.1)

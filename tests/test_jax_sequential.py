@@ -155,6 +155,38 @@ def test_window_mean_is_precise_over_long_streams():
     assert np.array_equal(np.asarray(state.returns), returns[-100:])
 
 
+@pytest.mark.parametrize(
+    "condition",
+    ["episode_return >= 100 & episodes >= 50", "total_episodes >= 100000", "steps > 1e9 | episode_return < -5"],
+)
+def test_a_batch_that_ends_no_stage_gives_the_episode_by_episode_state(condition):
+    """Batches that cannot end the stage are applied at once; the result is the same as one by one.
+
+    Single returns cross the threshold (the stage would end if its *mean* did), so only the
+    bound on window means tells the update it can skip checking after every episode.
+    """
+    curriculum = SequentialCurriculum([[0, 1], [2]], [condition], 3, return_buffer_size=40)
+    python = PythonSequential([[0, 1], [2]], [condition], DiscreteTaskSpace(3), return_buffer_size=40)
+    rng = np.random.default_rng(0)
+    size = 500
+    tasks = rng.integers(0, 3, size)
+    returns = rng.uniform(0.0, 60.0, size).astype(np.float32)
+    lengths = rng.integers(1, 50, size)
+    done = rng.random(size) < 0.7
+    returns[np.flatnonzero(done & (tasks < 2))[::15]] = 150.0  # one stage episode in 15
+    for task, ret, length in zip(tasks[done], returns[done], lengths[done]):
+        python.update_on_episode(float(ret), int(length), int(task))
+    update = eqx.filter_jit(lambda c, s, b: c.update(s, b))
+    state = curriculum.init(jax.random.key(0))
+    for chunk in np.array_split(np.arange(size), 2):
+        batch = EpisodeBatch(tasks[chunk], returns[chunk], lengths[chunk], done=done[chunk])
+        state = update(curriculum, state, batch)
+    assert python.stage == int(state.stage) == 0
+    _assert_same_metrics(_metrics(curriculum, state), _python_metrics(python), "after the batches")
+    kept = [r for t, r, d in zip(tasks, returns, done) if d and t in (0, 1)][-40:]
+    assert np.array_equal(np.asarray(state.returns), np.asarray(kept, np.float32))
+
+
 def test_sampling_checks_conditions_and_counts_only_used_draws():
     curriculum = SequentialCurriculum([[0, 1], [2, 3]], ["tasks >= 5"], 4)
     state = curriculum.init(jax.random.key(0))

@@ -215,6 +215,62 @@ class CompiledCondition(eqx.Module):
             combined = (combined & child) if kind == "and" else (combined | child)
         return combined
 
+    def could_hold(
+        self,
+        lower: Mapping[str, ArrayLike],
+        upper: Mapping[str, ArrayLike],
+        maybe_absent: Mapping[str, ArrayLike] | None = None,
+    ) -> Bool[Array, ""]:
+        """Whether the condition can hold anywhere in a region of metric values (a scalar bool).
+
+        The region: each metric ``m`` lies in ``[lower[m], upper[m]]``, and is
+        also missing at some points where ``maybe_absent[m]`` is True. An empty
+        interval (``lower > upper``, or a NaN bound) means ``m`` is never
+        present; a metric not in ``lower`` is missing everywhere. Callers use
+        this to skip evaluating the condition point by point (e.g. after every
+        episode of a batch) when it cannot fire.
+
+        The answer is conservative: False only when the condition is False at
+        every point of the region; it may be True when it is not, because it
+        treats metrics as varying independently and does not bound ``==`` or
+        ``!=``. Ordered comparisons are monotone in the metric, so checking the
+        two ends of each interval is exact for a single comparison.
+        """
+        can_hold, _ = self._could(self.structure, lower, upper, maybe_absent or {})
+        return can_hold
+
+    def _could(
+        self,
+        node: _Structure,
+        lower: Mapping[str, ArrayLike],
+        upper: Mapping[str, ArrayLike],
+        maybe_absent: Mapping[str, ArrayLike],
+    ) -> tuple[Array, Array]:
+        """``(can be True, can be False)`` of ``node`` over the region described in :meth:`could_hold`."""
+        kind = node[0]
+        if kind == "cmp":
+            _, index, metric, op = node
+            if metric not in lower or lower[metric] is None:
+                return jnp.asarray(False), jnp.asarray(True)
+            if op in ("==", "!="):
+                return jnp.asarray(True), jnp.asarray(True)
+            low, high = jnp.asarray(lower[metric]), jnp.asarray(upper[metric])
+            nonempty = low <= high
+            at_low, at_high = self._compare(low, index, op), self._compare(high, index, op)
+            can_be_false = ~nonempty | ~at_low | ~at_high
+            if metric in maybe_absent:
+                can_be_false = can_be_false | jnp.asarray(maybe_absent[metric], dtype=bool)
+            return nonempty & (at_low | at_high), can_be_false
+        if kind == "not":
+            can_be_true, can_be_false = self._could(node[1], lower, upper, maybe_absent)
+            return can_be_false, can_be_true
+        children = [self._could(child, lower, upper, maybe_absent) for child in node[1]]
+        trues = jnp.stack([true for true, _ in children])
+        falses = jnp.stack([false for _, false in children])
+        if kind == "and":
+            return jnp.all(trues), jnp.any(falses)
+        return jnp.any(trues), jnp.all(falses)
+
     def _compare(self, value: Array, index: int, op: str) -> Array:
         if value.dtype == jnp.bool_:
             value = value.astype(jnp.int32)

@@ -10,7 +10,6 @@ or in large masked batches.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
@@ -25,6 +24,7 @@ from syllabus_like.conditions import Condition, parse_condition
 from syllabus_like.jax.base import AbstractCurriculum, check_draw_count, count_used, prefix_sum, saturating_add
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
 from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.jax.return_window import window_mean, window_mean_bounds, window_means
 from syllabus_like.jax.sampling import uniform_indices
 from syllabus_like.stages import SEQUENTIAL_METRICS, check_sequential_arguments
 from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace, TaskSpaceError
@@ -64,53 +64,6 @@ class _CallableCondition(eqx.Module):
 
     def __call__(self, metrics: Mapping[str, Array], present: Mapping[str, Array]) -> Array:
         return jnp.asarray(self.function(metrics, present), dtype=bool)
-
-
-def _row_prefix_sums(rows: Float[Array, "r w"]) -> Float[Array, "r w"]:
-    """Inclusive running sums along each row, as two small triangular matrix products.
-
-    Each row is cut into ``a`` blocks of ``b ~ sqrt(w)`` entries: one product
-    with an upper-triangular ``b x b`` matrix of ones gives the running sums
-    inside the blocks, a second (``a x a``, strictly upper) the block offsets.
-    On CPU this is several times faster than ``lax.associative_scan`` along
-    the row, and every partial sum stays within its row, so the precision is
-    that of summing ``w`` numbers. ``HIGHEST`` precision keeps GPUs from
-    rounding the inputs to TF32.
-    """
-    num_rows, width = rows.shape
-    block = width if width <= 64 else 8 * -(-(math.isqrt(width - 1) + 1) // 8)  # ~sqrt(width), a multiple of 8
-    blocks = -(-width // block)
-    padded = jnp.zeros((num_rows, blocks * block), rows.dtype).at[:, :width].set(rows)
-    ones = jnp.triu(jnp.ones((block, block), rows.dtype))
-    inside = jnp.matmul(padded.reshape(num_rows * blocks, block), ones, precision=lax.Precision.HIGHEST)
-    inside = inside.reshape(num_rows, blocks, block)
-    offsets = jnp.matmul(
-        inside[:, :, -1], jnp.triu(jnp.ones((blocks, blocks), rows.dtype), 1), precision=lax.Precision.HIGHEST
-    )
-    return (inside + offsets[:, :, None]).reshape(num_rows, blocks * block)[:, :width]
-
-
-def _window_means(
-    sequence: Float[Array, " length"], end: Int[Array, " m"], count: Int[Array, " m"], window: int
-) -> Float[Array, " m"]:
-    """Mean of the ``window`` entries ``sequence[end - window : end]`` (zeros where ``count < window``).
-
-    Each sum covers the tail of one chunk of ``window`` entries and the head
-    of the next, read from running sums that restart at every chunk. A single
-    running sum over the whole stream would lose digits as it grows; these
-    never exceed ``window`` entries, so the mean is right to float32 rounding
-    (relative error ~1e-7) however long the stream.
-    """
-    length = sequence.shape[0]
-    chunks = -(-length // window) + 1  # one extra chunk of zeros for end == length
-    padded = jnp.zeros((chunks * window,), sequence.dtype).at[:length].set(sequence).reshape(chunks, window)
-    inclusive = _row_prefix_sums(padded)
-    before = jnp.concatenate([jnp.zeros((chunks, 1), sequence.dtype), inclusive[:, :-1]], axis=1)
-    chunk, offset = end // window, end % window
-    head = before[chunk, offset]
-    previous = jnp.maximum(chunk - 1, 0)
-    tail = jnp.where(chunk > 0, inclusive[previous, -1] - before[previous, offset], 0.0)
-    return (head + tail) / jnp.maximum(count, 1).astype(sequence.dtype)
 
 
 def _as_task_space(task_space: TaskSpace | int) -> TaskSpace:
@@ -370,7 +323,6 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         length = jnp.where(done, batch.length, 0).astype(state.steps.dtype)
         returns = jnp.where(done, batch.episode_return, 0.0).astype(jnp.float32)
         position = jnp.arange(size)
-        not_in_window = window + size  # a scatter index that is dropped
 
         def process_from(carry: tuple[SequentialState, Array]) -> tuple[SequentialState, Array]:
             """Apply the episodes from ``start`` on in the current stage, up to the first switch."""
@@ -383,66 +335,141 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
                 "steps": jnp.where(member, length, 0),
                 "total_steps": jnp.where(active, length, 0),
             }
-            # Running values only for the counters a condition reads (and the member count, which
-            # places returns in the window); the others are only needed at the end, as sums.
-            running = ["episodes"] + [n for n in ("total_episodes", "steps", "total_steps") if n in self.read_metrics]
-            # One 1-D prefix sum per counter: several times faster on CPU than one over stacked columns.
-            prefix = {name: prefix_sum(increments[name].astype(length.dtype)) for name in running}
-            counters = {
-                name: saturating_add(getattr(state, name), prefix[name]) if name in running
-                else jnp.broadcast_to(getattr(state, name), (size,))
-                for name in increments
+            final = {
+                name: saturating_add(getattr(state, name), jnp.sum(values, dtype=length.dtype))
+                for name, values in increments.items()
             }
-            member_count = prefix["episodes"]
-
+            member_count = prefix_sum(member.astype(length.dtype))
             # This stage's returns, oldest first: the window so far, then the batch's member episodes.
-            slot = jnp.where(member, window + member_count - 1, not_in_window)
+            slot = jnp.where(member, window + member_count - 1, window + size)  # window + size: dropped
             sequence = jnp.concatenate([state.returns, jnp.zeros((size,), jnp.float32)])
             sequence = sequence.at[slot].set(returns, mode="drop")
-            end = window + member_count
             count = jnp.minimum(state.num_returns + member_count, window)
-            if self.reads_return:
-                mean_return = _window_means(sequence, end, count, window)
-            else:
-                mean_return = jnp.zeros((size,), jnp.float32)
-
-            metrics = self._metrics(
-                counters["steps"], counters["total_steps"], counters["episodes"], counters["total_episodes"],
-                jnp.broadcast_to(state.tasks, (size,)), jnp.broadcast_to(state.total_tasks, (size,)), mean_return,
+            return lax.cond(
+                self._may_fire(state, final, sequence, member_count[-1]),
+                lambda: self._apply_until_switch(state, active, increments, member_count, sequence, count),
+                lambda: (self._apply_without_switch(state, final, sequence, member_count[-1]), jnp.int32(size)),
             )
-            fires = active & self._condition_holds(state.stage, metrics, {"episode_return": count > 0})
-            fired = jnp.any(fires)
-            last = jnp.where(fired, jnp.argmax(fires), size - 1)
-
-            def value_after_last(name: str) -> Array:
-                if name in running:
-                    return counters[name][last]
-                upto = jnp.sum(jnp.where(position <= last, increments[name], 0), dtype=length.dtype)
-                return saturating_add(getattr(state, name), upto)
-
-            continued = SequentialState(
-                stage=state.stage,
-                steps=value_after_last("steps"),
-                episodes=value_after_last("episodes"),
-                tasks=state.tasks,
-                total_steps=value_after_last("total_steps"),
-                total_episodes=value_after_last("total_episodes"),
-                total_tasks=state.total_tasks,
-                returns=lax.dynamic_slice(sequence, (end[last] - window,), (window,)),
-                num_returns=count[last],
-                mean_return=mean_return[last],
-            )
-            advanced = self._enter_stage(continued, self._next_stage(state.stage))
-            state = jax.tree.map(lambda a, b: jnp.where(fired, a, b), advanced, continued)
-            return state, jnp.where(fired, last + 1, size).astype(jnp.int32)
 
         state, _ = lax.while_loop(
             lambda carry: carry[1] < size, process_from, (state, jnp.zeros((), jnp.int32))
         )
-        if not self.reads_return:  # only metrics() reads it: a plain float32 mean is enough
-            mean = jnp.sum(state.returns) / jnp.maximum(state.num_returns, 1).astype(jnp.float32)
-            state = eqx.tree_at(lambda s: s.mean_return, state, mean)
+        if not self.reads_return:  # only metrics() reads it
+            state = eqx.tree_at(lambda s: s.mean_return, state, window_mean(state.returns, state.num_returns))
         return state
+
+    def _may_fire(
+        self, state: SequentialState, final: Mapping[str, Array], sequence: Float[Array, " m"], members: Int[Array, ""]
+    ) -> Bool[Array, ""]:
+        """Whether the active stage's condition could hold after any of the batch's episodes.
+
+        Within a stage the counters only grow, so each lies between its value
+        now and ``final`` (after the whole batch); the window means lie within
+        :func:`window_mean_bounds`. Most batches end no stage; for those
+        :meth:`CompiledCondition.could_hold` answers False and the episodes
+        are applied at once, without the condition checked after each one.
+        """
+        window = self.return_buffer_size
+        if self.reads_return:
+            index = jnp.arange(sequence.shape[0])
+            valid = (index >= window - state.num_returns) & (index < window + members)
+            low, high, irregular = window_mean_bounds(sequence, valid, state.num_returns, window)
+        else:
+            low = high = state.mean_return
+            irregular = jnp.asarray(False)
+        lower = self._metrics(
+            state.steps, state.total_steps, state.episodes, state.total_episodes, state.tasks, state.total_tasks, low
+        )
+        upper = self._metrics(
+            final["steps"], final["total_steps"], final["episodes"], final["total_episodes"],
+            state.tasks, state.total_tasks, high,
+        )
+        # Before the stage's first return the mean is missing; a NaN mean compares like a missing one.
+        maybe_absent = {"episode_return": (state.num_returns == 0) | irregular}
+        could = [
+            condition.could_hold(lower, upper, maybe_absent) if isinstance(condition, CompiledCondition)
+            else jnp.asarray(True)
+            for condition in self.conditions
+        ]
+        could.append(jnp.asarray(False))  # a last stage without a condition never ends
+        return jnp.stack(could)[jnp.minimum(state.stage, len(self.conditions))]
+
+    def _apply_without_switch(
+        self, state: SequentialState, final: Mapping[str, Array], sequence: Float[Array, " m"], members: Int[Array, ""]
+    ) -> SequentialState:
+        """The state after every episode of the batch, when none of them ends the stage."""
+        window = self.return_buffer_size
+        kept = lax.dynamic_slice(sequence, (members,), (window,))
+        num_returns = jnp.minimum(state.num_returns + members, window).astype(state.num_returns.dtype)
+        return eqx.tree_at(
+            lambda s: (s.steps, s.episodes, s.total_steps, s.total_episodes, s.returns, s.num_returns, s.mean_return),
+            state,
+            (final["steps"], final["episodes"], final["total_steps"], final["total_episodes"], kept, num_returns,
+             window_mean(kept, num_returns)),
+        )
+
+    def _apply_until_switch(
+        self,
+        state: SequentialState,
+        active: Bool[Array, " n"],
+        increments: Mapping[str, Array],
+        member_count: Int[Array, " n"],
+        sequence: Float[Array, " m"],
+        count: Int[Array, " n"],
+    ) -> tuple[SequentialState, Int[Array, ""]]:
+        """Check the condition after each episode; apply those up to the first that ends the stage.
+
+        Returns the new state and the position to continue from (the batch
+        size when no episode ended the stage).
+        """
+        window = self.return_buffer_size
+        size = active.shape[0]
+        dtype = member_count.dtype
+        # Running values only for the counters a condition reads; the others are only needed at the end.
+        running = {"episodes": member_count}
+        for name in ("total_episodes", "steps", "total_steps"):
+            if name in self.read_metrics:
+                running[name] = prefix_sum(increments[name].astype(dtype))  # 1-D: faster on CPU than stacked
+        counters = {
+            name: saturating_add(getattr(state, name), running[name]) if name in running
+            else jnp.broadcast_to(getattr(state, name), (size,))
+            for name in increments
+        }
+        end = window + member_count
+        if self.reads_return:
+            mean_return = window_means(sequence, end, count, window)
+        else:
+            mean_return = jnp.zeros((size,), jnp.float32)
+
+        metrics = self._metrics(
+            counters["steps"], counters["total_steps"], counters["episodes"], counters["total_episodes"],
+            jnp.broadcast_to(state.tasks, (size,)), jnp.broadcast_to(state.total_tasks, (size,)), mean_return,
+        )
+        fires = active & self._condition_holds(state.stage, metrics, {"episode_return": count > 0})
+        fired = jnp.any(fires)
+        last = jnp.where(fired, jnp.argmax(fires), size - 1)
+
+        def value_after_last(name: str) -> Array:
+            if name in running:
+                return counters[name][last]
+            upto = jnp.sum(jnp.where(jnp.arange(size) <= last, increments[name], 0), dtype=dtype)
+            return saturating_add(getattr(state, name), upto)
+
+        continued = SequentialState(
+            stage=state.stage,
+            steps=value_after_last("steps"),
+            episodes=value_after_last("episodes"),
+            tasks=state.tasks,
+            total_steps=value_after_last("total_steps"),
+            total_episodes=value_after_last("total_episodes"),
+            total_tasks=state.total_tasks,
+            returns=lax.dynamic_slice(sequence, (end[last] - window,), (window,)),
+            num_returns=count[last],
+            mean_return=mean_return[last],
+        )
+        advanced = self._enter_stage(continued, self._next_stage(state.stage))
+        state = jax.tree.map(lambda a, b: jnp.where(fired, a, b), advanced, continued)
+        return state, jnp.where(fired, last + 1, size).astype(jnp.int32)
 
     # --------------------------------------------------------------- reporting
     def probabilities(self, state: SequentialState) -> Float[Array, " num_tasks"]:
