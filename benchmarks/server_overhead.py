@@ -19,7 +19,8 @@ step, which costs about a microsecond or two per sub-env step whatever the key
 is. The column "bare+key" is the bare env with one such key and nothing else,
 so "ours / bare+key" is the price of the task server and the wrappers alone.
 The "task on reset" variants use ``CurriculumWrapper(..., task_info="reset")``,
-which reports the task in reset infos only.
+which reports the task in reset infos only; "no task in infos" uses
+``task_info="none"`` (the task is read with ``envs.get_attr("task")``).
 
 Sections:
 
@@ -133,19 +134,19 @@ def compare(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, 
 
 def report(title: str, results: dict[str, list[float]], baseline: str = "bare", extra: str = "") -> None:
     print(f"\n{title}{extra}")
-    print(f"  {'variant':<28}{'steps/s (median)':>18}{'ratio to ' + baseline:>18}{'spread of ratio':>22}")
+    print(f"  {'variant':<34}{'steps/s (median)':>18}{'ratio to ' + baseline:>18}{'spread of ratio':>22}")
     base = results[baseline]
     for name, values in results.items():
         ratios = [value / reference for value, reference in zip(values, base)]
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
         print(
-            f"  {name:<28}{statistics.median(values):>18,.0f}{statistics.median(ratios):>18.3f}"
+            f"  {name:<34}{statistics.median(values):>18,.0f}{statistics.median(ratios):>18.3f}"
             f"{f'{quartiles[0]:.3f} .. {quartiles[2]:.3f}':>22}"
         )
 
 
 # ---------------------------------------------------------------- sections
-def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 1500) -> None:
+def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
     actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
     with TaskServer(DomainRandomization(FORCES, seed=0), backend="local") as server:
         client = server.client()
@@ -154,6 +155,7 @@ def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 1500) -> None:
             "bare+key": make_key_only,
             "ours (local)": make_ours(client),
             "ours (local, task on reset)": make_ours(client, task_info="reset"),
+            "ours (local, no task in infos)": make_ours(client, task_info="none"),
         }
         envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
         lengths: dict[str, float] = {}
@@ -197,6 +199,7 @@ def async_process(rounds: int, num_envs: int, num_steps: int = 600) -> None:
             "ours (process, prefetch=4)": make_ours(server.client(prefetch=4)),
             "ours (process, steps)": make_ours(step_server.client()),
             "ours (process, task on reset)": make_ours(server.client(), task_info="reset"),
+            "ours (process, no task in infos)": make_ours(server.client(), task_info="none"),
         }
         envs = {name: AsyncVectorEnv([maker] * num_envs, context="forkserver") for name, maker in makers.items()}
         for vector_env in envs.values():
@@ -228,11 +231,11 @@ def async_process(rounds: int, num_envs: int, num_steps: int = 600) -> None:
     report(f"AsyncVectorEnv, {num_envs} CartPole envs, backend='process'", results)
     report("  same, against bare+key", results, baseline="bare+key")
     if all(cpu.values()):
-        print(f"  {'CPU us per env step':<28}{'trainer':>18}{'workers':>18}")
+        print(f"  {'CPU us per env step':<34}{'trainer':>18}{'workers':>18}")
         for name, samples in cpu.items():
             trainer = statistics.median(t for t, _ in samples)
             workers = statistics.median(w for _, w in samples)
-            print(f"  {name:<28}{trainer:>18.1f}{workers:>18.1f}")
+            print(f"  {name:<34}{trainer:>18.1f}{workers:>18.1f}")
 
 
 def ray_workers(rounds: int, num_workers: int = 4, num_steps: int = 20_000) -> None:

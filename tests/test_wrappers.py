@@ -243,6 +243,40 @@ def test_task_info_reset_in_a_vector_env_marks_each_new_task():
     assert sum(1 for _ in curriculum.episodes) > 5
 
 
+@pytest.mark.parametrize("through_task_wrapper", [True, False])
+def test_task_info_none_keeps_the_task_out_of_every_info(through_task_wrapper):
+    base = LengthWrapper(PlainEnv(), SPACE) if through_task_wrapper else CountdownEnv()
+    curriculum = RecordingCurriculum(SPACE, seed=3)
+    env = CurriculumWrapper(base, curriculum, task_info="none")
+    assert env.task_info == "none"
+    for _ in range(3):
+        _, info = env.reset()
+        assert "task" not in info
+        task, terminated, steps = env.task, False, 0
+        while not terminated:
+            _, _, terminated, _, info = env.step(0)
+            assert "task" not in info
+            steps += 1
+        assert steps == task
+    assert [episode[2] for episode in curriculum.episodes] == [episode[1] for episode in curriculum.episodes]
+    assert len(curriculum.episodes) == 3
+
+
+def test_task_info_none_in_a_vector_env_leaves_infos_alone():
+    curriculum = RecordingCurriculum(SPACE, seed=5)
+    envs = SyncVectorEnv(
+        [lambda: CurriculumWrapper(CountdownEnv(), curriculum, task_info="none") for _ in range(3)],
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+    )
+    _, infos = envs.reset(seed=0)
+    assert "task" not in infos
+    for _ in range(30):
+        _, _, _, _, infos = envs.step(np.zeros(3, dtype=np.int64))
+        assert "task" not in infos
+    assert len(curriculum.episodes) > 5
+    envs.close()
+
+
 def test_task_info_rejects_unknown_modes():
-    with pytest.raises(ValueError, match="task_info must be one of .*'every_step'.*got 'never'"):
+    with pytest.raises(ValueError, match="task_info must be one of .*'every_step', 'reset', 'none'.*got 'never'"):
         CurriculumWrapper(CountdownEnv(), DomainRandomization(SPACE), task_info="never")

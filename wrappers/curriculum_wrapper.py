@@ -11,7 +11,7 @@ from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
 __all__ = ["CurriculumWrapper"]
 
-_TASK_INFO_MODES = ("every_step", "reset")
+_TASK_INFO_MODES = ("every_step", "reset", "none")
 
 
 class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
@@ -27,7 +27,8 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     wins over the curriculum. Each finished episode (terminated or truncated)
     is reported with its return, length, task and progress, taken from
     ``info["task_completion"]`` when the env provides it. Step updates are sent
-    only while ``source.requires_step_updates`` is true. An episode abandoned by
+    in episodes that start while ``source.requires_step_updates`` is true (it
+    is read at every reset, not at every step). An episode abandoned by
     an early ``reset()`` is not reported. Works under Gymnasium vector envs'
     autoreset, since every sub-env has its own wrapper. ``close()`` also closes
     a source that has a ``close()`` method: a task-server client then delivers
@@ -35,13 +36,14 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
 
     ``task_info`` says where the task appears in infos: ``"every_step"`` (the
     default) puts ``info["task"]`` in every reset and step info; ``"reset"``
-    only in reset infos. In a Gymnasium vector env a sub-env's reset info
-    arrives with the step on which it autoresets, so ``infos["task"]`` (masked
-    by ``infos["_task"]``) still tells a training loop each new task, and the
-    current ones are ``envs.get_attr("task")``. The difference is speed: a
-    vector env aggregates every info key of every sub-env on every step, which
-    for an env as fast as CartPole costs about 10 % of the throughput (see
-    ``docs/benchmarks.md``).
+    only in reset infos; ``"none"`` in no info (read it from ``env.task``, or
+    ``envs.get_attr("task")`` in a vector env). In a Gymnasium vector env a
+    sub-env's reset info arrives with the step on which it autoresets, so with
+    ``"reset"`` ``infos["task"]`` (masked by ``infos["_task"]``) still tells a
+    training loop each new task. The difference is speed: a vector env
+    aggregates every info key of every sub-env on every step, which for an env
+    as fast as CartPole costs about 10 % of the throughput for a key in every
+    step and a few percent for a key at every reset (see ``docs/benchmarks.md``).
     """
 
     def __init__(
@@ -52,51 +54,79 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
             raise ValueError(f"task_info must be one of {_TASK_INFO_MODES}, got {task_info!r}")
         super().__init__(env)
         self.env_id = env_id
+        self._task_info = task_info
         self._task_in_step_info = task_info == "every_step"
+        self._task_in_reset_info = task_info != "none"
         self._episode_return = 0.0
         self._episode_length = 0
-        # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step, step
-        # the env below it (looked up at every step: a ReinitTaskWrapper swaps it). That step()
-        # only writes info["task"], which this wrapper writes when task_info asks for it.
-        self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
+        # Hot paths. When the env directly inside is a TaskWrapper that keeps TaskWrapper's reset and
+        # step, a reset applies the task to it directly (no options dicts), and a step calls the env
+        # below it: TaskWrapper.step only writes info["task"], which this wrapper writes when
+        # task_info asks for it.
+        plain = self._task_wrapper is env and isinstance(env, TaskWrapper)
+        self._skip_task_wrapper_step = plain and type(env).step is TaskWrapper.step
+        self._apply_task_directly = plain and type(env).reset is TaskWrapper.reset
+        self._inner_step = self._step_target()
+        self._step_updates = bool(source.requires_step_updates)
+        self._per_step_work = self._task_in_step_info or self._step_updates
+
+    def _step_target(self) -> Any:
+        """The ``step`` to call: the env's, or the one below a plain TaskWrapper (which a
+        ReinitTaskWrapper may have swapped at reset, hence looked up again at every reset)."""
+        return self.env.env.step if self._skip_task_wrapper_step else self.env.step
 
     @property
     def task_info(self) -> str:
-        """Where the task appears in infos: ``"every_step"`` or ``"reset"`` (fixed at construction)."""
-        return "every_step" if self._task_in_step_info else "reset"
+        """Where the task appears in infos: ``"every_step"``, ``"reset"`` or ``"none"`` (fixed at construction)."""
+        return self._task_info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        task, options = self._next_task(options)
-        obs, info = self.env.reset(seed=seed, options=options)
+        if options is None and self._apply_task_directly:
+            task = self.source.sample(1)[0]
+            self.env.apply_task(task)
+            obs, info = self.env.env.reset(seed=seed)
+        else:
+            task, options = self._next_task(options)
+            obs, info = self.env.reset(seed=seed, options=options)
         self.task = task
-        info["task"] = task
+        if self._task_in_reset_info:
+            info["task"] = task
+        elif "task" in info:  # put there by a task wrapper inside
+            del info["task"]
         self._episode_return = 0.0
         self._episode_length = 0
+        self._inner_step = self._step_target()
+        self._step_updates = bool(self.source.requires_step_updates)
+        self._per_step_work = self._task_in_step_info or self._step_updates
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
-        if self._skip_task_wrapper_step:
-            obs, reward, terminated, truncated, info = self.env.env.step(action)
-        else:
-            obs, reward, terminated, truncated, info = self.env.step(action)
-        task = self.task
-        if self._task_in_step_info:
-            info["task"] = task
+        result = self._inner_step(action)
+        _, reward, terminated, truncated, info = result
         self._episode_return += float(reward)
         self._episode_length += 1
-        source = self.source
-        if source.requires_step_updates:
-            progress = float(info.get("task_completion", 0.0))
-            source.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id=self.env_id)
+        if self._per_step_work:
+            self._step_extras(result)
         if terminated or truncated:
-            source.update_on_episode(
+            self.source.update_on_episode(
                 self._episode_return,
                 self._episode_length,
-                task,
+                self.task,
                 float(info.get("task_completion", 0.0)),
                 env_id=self.env_id,
             )
-        return obs, reward, terminated, truncated, info
+        return result
+
+    def _step_extras(self, result: tuple[Any, SupportsFloat, bool, bool, dict]) -> None:
+        """The task into the step's info, and the step to the source, where asked for."""
+        obs, reward, terminated, truncated, info = result
+        if self._task_in_step_info:
+            info["task"] = self.task
+        if self._step_updates:
+            progress = float(info.get("task_completion", 0.0))
+            self.source.update_on_step(
+                self.task, obs, reward, terminated, truncated, info, progress, env_id=self.env_id
+            )
 
     def close(self) -> None:
         """Close the source if it has a ``close()`` (a task-server client delivers the

@@ -37,13 +37,16 @@ class AppliesTasks:
             )
         change(task)
 
+    def apply_task(self, task: Any) -> None:
+        """Check ``task`` against the task space, then make it the next episode's task."""
+        self.task_space.encode(task)  # raises TaskSpaceError naming task and space
+        self.change_task(task)
+        self.task = task
+
     def _apply_task_option(self, options: dict[str, Any] | None) -> dict[str, Any] | None:
         """Apply ``options["task"]`` if given (validated first); return the options left for the env."""
         if not options or "task" not in options:
             return options or None
         options = dict(options)
-        task = options.pop("task")
-        self.task_space.encode(task)  # raises TaskSpaceError naming task and space
-        self.change_task(task)
-        self.task = task
+        self.apply_task(options.pop("task"))
         return options or None

@@ -42,6 +42,8 @@ class Curriculum:
     # ------------------------------------------------------------- sampling
     def sample(self, k: int = 1) -> list:
         """Return a list of ``k`` tasks (decoded)."""
+        if k == 1 and type(k) is int:  # a wrapper's reset: no comprehension frame
+            return [self.task_space.decode(self._sample(1)[0])]
         if type(k) is not int and (isinstance(k, bool) or not isinstance(k, np.integer)) or k < 0:
             raise ValueError(f"sample(k) needs a non-negative int k, got {k!r}")
         decode = self.task_space.decode
