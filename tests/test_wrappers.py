@@ -87,6 +87,21 @@ def test_task_wrapper_rejects_task_outside_space_before_touching_env():
     assert env.unwrapped.length == 2
 
 
+def test_curriculum_wrapper_rejects_an_explicit_task_outside_the_space_before_touching_env():
+    env = CurriculumWrapper(TaskWrapper(CountdownEnv(), SPACE), DomainRandomization(SPACE, seed=0))
+    env.reset(options={"task": 3})
+    with pytest.raises(TaskSpaceError, match=r"task 4 is not in DiscreteTaskSpace\(\[2, 3, 5\]\)"):
+        env.reset(options={"task": 4})
+    assert env.unwrapped.length == 3 and env.task == 3
+
+
+def test_curriculum_wrapper_rejects_a_curriculum_task_outside_the_wrapped_space():
+    other = DiscreteTaskSpace([7])
+    env = CurriculumWrapper(TaskWrapper(CountdownEnv(), SPACE), DomainRandomization(other, seed=0))
+    with pytest.raises(TaskSpaceError, match=r"task 7 is not in DiscreteTaskSpace\(\[2, 3, 5\]\)"):
+        env.reset()
+
+
 def test_task_wrapper_subclass_overrides_change_task():
     env = LengthWrapper(PlainEnv(), SPACE)
     obs, _ = env.reset(options={"task": 3})

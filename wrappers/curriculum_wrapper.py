@@ -22,7 +22,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     ``update_on_step`` and ``requires_step_updates``).
 
     The task is applied through a :class:`TaskWrapper` inside ``env`` when
-    there is one (as ``reset(options={"task": task})``), otherwise through
+    there is one (its ``apply_task``, which validates the task), otherwise through
     ``env.unwrapped.change_task(task)``. An explicit ``reset(options={"task": t})``
     wins over the curriculum. Each finished episode (terminated or truncated)
     is reported with its return, length, task and progress, taken from
@@ -56,24 +56,24 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self.env_id = env_id
         self._task_info = task_info
         self._task_in_step_info = task_info == "every_step"
-        self._task_in_reset_info = task_info != "none"
         self._episode_return = 0.0
         self._episode_length = 0
-        # Hot paths. When the env directly inside is a TaskWrapper that keeps TaskWrapper's reset and
-        # step, a reset applies the task to it directly (no options dicts), and a step calls the env
-        # below it: TaskWrapper.step only writes info["task"], which this wrapper writes when
-        # task_info asks for it.
-        plain = self._task_wrapper is env and isinstance(env, TaskWrapper)
-        self._skip_task_wrapper_step = plain and type(env).step is TaskWrapper.step
-        self._apply_task_directly = plain and type(env).reset is TaskWrapper.reset
-        self._inner_step = self._step_target()
-        self._step_updates = bool(source.requires_step_updates)
-        self._per_step_work = self._task_in_step_info or self._step_updates
+        # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step, a
+        # step calls the env below it. That step() only writes info["task"], which this wrapper
+        # writes when task_info asks for it.
+        self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
+        self._prepare_episode()
 
-    def _step_target(self) -> Any:
-        """The ``step`` to call: the env's, or the one below a plain TaskWrapper (which a
-        ReinitTaskWrapper may have swapped at reset, hence looked up again at every reset)."""
-        return self.env.env.step if self._skip_task_wrapper_step else self.env.step
+    def _prepare_episode(self) -> None:
+        """Settle, once per episode, what every step of it does.
+
+        The ``step`` to call is the env's, or the one below a plain TaskWrapper
+        (which a ReinitTaskWrapper may have swapped at reset); step updates are
+        sent in this episode if the source asks for them now.
+        """
+        self._inner_step = self.env.env.step if self._skip_task_wrapper_step else self.env.step
+        self._step_updates = bool(self.source.requires_step_updates)
+        self._per_step_work = self._task_in_step_info or self._step_updates
 
     @property
     def task_info(self) -> str:
@@ -81,23 +81,16 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         return self._task_info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        if options is None and self._apply_task_directly:
-            task = self.source.sample(1)[0]
-            self.env.apply_task(task)
-            obs, info = self.env.env.reset(seed=seed)
-        else:
-            task, options = self._next_task(options)
-            obs, info = self.env.reset(seed=seed, options=options)
+        task, options = self._next_task(options)
+        obs, info = self.env.reset(seed=seed, options=options)
         self.task = task
-        if self._task_in_reset_info:
+        if self._task_info != "none":
             info["task"] = task
         elif "task" in info:  # put there by a task wrapper inside
             del info["task"]
         self._episode_return = 0.0
         self._episode_length = 0
-        self._inner_step = self._step_target()
-        self._step_updates = bool(self.source.requires_step_updates)
-        self._per_step_work = self._task_in_step_info or self._step_updates
+        self._prepare_episode()
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:

@@ -118,7 +118,7 @@ class PettingZooCurriculumWrapper(FollowsTaskSource, BaseParallelWrapper):
     ``update_on_step`` and ``requires_step_updates``).
 
     The task is applied through a :class:`PettingZooTaskWrapper` inside ``env``
-    when there is one (as ``reset(options={"task": task})``), otherwise through
+    when there is one (its ``apply_task``, which validates the task), otherwise through
     ``env.unwrapped.change_task(task)``. An explicit ``reset(options={"task": t})``
     wins over the curriculum. An episode abandoned by an early ``reset()`` is
     not reported.

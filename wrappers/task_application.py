@@ -10,7 +10,7 @@ __all__ = ["AppliesTasks"]
 
 
 class AppliesTasks:
-    """Mixin for wrappers that apply a task from ``reset(options={"task": ...})``.
+    """Mixin for wrappers that apply a task: :meth:`apply_task`, or ``reset(options={"task": ...})``.
 
     The host class sets ``self.env`` (the wrapped env); :meth:`_init_tasks`
     records the task space. ``change_task`` defaults to the env's own

@@ -15,9 +15,9 @@ class FollowsTaskSource:
 
     The host class sets ``self.env`` (the wrapped env) and calls
     :meth:`_init_source` before anything else. A task reaches the env through
-    the first ``task_wrapper_type`` wrapper inside it (as
-    ``reset(options={"task": task})``, which that wrapper validates and
-    applies), or, when there is none, through ``env.unwrapped.change_task``.
+    the first ``task_wrapper_type`` wrapper inside it (its ``apply_task``,
+    which validates and applies it), or, when there is none, through
+    ``env.unwrapped.change_task``.
     """
 
     env: Any
@@ -42,17 +42,20 @@ class FollowsTaskSource:
         self.task: Any = None
 
     def _next_task(self, options: dict[str, Any] | None) -> tuple[Any, dict[str, Any] | None]:
-        """The next episode's task and the options for the wrapped env's ``reset``.
+        """Pick the next episode's task, apply it, and return it with the options left for ``reset``.
 
-        An explicit ``options["task"]`` wins over the source. With a task
-        wrapper inside, the options carry the task to it; otherwise the task
-        is applied here and left out of the options.
+        An explicit ``options["task"]`` wins over the source. The task goes
+        straight to the task wrapper inside (:meth:`AppliesTasks.apply_task`,
+        which validates it) or to ``env.unwrapped.change_task``; it is taken
+        out of the options, so the wrappers below reset as if none was given.
         """
-        options = dict(options) if options else {}
-        task = options["task"] if "task" in options else self.source.sample(1)[0]
-        if self._task_wrapper is not None:
-            options["task"] = task
+        if options and "task" in options:
+            options = dict(options)
+            task = options.pop("task")
         else:
-            options.pop("task", None)
+            task = self.source.sample(1)[0]
+        if self._task_wrapper is not None:
+            self._task_wrapper.apply_task(task)
+        else:
             self.env.unwrapped.change_task(task)
         return task, options or None

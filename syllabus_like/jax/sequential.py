@@ -354,8 +354,6 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         state, _ = lax.while_loop(
             lambda carry: carry[1] < size, process_from, (state, jnp.zeros((), jnp.int32))
         )
-        if not self.reads_return:  # only metrics() reads it
-            state = eqx.tree_at(lambda s: s.mean_return, state, window_mean(state.returns, state.num_returns))
         return state
 
     def _may_fire(
@@ -438,7 +436,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         end = window + member_count
         if self.reads_return:
             mean_return = window_means(sequence, end, count, window)
-        else:
+        else:  # no condition reads it: only the final mean is needed, for metrics()
             mean_return = jnp.zeros((size,), jnp.float32)
 
         metrics = self._metrics(
@@ -455,6 +453,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             upto = jnp.sum(jnp.where(jnp.arange(size) <= last, increments[name], 0), dtype=dtype)
             return saturating_add(getattr(state, name), upto)
 
+        returns = lax.dynamic_slice(sequence, (end[last] - window,), (window,))
         continued = SequentialState(
             stage=state.stage,
             steps=value_after_last("steps"),
@@ -463,9 +462,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             total_steps=value_after_last("total_steps"),
             total_episodes=value_after_last("total_episodes"),
             total_tasks=state.total_tasks,
-            returns=lax.dynamic_slice(sequence, (end[last] - window,), (window,)),
+            returns=returns,
             num_returns=count[last],
-            mean_return=mean_return[last],
+            mean_return=mean_return[last] if self.reads_return else window_mean(returns, count[last]),
         )
         advanced = self._enter_stage(continued, self._next_stage(state.stage))
         state = jax.tree.map(lambda a, b: jnp.where(fired, a, b), advanced, continued)
