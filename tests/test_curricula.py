@@ -88,6 +88,27 @@ def test_state_dict_round_trip_continues_identically():
     assert restored.sample(30) == expected
 
 
+def test_domain_randomization_draws_follow_the_generator_stream_however_they_are_grouped():
+    space = DiscreteTaskSpace(7)
+    one_at_a_time = DomainRandomization(space, seed=3)
+    singles = [one_at_a_time.sample(1)[0] for _ in range(200)]
+    grouped = DomainRandomization(space, seed=3)
+    mixed = grouped.sample(5) + grouped.sample(1) + grouped.sample(130) + grouped.sample(0)
+    mixed += [grouped.sample(1)[0] for _ in range(64)]
+    assert singles == mixed
+    assert singles == (np.random.default_rng(3).random(200) * 7).astype(int).tolist()
+
+
+@pytest.mark.parametrize("drawn_before", [1, 63, 64, 65])
+def test_state_dict_keeps_the_doubles_drawn_ahead(drawn_before):
+    original = DomainRandomization(DiscreteTaskSpace(100), seed=5)
+    for _ in range(drawn_before):
+        original.sample(1)
+    restored = DomainRandomization(DiscreteTaskSpace(100), seed=0)
+    restored.load_state_dict(original.state_dict())
+    assert [restored.sample(1)[0] for _ in range(80)] == [original.sample(1)[0] for _ in range(80)]
+
+
 def test_load_state_dict_of_other_type_is_rejected():
     state = Constant(DiscreteTaskSpace(2), 0).state_dict()
     with pytest.raises(ValueError, match="'Constant' cannot be loaded into a DomainRandomization"):

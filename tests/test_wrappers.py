@@ -108,6 +108,25 @@ def test_task_wrapper_subclass_overrides_change_task():
     assert obs[0] == 3
 
 
+def test_curriculum_wrapper_calls_a_task_wrapper_subclass_reset_and_step():
+    calls = []
+
+    class CountingWrapper(LengthWrapper):
+        def reset(self, **kwargs):
+            calls.append("reset")
+            return super().reset(**kwargs)
+
+        def step(self, action):
+            calls.append("step")
+            return super().step(action)
+
+    env = CurriculumWrapper(CountingWrapper(CountdownEnv(), SPACE), DomainRandomization(SPACE, seed=0))
+    _, info = env.reset(seed=0)
+    env.step(0)
+    assert calls == ["reset", "step"]
+    assert info["task"] == env.task == env.env.task
+
+
 def test_task_wrapper_without_change_task_explains():
     env = TaskWrapper(PlainEnv(), SPACE)
     with pytest.raises(NotImplementedError, match="override change_task"):

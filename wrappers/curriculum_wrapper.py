@@ -58,10 +58,12 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self._task_in_step_info = task_info == "every_step"
         self._episode_return = 0.0
         self._episode_length = 0
-        # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step, a
-        # step calls the env below it. That step() only writes info["task"], which this wrapper
-        # writes when task_info asks for it.
+        # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step (or
+        # .reset), a step (or reset) calls the env below it. Those methods only write info["task"],
+        # which this wrapper writes when task_info asks for it; the task itself was applied by
+        # apply_task before the reset.
         self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
+        self._skip_task_wrapper_reset = self._task_wrapper is env and type(env).reset is TaskWrapper.reset
         self._prepare_episode()
 
     def _prepare_episode(self) -> None:
@@ -82,7 +84,8 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         task, options = self._next_task(options)
-        obs, info = self.env.reset(seed=seed, options=options)
+        inner = self.env.env if self._skip_task_wrapper_reset else self.env
+        obs, info = inner.reset(seed=seed, options=options)
         self.task = task
         if self._task_info != "none":
             info["task"] = task
@@ -94,18 +97,17 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
-        result = self._inner_step(action)
-        _, reward, terminated, truncated, info = result
-        self._episode_return += float(reward)
+        result = self._inner_step(action)  # (obs, reward, terminated, truncated, info)
+        self._episode_return += float(result[1])
         self._episode_length += 1
         if self._per_step_work:
             self._step_extras(result)
-        if terminated or truncated:
+        if result[2] or result[3]:
             self.source.update_on_episode(
                 self._episode_return,
                 self._episode_length,
                 self.task,
-                float(info.get("task_completion", 0.0)),
+                float(result[4].get("task_completion", 0.0)),
                 env_id=self.env_id,
             )
         return result

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from syllabus_like.curricula.base import Curriculum
+from syllabus_like.task_space import TaskSpace
 
 __all__ = ["DomainRandomization"]
 
@@ -13,23 +16,57 @@ __all__ = ["DomainRandomization"]
 #: each task's probability is then exact to within ``n / 2**53`` (< 1e-6 relative).
 _FLOAT_DRAW_LIMIT = 2**32
 
+#: Uniform doubles drawn from the generator at a time for single draws.
+_UNIFORM_BLOCK = 64
+
 
 class DomainRandomization(Curriculum):
     """Samples every task uniformly at random (finite spaces) or uniformly over
-    the space's volume (spaces with a continuous member), ignoring feedback."""
+    the space's volume (spaces with a continuous member), ignoring feedback.
+
+    Finite spaces draw task ``floor(u * n)`` from uniform doubles ``u`` taken
+    from the generator :data:`_UNIFORM_BLOCK` at a time: a wrapper's reset
+    asks for one task, and one call to the generator costs ~0.3 us, as much
+    as all the rest of the draw. The doubles are the generator's stream in
+    order, so ``sample(1)`` k times equals ``sample(k)`` once, and the
+    doubles not used yet are part of :meth:`state_dict`.
+    """
+
+    def __init__(self, task_space: TaskSpace, *, seed: int | None = None) -> None:
+        super().__init__(task_space, seed=seed)
+        self._spare_uniforms: list[float] = []  # the next doubles of the stream, last one first
+
+    def _uniforms(self, k: int) -> list[float]:
+        """The next ``k`` uniform doubles of the generator's stream."""
+        if k == 0:
+            return []
+        spare = self._spare_uniforms
+        if len(spare) < k:
+            blocks = -(-(k - len(spare)) // _UNIFORM_BLOCK)
+            spare[:0] = self._rng.random(blocks * _UNIFORM_BLOCK).tolist()[::-1]
+        taken = spare[-k:][::-1]
+        del spare[-k:]
+        return taken
 
     def _sample(self, k: int) -> list:
         num_tasks = self.task_space.num_tasks
         if num_tasks is not None:
             if num_tasks <= _FLOAT_DRAW_LIMIT:
-                # One double per task: ~0.4 us for a single draw against ~1.1 us for
-                # Generator.integers, and sample(1) k times equals sample(k) once.
-                if k == 1:
-                    return [int(self._rng.random() * num_tasks)]
-                return (self._rng.random(k) * num_tasks).astype(np.int64).tolist()
+                if k == 1 and self._spare_uniforms:
+                    return [int(self._spare_uniforms.pop() * num_tasks)]
+                return (np.asarray(self._uniforms(k)) * num_tasks).astype(np.int64).tolist()
             return [int(i) for i in self._rng.integers(num_tasks, size=k)]
         return [self.task_space.encode(self.task_space.sample(self._rng)) for _ in range(k)]
 
     def probabilities(self) -> np.ndarray | None:
         num_tasks = self.task_space.num_tasks
         return None if num_tasks is None else np.full(num_tasks, 1.0 / num_tasks)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["spare_uniforms"] = list(self._spare_uniforms)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._spare_uniforms = [float(u) for u in state.get("spare_uniforms", [])]
