@@ -58,12 +58,10 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self._task_in_step_info = task_info == "every_step"
         self._episode_return = 0.0
         self._episode_length = 0
-        # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step (or
-        # .reset), a step (or reset) calls the env below it. Those methods only write info["task"],
-        # which this wrapper writes when task_info asks for it; the task itself was applied by
-        # apply_task before the reset.
+        # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step, a
+        # step calls the env below it. That step() only writes info["task"], which this wrapper
+        # writes when task_info asks for it.
         self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
-        self._skip_task_wrapper_reset = self._task_wrapper is env and type(env).reset is TaskWrapper.reset
         self._prepare_episode()
 
     def _prepare_episode(self) -> None:
@@ -84,8 +82,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         task, options = self._next_task(options)
-        inner = self.env.env if self._skip_task_wrapper_reset else self.env
-        obs, info = inner.reset(seed=seed, options=options)
+        obs, info = self.env.reset(seed=seed, options=options)
         self.task = task
         if self._task_info != "none":
             info["task"] = task
