@@ -8,10 +8,11 @@ transitions; the driver learns from them and reads the curriculum through
 ``server.curriculum``, a proxy that forwards each call to the actor.
 
 Reports are fire-and-forget actor calls, batched with task requests. A Ray
-actor call costs far more than a socket message, so with fast environments
-give the clients a larger ``prefetch`` (here 8: one actor call per eight
-episodes); ``CurriculumWrapper.close()`` (via ``env.close()``) delivers what a
-worker still buffered before its task returns.
+actor call costs far more than a socket message, so Ray clients default to
+``prefetch="auto"``: each request carries enough tasks for about 0.1 s of the
+worker's resets (one for slow environments, many for fast ones such as this
+gridworld). ``CurriculumWrapper.close()`` (via ``env.close()``) delivers what
+a worker still buffered before its task returns.
 
 Run: python examples/server_ray.py   (needs: pip install 'syllabus-like[ray]'; about 15 s, mostly Ray's start)
 """
@@ -64,7 +65,7 @@ def main() -> None:
         )
         probe = GridCrossingEnv()
         agent = QLearningAgent(probe.observation_space.n, probe.action_space.n, seed=0)
-        with TaskServer(curriculum, backend="ray", prefetch=8) as server:
+        with TaskServer(curriculum, backend="ray") as server:
             client = server.client()
             for iteration in range(ITERATIONS):
                 q_values = ray.put(agent.q_values.copy())

@@ -38,8 +38,8 @@ def test_bad_curriculum_and_backend_are_rejected_with_what_was_given():
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"prefetch": -1}, r"prefetch must be a non-negative int, got -1"),
-        ({"prefetch": 1.5}, r"prefetch must be a non-negative int, got 1.5"),
+        ({"prefetch": -1}, r"prefetch must be a non-negative int or .auto., got -1"),
+        ({"prefetch": 1.5}, r"prefetch must be a non-negative int or .auto., got 1.5"),
         ({"batch_size": 0}, r"batch_size must be a positive int, got 0"),
         ({"batch_size": True}, r"batch_size must be a positive int, got True"),
         ({"timeout": 0}, r"timeout must be a positive number of seconds or None, got 0"),
@@ -72,7 +72,7 @@ def test_importing_the_server_and_using_local_and_process_backends_needs_no_ray(
 
 def test_bad_client_options_and_calls_are_rejected():
     with TaskServer(RecordingCurriculum()) as server:
-        with pytest.raises(ValueError, match=r"prefetch must be a non-negative int, got 'many'"):
+        with pytest.raises(ValueError, match=r"prefetch must be a non-negative int or .auto., got .many."):
             server.client(prefetch="many")
         with pytest.raises(ValueError, match=r"timeout must be a non-negative number of seconds or None, got -1"):
             server.flush(timeout=-1)

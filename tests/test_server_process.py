@@ -77,6 +77,9 @@ def test_client_is_small_picklable_and_opens_its_own_connection():
         assert "connected" in repr(copy)
         override = server.client(prefetch=0, batch_size=1)
         assert (override.prefetch, override.batch_size) == (0, 1)
+        assert pickle.loads(pickle.dumps(server.client(prefetch="auto"))).prefetch == "auto"
+    with TaskServer(RecordingCurriculum(), backend="process") as server:
+        assert server.client().prefetch == 1  # the process backend's default
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -77,7 +77,7 @@ def test_ray_backend_needs_a_running_ray(monkeypatch):
         TaskServer(RecordingCurriculum(), backend="ray")
 
 
-@pytest.mark.parametrize("prefetch", [1, 4])
+@pytest.mark.parametrize("prefetch", [1, 4, "auto"])
 def test_clients_in_ray_tasks_and_actors_report_exactly(ray_session, prefetch):
     with TaskServer(RecordingCurriculum(), backend="ray", prefetch=prefetch) as server:
         client = server.client()
@@ -94,6 +94,14 @@ def test_clients_in_ray_tasks_and_actors_report_exactly(ray_session, prefetch):
     check_episodes_consistent(expected)
     assert env_ids == {0, 1, 2, 3}
     assert all(sampled[task] >= count for task, count in Counter(t for _, _, t in expected.elements()).items())
+
+
+def test_ray_clients_size_their_requests_to_the_env_by_default(ray_session):
+    with TaskServer(RecordingCurriculum(), backend="ray") as server:
+        assert server.client().prefetch == "auto"
+        assert server.client(prefetch=3).prefetch == 3
+    with TaskServer(RecordingCurriculum(), backend="ray", prefetch=2) as server:
+        assert server.client().prefetch == 2
 
 
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED])

@@ -15,7 +15,13 @@ server for every report or every reset. It keeps
   task waiting. ``prefetch=p`` sends one message per ``p`` episodes, at the
   price of tasks sampled up to ``2p - 1`` episodes ahead of use and reports
   held back by up to ``p`` episodes. ``prefetch=0`` samples on demand: each
-  reset waits for one round trip.
+  reset waits for one round trip. ``prefetch="auto"`` (the Ray backend's
+  default) sizes ``p`` to the environment's speed: the client keeps a running
+  mean of the time between the tasks it hands out and asks for enough tasks
+  to last about :data:`AUTO_PREFETCH_SECONDS` (at least 1, at most
+  :data:`AUTO_PREFETCH_MAX`). A slow environment (one episode per second or
+  more) then behaves like ``prefetch=1`` and plays freshly sampled tasks,
+  while a fast one sends one message per ~0.1 s instead of one per episode.
 
 Subclasses provide the transport: :meth:`_send` a request and
 :meth:`_receive_reply` the next reply, in order.
@@ -24,15 +30,22 @@ Subclasses provide the transport: :meth:`_send` a request and
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from syllabus_like.server.protocol import EPISODE, PROGRESS, STEPS, TaskServerError, check_positive_int, pack_steps
+from syllabus_like.server.protocol import EPISODE, PROGRESS, STEPS, TaskServerError, check_positive_int, check_prefetch, pack_steps
 
-__all__ = ["BufferedClient"]
+__all__ = ["AUTO_PREFETCH_MAX", "AUTO_PREFETCH_SECONDS", "BufferedClient"]
+
+#: ``prefetch="auto"``: ask for enough tasks to last about this many seconds...
+AUTO_PREFETCH_SECONDS = 0.1
+#: ...but never more than this many at a time.
+AUTO_PREFETCH_MAX = 256
+_RATE_SMOOTHING = 0.1  # weight of the newest interval in the running mean of seconds per task
 
 
 class BufferedClient:
@@ -42,8 +55,11 @@ class BufferedClient:
     sub-environments of a SyncVectorEnv) and threads.
     """
 
-    def __init__(self, *, prefetch: int, batch_size: int, requires_step_updates: bool) -> None:
-        self.prefetch = check_positive_int("prefetch", prefetch, allow_zero=True)
+    #: The clock ``prefetch="auto"`` measures the pace of resets with (replaceable in tests).
+    clock = staticmethod(time.monotonic)
+
+    def __init__(self, *, prefetch: int | str, batch_size: int, requires_step_updates: bool) -> None:
+        self.prefetch = check_prefetch(prefetch)
         self.batch_size = check_positive_int("batch_size", batch_size)
         #: The curriculum's ``requires_step_updates`` as of the last reply from the server.
         self.requires_step_updates = bool(requires_step_updates)
@@ -59,6 +75,8 @@ class BufferedClient:
         self._tasks: deque = deque()
         self._pending_replies: deque[int] = deque()  # tasks asked for, per request awaiting a reply
         self._tasks_in_flight = 0
+        self._last_handout: float | None = None  # when sample() last returned tasks
+        self._seconds_per_task: float | None = None  # running mean, for prefetch="auto"
 
     # ----------------------------------------------------------- transport
     def _send(self, reports: list[tuple], num_tasks: int, wants_reply: bool) -> None:
@@ -96,13 +114,32 @@ class BufferedClient:
         self.requires_step_updates = requires_step_updates
         self._tasks.extend(payload)
 
+    def _tasks_per_request(self) -> int:
+        """``prefetch``, or with ``prefetch="auto"`` the tasks that last about AUTO_PREFETCH_SECONDS."""
+        if self.prefetch != "auto":
+            return self.prefetch
+        if self._seconds_per_task is None:
+            return 1
+        wanted = AUTO_PREFETCH_SECONDS / max(self._seconds_per_task, 1e-9)
+        return int(min(AUTO_PREFETCH_MAX, max(1.0, wanted)))
+
+    def _note_handout(self, k: int) -> None:
+        """Keep the running mean of seconds per task handed out (only ``prefetch="auto"`` reads it)."""
+        now = self.clock()
+        if self._last_handout is not None and k > 0:
+            interval = (now - self._last_handout) / k
+            mean = self._seconds_per_task
+            self._seconds_per_task = interval if mean is None else mean + _RATE_SMOOTHING * (interval - mean)
+        self._last_handout = now
+
     def _top_up(self, upcoming: int) -> None:
-        """Ask for ``prefetch`` more tasks if fewer than that remain after ``upcoming`` more resets."""
-        if self.prefetch == 0:
+        """Ask for a request's worth of tasks if fewer than that remain after ``upcoming`` more resets."""
+        wanted = self._tasks_per_request()
+        if wanted == 0:
             return
         available = len(self._tasks) + self._tasks_in_flight - upcoming
-        if available < self.prefetch:
-            self._request(max(self.prefetch, self.prefetch - available))
+        if available < wanted:
+            self._request(max(wanted, wanted - available))
 
     def _buffer(self, report: tuple, count: int = 1) -> None:
         self._reports.append(report)
@@ -121,10 +158,12 @@ class BufferedClient:
             self._before_use()
             tasks = self._tasks
             if len(tasks) + self._tasks_in_flight < k:
-                self._request(k - len(tasks) - self._tasks_in_flight + self.prefetch)
+                self._request(k - len(tasks) - self._tasks_in_flight + self._tasks_per_request())
             while len(tasks) < k:
                 self._take_reply()
             sampled = [tasks.popleft() for _ in range(k)]
+            if self.prefetch == "auto":
+                self._note_handout(k)
             self._top_up(0)
             return sampled
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from syllabus_like.server.host import CurriculumHost, LockedCurriculum
-from syllabus_like.server.protocol import TaskServerError, check_positive_int
+from syllabus_like.server.protocol import TaskServerError, check_positive_int, check_prefetch
 
 __all__ = ["LocalBackend", "LocalClient"]
 
@@ -103,10 +103,10 @@ class LocalBackend:
         self.curriculum = LockedCurriculum(self.host)
         self.closed = False
 
-    def client(self, prefetch: int | None = None, batch_size: int | None = None) -> LocalClient:
+    def client(self, prefetch: int | str | None = None, batch_size: int | None = None) -> LocalClient:
         # Calls are direct, so there is nothing to prefetch or batch; the options are validated for symmetry.
         if prefetch is not None:
-            check_positive_int("prefetch", prefetch, allow_zero=True)
+            check_prefetch(prefetch)
         if batch_size is not None:
             check_positive_int("batch_size", batch_size)
         return LocalClient(self)

@@ -46,7 +46,7 @@ from typing import Any
 from syllabus_like.server.channel import FrameChannel
 from syllabus_like.server.client import BufferedClient
 from syllabus_like.server.host import CurriculumHost, LockedCurriculum
-from syllabus_like.server.protocol import TaskServerError, check_positive_int
+from syllabus_like.server.protocol import TaskServerError, check_positive_int, check_prefetch
 
 __all__ = ["ProcessBackend", "ProcessClient"]
 
@@ -81,7 +81,7 @@ class ProcessClient(BufferedClient):
         address: Any,
         authkey: bytes,
         *,
-        prefetch: int = 1,
+        prefetch: int | str = 1,
         batch_size: int = 256,
         timeout: float | None = 120.0,
         requires_step_updates: bool = False,
@@ -168,7 +168,9 @@ class ProcessBackend:
 
     name = "process"
 
-    def __init__(self, curriculum: Any, *, prefetch: int = 1, batch_size: int = 256, timeout: float | None = 120.0):
+    def __init__(
+        self, curriculum: Any, *, prefetch: int | str = 1, batch_size: int = 256, timeout: float | None = 120.0
+    ):
         self.host = CurriculumHost(curriculum)
         self.curriculum = LockedCurriculum(self.host)
         self.prefetch = prefetch
@@ -203,11 +205,11 @@ class ProcessBackend:
         self._acceptor.start()
 
     # --------------------------------------------------------------- clients
-    def client(self, prefetch: int | None = None, batch_size: int | None = None) -> ProcessClient:
+    def client(self, prefetch: int | str | None = None, batch_size: int | None = None) -> ProcessClient:
         return ProcessClient(
             self.address,
             self._authkey,
-            prefetch=self.prefetch if prefetch is None else check_positive_int("prefetch", prefetch, allow_zero=True),
+            prefetch=self.prefetch if prefetch is None else check_prefetch(prefetch),
             batch_size=self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size),
             timeout=self.timeout,
             requires_step_updates=self.host.requires_step_updates(),

@@ -40,6 +40,7 @@ __all__ = [
     "TaskServerError",
     "apply_reports",
     "check_positive_int",
+    "check_prefetch",
     "pack_steps",
     "unpack_steps",
 ]
@@ -51,6 +52,15 @@ PROGRESS = 2
 
 class TaskServerError(RuntimeError):
     """The task server cannot serve a request: it failed, it was closed, or it is unreachable."""
+
+
+def check_prefetch(prefetch: Any) -> int | str:
+    """Return ``prefetch``, which must be a non-negative int or ``"auto"``; raise a ValueError otherwise."""
+    if isinstance(prefetch, str) and prefetch == "auto":
+        return "auto"
+    if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+        raise ValueError(f"prefetch must be a non-negative int or 'auto', got {prefetch!r}")
+    return int(prefetch)
 
 
 def pack_steps(env_id: int | None, steps: Sequence[tuple]) -> tuple:

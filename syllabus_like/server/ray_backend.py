@@ -7,8 +7,10 @@ work from Ray tasks and actors on any node of the cluster that ``ray.init``
 calls, batched with task requests as described in
 :mod:`syllabus_like.server.client`; Ray runs one caller's calls to an actor in
 the order they were made, so each client's reports are applied in order.
-Each actor call costs far more than a socket message, so Ray workers profit
-from ``prefetch`` above the default of 1.
+Each actor call costs far more than a socket message (around a millisecond of
+CPU in all), so clients default to ``prefetch="auto"``: one request carries
+enough tasks for about 0.1 s of the worker's resets, which is one task for
+environments slower than that and up to 256 for very fast ones.
 
 ``server.curriculum`` is a proxy: ``server.curriculum.metrics()`` runs
 ``metrics()`` in the actor and returns its result; reading a plain attribute
@@ -32,7 +34,7 @@ from typing import Any
 
 from syllabus_like.server.client import BufferedClient
 from syllabus_like.server.host import CurriculumHost
-from syllabus_like.server.protocol import TaskServerError, check_positive_int
+from syllabus_like.server.protocol import TaskServerError, check_positive_int, check_prefetch
 
 __all__ = ["CurriculumActor", "RayBackend", "RayClient", "RayCurriculumProxy"]
 
@@ -150,7 +152,7 @@ class RayClient(BufferedClient):
         self,
         actor: Any,
         *,
-        prefetch: int = 1,
+        prefetch: int | str = "auto",
         batch_size: int = 256,
         timeout: float | None = 120.0,
         requires_step_updates: bool = False,
@@ -194,7 +196,7 @@ class RayBackend:
         self,
         curriculum: Any,
         *,
-        prefetch: int = 1,
+        prefetch: int | str = "auto",
         batch_size: int = 256,
         timeout: float | None = 120.0,
         actor_options: dict[str, Any] | None = None,
@@ -215,11 +217,11 @@ class RayBackend:
         self._closed = False
         self._final_failure: BaseException | None = None
 
-    def client(self, prefetch: int | None = None, batch_size: int | None = None) -> RayClient:
+    def client(self, prefetch: int | str | None = None, batch_size: int | None = None) -> RayClient:
         ray = _import_ray()
         return RayClient(
             self._actor,
-            prefetch=self.prefetch if prefetch is None else check_positive_int("prefetch", prefetch, allow_zero=True),
+            prefetch=self.prefetch if prefetch is None else check_prefetch(prefetch),
             batch_size=self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size),
             timeout=self.timeout,
             requires_step_updates=ray.get(self._actor.requires_step_updates.remote()),

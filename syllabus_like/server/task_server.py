@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from syllabus_like.curricula import Curriculum
-from syllabus_like.server.protocol import TaskServerError, check_positive_int
+from syllabus_like.server.protocol import TaskServerError, check_positive_int, check_prefetch
 
 __all__ = ["BACKENDS", "TaskServer"]
 
@@ -45,9 +45,12 @@ class TaskServer:
             SyncVectorEnv), ``"process"`` (environments in other processes on
             this machine, e.g. an AsyncVectorEnv) or ``"ray"`` (Ray tasks and
             actors, on any node of the cluster ``ray.init`` connected to).
-        prefetch: tasks each remote client keeps ready (default 1); see
-            :mod:`syllabus_like.server.client`. ``server.client(prefetch=...)``
-            overrides it per client.
+        prefetch: tasks each remote client asks for at a time and keeps
+            ready: a non-negative int, or ``"auto"`` to size it to the
+            environment's speed (see :mod:`syllabus_like.server.client`).
+            Default: 1 for ``"process"``, ``"auto"`` for ``"ray"`` (an actor
+            call costs far more than a socket message).
+            ``server.client(prefetch=...)`` overrides it per client.
         batch_size: reports a remote client buffers at most before sending them
             on their own (they usually travel with the next task request).
         timeout: seconds a remote client waits for a reply before raising
@@ -68,7 +71,7 @@ class TaskServer:
         curriculum: Curriculum,
         backend: str = "local",
         *,
-        prefetch: int = 1,
+        prefetch: int | str | None = None,
         batch_size: int = 256,
         timeout: float | None = 120.0,
         ray_actor_options: dict[str, Any] | None = None,
@@ -79,7 +82,8 @@ class TaskServer:
             )
         if backend not in BACKENDS:
             raise ValueError(f"unknown task-server backend {backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
-        check_positive_int("prefetch", prefetch, allow_zero=True)
+        if prefetch is not None:
+            check_prefetch(prefetch)
         check_positive_int("batch_size", batch_size)
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
@@ -97,12 +101,18 @@ class TaskServer:
         elif backend == "process":
             from syllabus_like.server.process import ProcessBackend
 
-            self._backend = ProcessBackend(curriculum, prefetch=prefetch, batch_size=batch_size, timeout=timeout)
+            self._backend = ProcessBackend(
+                curriculum, prefetch=1 if prefetch is None else prefetch, batch_size=batch_size, timeout=timeout
+            )
         else:
             from syllabus_like.server.ray_backend import RayBackend
 
             self._backend = RayBackend(
-                curriculum, prefetch=prefetch, batch_size=batch_size, timeout=timeout, actor_options=ray_actor_options
+                curriculum,
+                prefetch="auto" if prefetch is None else prefetch,
+                batch_size=batch_size,
+                timeout=timeout,
+                actor_options=ray_actor_options,
             )
 
     # ------------------------------------------------------------------ API
@@ -120,7 +130,7 @@ class TaskServer:
         """The served curriculum: a lock-guarded view (local, process) or an actor proxy (ray)."""
         return self._backend.curriculum
 
-    def client(self, *, prefetch: int | None = None, batch_size: int | None = None) -> Any:
+    def client(self, *, prefetch: int | str | None = None, batch_size: int | None = None) -> Any:
         """A new client for :class:`~syllabus_like.wrappers.CurriculumWrapper` (picklable except for ``"local"``).
 
         ``prefetch`` and ``batch_size`` override the server's defaults for this client.
