@@ -22,9 +22,10 @@ class FakeClock:
 class InMemoryClient(BufferedClient):
     """Serves requests straight from a curriculum and records each request's size."""
 
-    def __init__(self, curriculum, clock: FakeClock, **options) -> None:
+    def __init__(self, curriculum, clock: FakeClock, reply_seconds: float = 0.0, **options) -> None:
         self.curriculum = curriculum
         self.clock = clock
+        self.reply_seconds = reply_seconds  # how long waiting for a reply takes
         self.requests: list[tuple[int, int]] = []  # (episode reports, tasks asked for)
         self._replies: deque = deque()
         super().__init__(batch_size=10_000, requires_step_updates=False, **options)
@@ -36,6 +37,7 @@ class InMemoryClient(BufferedClient):
             self._replies.append((True, self.curriculum.sample(num_tasks) if num_tasks else [], False))
 
     def _receive_reply(self):
+        self.clock.now += self.reply_seconds
         return self._replies.popleft()
 
 
@@ -89,6 +91,14 @@ def test_auto_prefetch_follows_a_change_of_pace():
     play(client, clock, 400, seconds_per_episode=AUTO_PREFETCH_SECONDS * 5)
     slow = tasks_asked(client, 1)[0]
     assert fast >= 45 and slow == 1
+
+
+def test_auto_prefetch_leaves_waits_for_the_server_out_of_the_pace():
+    clock = FakeClock()
+    client = InMemoryClient(RecordingCurriculum(), clock, reply_seconds=0.5, prefetch="auto")
+    play(client, clock, 2000, seconds_per_episode=AUTO_PREFETCH_SECONDS / 100)
+    # Were the half-second waits counted as the env's pace, requests would shrink to one task each.
+    assert abs(tasks_asked(client, 1)[0] - 100) <= 5
 
 
 def test_auto_prefetch_starts_like_prefetch_one():

@@ -17,7 +17,8 @@ server for every report or every reset. It keeps
   held back by up to ``p`` episodes. ``prefetch=0`` samples on demand: each
   reset waits for one round trip. ``prefetch="auto"`` (the Ray backend's
   default) sizes ``p`` to the environment's speed: the client keeps a running
-  mean of the time between the tasks it hands out and asks for enough tasks
+  mean of the time its environments spend between taking tasks (waits for
+  the server left out) and asks for enough tasks
   to last about :data:`AUTO_PREFETCH_SECONDS` (at least 1, at most
   :data:`AUTO_PREFETCH_MAX`). A slow environment (one episode per second or
   more) then behaves like ``prefetch=1`` and plays freshly sampled tasks,
@@ -123,14 +124,19 @@ class BufferedClient:
         wanted = AUTO_PREFETCH_SECONDS / max(self._seconds_per_task, 1e-9)
         return int(min(AUTO_PREFETCH_MAX, max(1.0, wanted)))
 
-    def _note_handout(self, k: int) -> None:
-        """Keep the running mean of seconds per task handed out (only ``prefetch="auto"`` reads it)."""
-        now = self.clock()
+    def _note_handout(self, k: int, asked_at: float) -> None:
+        """Keep the running mean of seconds per task (only ``prefetch="auto"`` reads it).
+
+        The interval runs from the previous ``sample`` returning to this one
+        being called, so time spent waiting for the server is left out: a
+        slow reply must not shrink the requests (more requests would only
+        load the server further).
+        """
         if self._last_handout is not None and k > 0:
-            interval = (now - self._last_handout) / k
+            interval = (asked_at - self._last_handout) / k
             mean = self._seconds_per_task
             self._seconds_per_task = interval if mean is None else mean + _RATE_SMOOTHING * (interval - mean)
-        self._last_handout = now
+        self._last_handout = self.clock()
 
     def _top_up(self, upcoming: int) -> None:
         """Ask for a request's worth of tasks if fewer than that remain after ``upcoming`` more resets."""
@@ -154,6 +160,7 @@ class BufferedClient:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ValueError(f"sample(k) needs a non-negative int k, got {k!r}")
         k = int(k)
+        asked_at = self.clock() if self.prefetch == "auto" else 0.0
         with self._lock:
             self._before_use()
             tasks = self._tasks
@@ -163,7 +170,7 @@ class BufferedClient:
                 self._take_reply()
             sampled = [tasks.popleft() for _ in range(k)]
             if self.prefetch == "auto":
-                self._note_handout(k)
+                self._note_handout(k, asked_at)
             self._top_up(0)
             return sampled
 
