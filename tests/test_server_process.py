@@ -66,6 +66,17 @@ def test_workers_under_every_start_method_report_exactly(context):
     assert all(sampled_tasks[task] >= count for task, count in reported_tasks.items())
 
 
+def test_auto_prefetch_through_the_process_backend_reports_exactly():
+    curriculum = RecordingCurriculum()
+    with TaskServer(curriculum, backend="process", prefetch="auto") as server:
+        played = run_workers(server.client(), "spawn", num_workers=2, num_episodes=300)
+        server.flush(timeout=30)
+        assert curriculum.episode_triples() == played
+    assert sum(played.values()) == 600
+    # Fast episodes: requests grew to many tasks, so far more were drawn ahead than prefetch=1 leaves (2 per worker).
+    assert len(curriculum.sampled) - 600 > 20
+
+
 def test_client_is_small_picklable_and_opens_its_own_connection():
     with TaskServer(RecordingCurriculum(), backend="process", prefetch=3, batch_size=17) as server:
         client = server.client()
