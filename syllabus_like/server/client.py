@@ -18,11 +18,11 @@ server for every report or every reset. It keeps
   reset waits for one round trip. ``prefetch="auto"`` (the Ray backend's
   default) sizes ``p`` to the environment's speed: the client keeps a running
   mean of the time its environments spend between taking tasks (waits for
-  the server left out) and asks for enough tasks
-  to last about :data:`AUTO_PREFETCH_SECONDS` (at least 1, at most
-  :data:`AUTO_PREFETCH_MAX`). A slow environment (one episode per second or
-  more) then behaves like ``prefetch=1`` and plays freshly sampled tasks,
-  while a fast one sends one message per ~0.1 s instead of one per episode.
+  the server left out) and asks for enough tasks to last about
+  :data:`AUTO_PREFETCH_SECONDS` (at least 1, at most :data:`AUTO_PREFETCH_MAX`).
+  A slow environment (an episode per 0.1 s or slower) then behaves like
+  ``prefetch=1`` and plays freshly sampled tasks, while a fast one sends one
+  message per ~0.1 s instead of one per episode.
 
 Subclasses provide the transport: :meth:`_send` a request and
 :meth:`_receive_reply` the next reply, in order.
@@ -38,7 +38,15 @@ from typing import Any
 
 import numpy as np
 
-from syllabus_like.server.protocol import EPISODE, PROGRESS, STEPS, TaskServerError, check_positive_int, check_prefetch, pack_steps
+from syllabus_like.server.protocol import (
+    EPISODE,
+    PROGRESS,
+    STEPS,
+    TaskServerError,
+    check_positive_int,
+    check_prefetch,
+    pack_steps,
+)
 
 __all__ = ["AUTO_PREFETCH_MAX", "AUTO_PREFETCH_SECONDS", "BufferedClient"]
 
