@@ -40,6 +40,7 @@ def test_bad_curriculum_and_backend_are_rejected_with_what_was_given():
     [
         ({"prefetch": -1}, r"prefetch must be a non-negative int or .auto., got -1"),
         ({"prefetch": 1.5}, r"prefetch must be a non-negative int or .auto., got 1.5"),
+        ({"prefetch": "fast"}, r"prefetch must be a non-negative int or .auto., got .fast."),
         ({"batch_size": 0}, r"batch_size must be a positive int, got 0"),
         ({"batch_size": True}, r"batch_size must be a positive int, got True"),
         ({"timeout": 0}, r"timeout must be a positive number of seconds or None, got 0"),

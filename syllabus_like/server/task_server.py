@@ -94,6 +94,10 @@ class TaskServer:
                 raise TypeError(f"ray_actor_options must be a dict of Ray actor options, got {ray_actor_options!r}")
 
         self._closed = False
+        # Each remote backend owns its default prefetch; pass one only when the caller chose it.
+        remote_options: dict[str, Any] = {"batch_size": batch_size, "timeout": timeout}
+        if prefetch is not None:
+            remote_options["prefetch"] = prefetch
         if backend == "local":
             from syllabus_like.server.local import LocalBackend
 
@@ -101,19 +105,11 @@ class TaskServer:
         elif backend == "process":
             from syllabus_like.server.process import ProcessBackend
 
-            self._backend = ProcessBackend(
-                curriculum, prefetch=1 if prefetch is None else prefetch, batch_size=batch_size, timeout=timeout
-            )
+            self._backend = ProcessBackend(curriculum, **remote_options)
         else:
             from syllabus_like.server.ray_backend import RayBackend
 
-            self._backend = RayBackend(
-                curriculum,
-                prefetch="auto" if prefetch is None else prefetch,
-                batch_size=batch_size,
-                timeout=timeout,
-                actor_options=ray_actor_options,
-            )
+            self._backend = RayBackend(curriculum, actor_options=ray_actor_options, **remote_options)
 
     # ------------------------------------------------------------------ API
     @property
