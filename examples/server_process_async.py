@@ -11,8 +11,9 @@ Q-learner instead of a network so that it runs in seconds.
 
 Three things to notice:
 
-* ``infos["task"]`` says which level each sub-env is playing, so the loop can
-  log returns per level;
+* a sub-env's reset info carries its new task: ``infos["task"]``, marked by
+  ``infos["_task"]`` on the step that autoresets it, so the loop knows which
+  level each sub-env plays and can log returns per level;
 * ``server.curriculum`` is safe to use from the loop while workers report
   (every call holds the server's lock);
 * ``envs.close()`` makes each worker's wrapper close its client, which
@@ -71,7 +72,8 @@ def main() -> None:
             [make_env(server.client(), i) for i in range(NUM_ENVS)], context="forkserver"
         )
         returns_by_level: dict[int, list[float]] = defaultdict(list)
-        obs, _ = envs.reset(seed=1)
+        obs, infos = envs.reset(seed=1)
+        levels = infos["task"].copy()  # the level each sub-env is playing
         resetting = np.zeros(NUM_ENVS, dtype=bool)
         for global_step in range(0, TOTAL_TIMESTEPS, NUM_ENVS):
             actions = np.array([agent.act(int(state)) for state in obs])
@@ -80,7 +82,9 @@ def main() -> None:
                 agent.update(int(obs[i]), int(actions[i]), float(rewards[i]), int(next_obs[i]), bool(terminations[i]))
             if "episode" in infos:
                 for i in np.flatnonzero(infos["_episode"]):
-                    returns_by_level[int(infos["task"][i])].append(float(infos["episode"]["r"][i]))
+                    returns_by_level[int(levels[i])].append(float(infos["episode"]["r"][i]))
+            if "task" in infos:  # sub-envs that reset to a new level on this step
+                levels[infos["_task"]] = infos["task"][infos["_task"]]
             resetting = terminations | truncations
             obs = next_obs
 

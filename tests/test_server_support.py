@@ -147,17 +147,17 @@ def play_episodes(client, num_episodes: int, env_id: int, results=None, seed: in
     """
     env = make_env(client, env_id)
     played = []
-    env.reset(seed=seed + env_id)
+    _, info = env.reset(seed=seed + env_id)
     total, length = 0.0, 0
     while len(played) < num_episodes:
-        _, reward, terminated, truncated, info = env.step(0)
+        _, reward, terminated, truncated, _ = env.step(0)
         total += reward
         length += 1
         if terminated or truncated:
-            played.append((total, length, info["task"]))
+            played.append((total, length, info["task"]))  # the task is in the episode's reset info
             total, length = 0.0, 0
             if len(played) < num_episodes:
-                env.reset()
+                _, info = env.reset()
     env.close()
     if results is not None:
         results.put((env_id, played))
@@ -198,9 +198,10 @@ def tally_vector_episodes(envs, mode: AutoresetMode, num_steps: int, seed: int =
     """Step ``envs`` with zeros for ``num_steps``; return the finished episodes as the trainer sees them.
 
     Each episode is ``(return, length, task)``, read from rewards, terminations
-    and ``infos["task"]`` (or ``infos["final_info"]["task"]`` under SAME_STEP),
-    honouring the autoreset mode: under NEXT_STEP the step after an episode's
-    end is a reset, under DISABLED the loop resets finished envs itself.
+    and the task each sub-env's last reset put in ``infos["task"]`` (marked by
+    ``infos["_task"]``), honouring the autoreset mode: under NEXT_STEP the step
+    after an episode's end is the reset, under SAME_STEP the reset happens in
+    the episode's last step, under DISABLED the loop resets finished envs itself.
     """
     n = envs.num_envs
     _, infos = envs.reset(seed=seed)
@@ -213,21 +214,22 @@ def tally_vector_episodes(envs, mode: AutoresetMode, num_steps: int, seed: int =
     for _ in range(num_steps):
         _, rewards, terminated, truncated, infos = envs.step(actions)
         done = terminated | truncated
+        reset_here = infos.get("_task", np.zeros(n, dtype=bool))
         for i in range(n):
             if mode == AutoresetMode.NEXT_STEP and resetting[i]:
+                assert reset_here[i]
                 tasks[i] = infos["task"][i]  # this step was the reset to a new task
                 continue
             returns[i] += rewards[i]
             lengths[i] += 1
-            if mode == AutoresetMode.NEXT_STEP or mode == AutoresetMode.DISABLED:
-                tasks[i] = infos["task"][i]
             if done[i]:
-                task = infos["final_info"]["task"][i] if mode == AutoresetMode.SAME_STEP else infos["task"][i]
-                assert task == tasks[i], (task, tasks[i])
-                episodes[(float(returns[i]), int(lengths[i]), task)] += 1
+                episodes[(float(returns[i]), int(lengths[i]), tasks[i])] += 1
                 returns[i], lengths[i] = 0.0, 0
                 if mode == AutoresetMode.SAME_STEP:
+                    assert reset_here[i]
                     tasks[i] = infos["task"][i]
+            else:
+                assert not reset_here[i]
         resetting = done.copy()
         if mode == AutoresetMode.DISABLED and done.any():
             _, reset_infos = envs.reset(options={"reset_mask": done})

@@ -196,12 +196,12 @@ def test_sequential_curriculum_drives_env_through_stages():
     curriculum = SequentialCurriculum([2, 3, 5], ["episodes>=4", "episodes>=4"], SPACE)
     env = CurriculumWrapper(CountdownEnv(), curriculum)
     seen = []
-    env.reset()
+    _, info = env.reset()
     for _ in range(60):
-        _, _, terminated, _, info = env.step(0)
+        _, _, terminated, _, _ = env.step(0)
         if terminated:
-            seen.append(info["task"])
-            env.reset()
+            seen.append(info["task"])  # the task is in reset infos (task_info="reset", the default)
+            _, info = env.reset()
     assert seen[:4] == [2] * 4 and seen[4:8] == [3] * 4 and set(seen[8:]) == {5}
     assert curriculum.stage == 2
 
@@ -240,6 +240,27 @@ def test_curriculum_errors_propagate_to_the_caller():
 
 
 # ------------------------------------------------------------------ task_info
+
+
+def test_task_info_every_step_puts_the_task_in_every_info():
+    curriculum = RecordingCurriculum(SPACE, seed=2)
+    env = CurriculumWrapper(CountdownEnv(), curriculum, task_info="every_step")
+    assert env.task_info == "every_step"
+    for _ in range(3):
+        _, info = env.reset()
+        task = info["task"]
+        terminated = False
+        while not terminated:
+            _, _, terminated, _, info = env.step(0)
+            assert info["task"] == task == env.task
+
+
+def test_task_info_defaults_to_reset_infos_only():
+    env = CurriculumWrapper(CountdownEnv(), DomainRandomization(SPACE, seed=0))
+    assert env.task_info == "reset"
+    _, info = env.reset()
+    assert info["task"] == env.task
+    assert "task" not in env.step(0)[4]
 
 
 @pytest.mark.parametrize("through_task_wrapper", [True, False])

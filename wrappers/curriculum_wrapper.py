@@ -34,20 +34,21 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     a source that has a ``close()`` method: a task-server client then delivers
     the reports it still buffers (and reconnects if it is used again).
 
-    ``task_info`` says where the task appears in infos: ``"every_step"`` (the
-    default) puts ``info["task"]`` in every reset and step info; ``"reset"``
-    only in reset infos; ``"none"`` in no info (read it from ``env.task``, or
+    ``task_info`` says where the task appears in infos: ``"reset"`` (the
+    default) puts ``info["task"]`` in every reset info, where Gymnasium puts
+    what describes a new episode; ``"every_step"`` in every reset and step
+    info; ``"none"`` in no info (read it from ``env.task``, or
     ``envs.get_attr("task")`` in a vector env). In a Gymnasium vector env a
-    sub-env's reset info arrives with the step on which it autoresets, so with
-    ``"reset"`` ``infos["task"]`` (masked by ``infos["_task"]``) still tells a
-    training loop each new task. The difference is speed: a vector env
-    aggregates every info key of every sub-env on every step, which for an env
-    as fast as CartPole costs about 10 % of the throughput for a key in every
-    step and a few percent for a key at every reset (see ``docs/benchmarks.md``).
+    sub-env's reset info arrives with the step on which it autoresets, so
+    ``infos["task"]`` (masked by ``infos["_task"]``) tells a training loop each
+    new task. The choice is about speed: a vector env aggregates every info
+    key of every sub-env on every step, which for an env as fast as CartPole
+    costs about 10 % of the throughput for a key in every step and 1 to 2 %
+    for a key at every reset (see ``docs/benchmarks.md``).
     """
 
     def __init__(
-        self, env: gym.Env, source: Any, *, env_id: int | None = None, task_info: str = "every_step"
+        self, env: gym.Env, source: Any, *, env_id: int | None = None, task_info: str = "reset"
     ) -> None:
         self._init_source(env, source, TaskWrapper, gym.Wrapper)
         if task_info not in _TASK_INFO_MODES:
@@ -67,11 +68,11 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     def _prepare_episode(self) -> None:
         """Settle, once per episode, what every step of it does.
 
-        The ``step`` to call is the env's, or the one below a plain TaskWrapper
+        The env to step is the wrapped one, or the one below a plain TaskWrapper
         (which a ReinitTaskWrapper may have swapped at reset); step updates are
         sent in this episode if the source asks for them now.
         """
-        self._inner_step = self.env.env.step if self._skip_task_wrapper_step else self.env.step
+        self._stepped_env = self.env.env if self._skip_task_wrapper_step else self.env
         self._step_updates = bool(self.source.requires_step_updates)
         self._per_step_work = self._task_in_step_info or self._step_updates
 
@@ -94,7 +95,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
-        result = self._inner_step(action)  # (obs, reward, terminated, truncated, info)
+        result = self._stepped_env.step(action)  # (obs, reward, terminated, truncated, info)
         self._episode_return += float(result[1])
         self._episode_length += 1
         if self._per_step_work:
