@@ -263,3 +263,14 @@ def test_invalid_configurations_are_rejected_at_construction():
         SequentialCurriculum([[0]], [], "five")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one stage"):
         SequentialCurriculum([], [], 3)
+
+
+def test_state_counters_are_read_and_replaced_by_name():
+    curriculum = SequentialCurriculum([[0, 1], [2]], ["episodes >= 3"], 3)
+    state = curriculum.init(jax.random.key(0))
+    changed = state.replace(stage=1, total_episodes=7, mean_return=jnp.float32(2.5))
+    assert (int(changed.stage), int(changed.total_episodes), float(changed.mean_return)) == (1, 7, 2.5)
+    assert int(changed.episodes) == int(state.episodes) == 0 and changed.counters.dtype == state.counters.dtype
+    assert int(state.stage) == 0  # the original is unchanged
+    with pytest.raises(TypeError, match=r"no field\(s\) \['stages'\]; counters are \('stage', 'steps'"):
+        state.replace(stages=1)

@@ -35,26 +35,58 @@ __all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum", "SequentialState"]
 StoppingCondition = Union[str, Condition, CompiledCondition, Callable[..., Array]]
 
 
+#: The counters of a :class:`SequentialState`, in the order they are stored.
+_COUNTERS = ("stage", "steps", "episodes", "tasks", "total_steps", "total_episodes", "total_tasks", "num_returns")
+
+
+def _counter(index: int, doc: str) -> property:
+    return property(lambda state: state.counters[..., index], doc=doc)
+
+
 class SequentialState(eqx.Module):
     """Where a :class:`SequentialCurriculum` is.
 
-    Counters are int32 (int64 with ``jax_enable_x64``) and saturate instead of
-    wrapping. ``returns`` holds this stage's last ``num_returns`` episode
-    returns right-aligned (oldest first, unused slots zero on the left);
+    The counters are read by name (``state.stage``, ``state.episodes``, ...;
+    with leading axes under ``vmap``, ``states.stage`` has them too)
+    and stored together in ``counters``: inside a rollout the state rides
+    through every step of a ``lax.scan`` and in and out of each jitted call,
+    and one array costs measurably less there than eight scalars. They are
+    int32 (int64 with ``jax_enable_x64``) and saturate instead of wrapping.
+    ``returns`` holds this stage's last ``num_returns`` episode returns
+    right-aligned (oldest first, unused slots zero on the left);
     ``mean_return`` is their mean (0 while there are none), kept so that the
     check before every ``sample`` costs no reduction.
     """
 
-    stage: Int[Array, ""]
-    steps: Int[Array, ""]
-    episodes: Int[Array, ""]
-    tasks: Int[Array, ""]
-    total_steps: Int[Array, ""]
-    total_episodes: Int[Array, ""]
-    total_tasks: Int[Array, ""]
+    counters: Int[Array, " 8"]
     returns: Float[Array, " return_buffer_size"]
-    num_returns: Int[Array, ""]
     mean_return: Float[Array, ""]
+
+    stage = _counter(0, "The active stage.")
+    steps = _counter(1, "Env steps of this stage's episodes.")
+    episodes = _counter(2, "Episodes finished on this stage's tasks.")
+    tasks = _counter(3, "Tasks drawn in this stage.")
+    total_steps = _counter(4, "Env steps of all episodes.")
+    total_episodes = _counter(5, "All episodes finished.")
+    total_tasks = _counter(6, "All tasks drawn.")
+    num_returns = _counter(7, "How many of ``returns`` are this stage's (at most the buffer size).")
+
+    def replace(self, **changes: Array) -> "SequentialState":
+        """A copy with the named counters, ``returns`` or ``mean_return`` replaced."""
+        unknown = set(changes) - set(_COUNTERS) - {"returns", "mean_return"}
+        if unknown:
+            raise TypeError(f"SequentialState has no field(s) {sorted(unknown)}; counters are {_COUNTERS}")
+        counters = self.counters
+        if set(changes) & set(_COUNTERS):
+            counters = jnp.stack([
+                jnp.asarray(changes[name], counters.dtype) if name in changes else counters[index]
+                for index, name in enumerate(_COUNTERS)
+            ])
+        return SequentialState(
+            counters=counters,
+            returns=changes.get("returns", self.returns),
+            mean_return=changes.get("mean_return", self.mean_return),
+        )
 
 
 class _CallableCondition(eqx.Module):
@@ -220,17 +252,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
 
     # ------------------------------------------------------------------- state
     def init(self, key: PRNGKeyArray) -> SequentialState:
-        zero = jnp.zeros((), dtype=jnp.int32)
         return SequentialState(
-            stage=zero,
-            steps=zero,
-            episodes=zero,
-            tasks=zero,
-            total_steps=zero,
-            total_episodes=zero,
-            total_tasks=zero,
+            counters=jnp.zeros((len(_COUNTERS),), dtype=jnp.int32),
             returns=jnp.zeros((self.return_buffer_size,), jnp.float32),
-            num_returns=zero,
             mean_return=jnp.zeros((), jnp.float32),
         )
 
@@ -282,11 +306,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         return metrics, {"episode_return": state.num_returns > 0}
 
     def _enter_stage(self, state: SequentialState, stage: Int[Array, ""]) -> SequentialState:
-        zero = jnp.zeros_like(state.steps)
-        return eqx.tree_at(
-            lambda s: (s.stage, s.steps, s.episodes, s.tasks, s.returns, s.num_returns, s.mean_return),
-            state,
-            (stage, zero, zero, zero, jnp.zeros_like(state.returns), zero, jnp.zeros_like(state.mean_return)),
+        return state.replace(
+            stage=stage, steps=0, episodes=0, tasks=0, num_returns=0,
+            returns=jnp.zeros_like(state.returns), mean_return=jnp.zeros_like(state.mean_return),
         )
 
     def check_stopping_conditions(self, state: SequentialState) -> tuple[SequentialState, Bool[Array, ""]]:
@@ -305,10 +327,8 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         state, _ = self.check_stopping_conditions(state)
         position = uniform_indices(key, n, self.stage_sizes[state.stage])
         task_ids = self.stage_tasks[state.stage, position]
-        state = eqx.tree_at(
-            lambda s: (s.tasks, s.total_tasks),
-            state,
-            (saturating_add(state.tasks, used), saturating_add(state.total_tasks, used)),
+        state = state.replace(
+            tasks=saturating_add(state.tasks, used), total_tasks=saturating_add(state.total_tasks, used)
         )
         return state, task_ids
 
@@ -398,12 +418,11 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         """The state after every episode of the batch, when none of them ends the stage."""
         window = self.return_buffer_size
         kept = lax.dynamic_slice(sequence, (members,), (window,))
-        num_returns = jnp.minimum(state.num_returns + members, window).astype(state.num_returns.dtype)
-        return eqx.tree_at(
-            lambda s: (s.steps, s.episodes, s.total_steps, s.total_episodes, s.returns, s.num_returns, s.mean_return),
-            state,
-            (final["steps"], final["episodes"], final["total_steps"], final["total_episodes"], kept, num_returns,
-             window_mean(kept, num_returns)),
+        num_returns = jnp.minimum(state.num_returns + members, window)
+        return state.replace(
+            steps=final["steps"], episodes=final["episodes"], total_steps=final["total_steps"],
+            total_episodes=final["total_episodes"], num_returns=num_returns,
+            returns=kept, mean_return=window_mean(kept, num_returns),
         )
 
     def _apply_until_switch(
@@ -454,14 +473,11 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             return saturating_add(getattr(state, name), upto)
 
         returns = lax.dynamic_slice(sequence, (end[last] - window,), (window,))
-        continued = SequentialState(
-            stage=state.stage,
+        continued = state.replace(
             steps=value_after_last("steps"),
             episodes=value_after_last("episodes"),
-            tasks=state.tasks,
             total_steps=value_after_last("total_steps"),
             total_episodes=value_after_last("total_episodes"),
-            total_tasks=state.total_tasks,
             returns=returns,
             num_returns=count[last],
             mean_return=mean_return[last] if self.reads_return else window_mean(returns, count[last]),
