@@ -51,7 +51,7 @@ class SequentialState(eqx.Module):
     and stored together in ``counters``: inside a rollout the state rides
     through every step of a ``lax.scan`` and in and out of each jitted call,
     and one array costs measurably less there than eight scalars. They are
-    int32 (int64 with ``jax_enable_x64``) and saturate instead of wrapping.
+    int32 and saturate instead of wrapping.
     ``returns`` holds this stage's last ``num_returns`` episode returns
     right-aligned (oldest first, unused slots zero on the left);
     ``mean_return`` is their mean (0 while there are none), kept so that the
@@ -78,10 +78,11 @@ class SequentialState(eqx.Module):
             raise TypeError(f"SequentialState has no field(s) {sorted(unknown)}; counters are {_COUNTERS}")
         counters = self.counters
         if set(changes) & set(_COUNTERS):
-            counters = jnp.stack([
-                jnp.asarray(changes[name], counters.dtype) if name in changes else counters[index]
+            columns = [
+                jnp.asarray(changes[name], counters.dtype) if name in changes else counters[..., index]
                 for index, name in enumerate(_COUNTERS)
-            ])
+            ]
+            counters = jnp.stack(jnp.broadcast_arrays(*columns), axis=-1)
         return SequentialState(
             counters=counters,
             returns=changes.get("returns", self.returns),
