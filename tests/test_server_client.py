@@ -115,3 +115,15 @@ def test_check_prefetch_accepts_counts_and_auto_only():
     for bad in (-1, 2.0, True, "Auto", None):
         with pytest.raises(ValueError, match=rf"prefetch must be a non-negative int or 'auto', got {bad!r}"):
             check_prefetch(bad)
+
+
+def test_auto_pace_ignores_empty_draws_and_never_goes_negative():
+    clock = FakeClock()
+    client = InMemoryClient(RecordingCurriculum(), clock, prefetch="auto")
+    play(client, clock, 5, seconds_per_episode=0.01)
+    pace, last_handout = client._seconds_per_task, client._last_handout
+    clock.now += 3.0
+    assert client.sample(0) == []  # no handout: neither a pace reading nor a new starting point
+    assert (client._seconds_per_task, client._last_handout) == (pace, last_handout)
+    client._note_handout(1, asked_at=last_handout - 1.0)  # asked before the last handout (another thread)
+    assert client._seconds_per_task == pytest.approx(pace * 0.9)  # a zero interval in the running mean

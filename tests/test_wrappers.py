@@ -45,6 +45,26 @@ class LengthWrapper(TaskWrapper):
         self.env.unwrapped.length = task
 
 
+#: Ways a task can reach a CountdownEnv-like env: its own change_task, a TaskWrapper
+#: directly inside the curriculum wrapper, or a TaskWrapper under another wrapper.
+TASK_ROUTES = ["env", "task_wrapper", "nested_task_wrapper"]
+
+
+def countdown_through(route: str) -> gym.Env:
+    if route == "env":
+        return CountdownEnv()
+    task_wrapper = LengthWrapper(PlainEnv(), SPACE)
+    return task_wrapper if route == "task_wrapper" else gym.Wrapper(task_wrapper)
+
+
+def countdown_vector(curriculum, num_envs=3, mode=AutoresetMode.NEXT_STEP, **wrapper_options) -> SyncVectorEnv:
+    """A SyncVectorEnv of CountdownEnvs, each in a CurriculumWrapper(env_id=i, **wrapper_options)."""
+    return SyncVectorEnv(
+        [lambda i=i: CurriculumWrapper(CountdownEnv(), curriculum, env_id=i, **wrapper_options) for i in range(num_envs)],
+        autoreset_mode=mode,
+    )
+
+
 class RecordingCurriculum(DomainRandomization):
     def __init__(self, *args, step_updates=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -129,7 +149,7 @@ def test_curriculum_wrapper_calls_a_task_wrapper_subclass_reset_and_step():
 
 def test_task_wrapper_without_change_task_explains():
     env = TaskWrapper(PlainEnv(), SPACE)
-    with pytest.raises(NotImplementedError, match="override change_task"):
+    with pytest.raises(NotImplementedError, match="subclass TaskWrapper and override change_task"):
         env.reset(options={"task": 3})
     with pytest.raises(TypeError, match="must be a TaskSpace"):
         TaskWrapper(CountdownEnv(), [2, 3])
@@ -209,10 +229,7 @@ def test_sequential_curriculum_drives_env_through_stages():
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED])
 def test_sync_vector_env_in_every_autoreset_mode(mode):
     curriculum = RecordingCurriculum(SPACE, seed=3)
-    envs = SyncVectorEnv(
-        [lambda i=i: CurriculumWrapper(CountdownEnv(), curriculum, env_id=i) for i in range(4)],
-        autoreset_mode=mode,
-    )
+    envs = countdown_vector(curriculum, num_envs=4, mode=mode)
     envs.reset(seed=0)
     finished = 0
     for _ in range(100):
@@ -263,9 +280,9 @@ def test_task_info_defaults_to_reset_infos_only():
     assert "task" not in env.step(0)[4]
 
 
-@pytest.mark.parametrize("through_task_wrapper", [True, False])
-def test_task_info_reset_keeps_the_task_out_of_step_infos(through_task_wrapper):
-    base = LengthWrapper(PlainEnv(), SPACE) if through_task_wrapper else CountdownEnv()
+@pytest.mark.parametrize("route", TASK_ROUTES)
+def test_task_info_reset_keeps_the_task_out_of_step_infos(route):
+    base = countdown_through(route)
     curriculum = RecordingCurriculum(SPACE, seed=1)
     env = CurriculumWrapper(base, curriculum, task_info="reset")
     _, info = env.reset(seed=0)
@@ -282,25 +299,22 @@ def test_task_info_reset_keeps_the_task_out_of_step_infos(through_task_wrapper):
 
 def test_task_info_reset_in_a_vector_env_marks_each_new_task():
     curriculum = RecordingCurriculum(SPACE, seed=5)
-    envs = SyncVectorEnv(
-        [lambda: CurriculumWrapper(CountdownEnv(), curriculum, task_info="reset") for _ in range(3)],
-        autoreset_mode=AutoresetMode.NEXT_STEP,
-    )
+    envs = countdown_vector(curriculum, task_info="reset")
     _, infos = envs.reset(seed=0)
     current = list(infos["task"])
     for _ in range(30):
-        _, _, terminated, truncated, infos = envs.step(np.zeros(3, dtype=np.int64))
+        _, _, _, _, infos = envs.step(np.zeros(3, dtype=np.int64))
         if "task" in infos:  # only on steps where some sub-env reset
             for index in np.flatnonzero(infos["_task"]):
                 current[index] = infos["task"][index]
         assert current == list(envs.get_attr("task"))
+    assert len(curriculum.episodes) > 5
     envs.close()
-    assert sum(1 for _ in curriculum.episodes) > 5
 
 
-@pytest.mark.parametrize("through_task_wrapper", [True, False])
-def test_task_info_none_keeps_the_task_out_of_every_info(through_task_wrapper):
-    base = LengthWrapper(PlainEnv(), SPACE) if through_task_wrapper else CountdownEnv()
+@pytest.mark.parametrize("route", TASK_ROUTES)
+def test_task_info_none_keeps_the_task_out_of_every_info(route):
+    base = countdown_through(route)
     curriculum = RecordingCurriculum(SPACE, seed=3)
     env = CurriculumWrapper(base, curriculum, task_info="none")
     assert env.task_info == "none"
@@ -319,10 +333,7 @@ def test_task_info_none_keeps_the_task_out_of_every_info(through_task_wrapper):
 
 def test_task_info_none_in_a_vector_env_leaves_infos_alone():
     curriculum = RecordingCurriculum(SPACE, seed=5)
-    envs = SyncVectorEnv(
-        [lambda: CurriculumWrapper(CountdownEnv(), curriculum, task_info="none") for _ in range(3)],
-        autoreset_mode=AutoresetMode.NEXT_STEP,
-    )
+    envs = countdown_vector(curriculum, task_info="none")
     _, infos = envs.reset(seed=0)
     assert "task" not in infos
     for _ in range(30):

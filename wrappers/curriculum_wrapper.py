@@ -50,9 +50,9 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     def __init__(
         self, env: gym.Env, source: Any, *, env_id: int | None = None, task_info: str = "reset"
     ) -> None:
-        self._init_source(env, source, TaskWrapper, gym.Wrapper)
         if task_info not in _TASK_INFO_MODES:
             raise ValueError(f"task_info must be one of {_TASK_INFO_MODES}, got {task_info!r}")
+        self._init_source(env, source, TaskWrapper, gym.Wrapper)
         super().__init__(env)
         self.env_id = env_id
         self._task_info = task_info
@@ -60,8 +60,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self._episode_return = 0.0
         self._episode_length = 0
         # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step, a
-        # step calls the env below it. That step() only writes info["task"], which this wrapper
-        # writes when task_info asks for it.
+        # step calls the env below it, skipping a step() that only passes the call down.
         self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
         self._prepare_episode()
 
@@ -87,8 +86,6 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self.task = task
         if self._task_info != "none":
             info["task"] = task
-        elif "task" in info:  # put there by a task wrapper inside
-            del info["task"]
         self._episode_return = 0.0
         self._episode_length = 0
         self._prepare_episode()

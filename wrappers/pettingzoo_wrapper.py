@@ -101,12 +101,14 @@ class PettingZooTaskWrapper(AppliesTasks, BaseParallelWrapper):
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         options = self._apply_task_option(options)
         observations, infos = self.env.reset(seed=seed, options=options)
-        _tag_infos(infos, self.task)
+        if self.tags_infos:
+            _tag_infos(infos, self.task)
         return observations, infos
 
     def step(self, actions: dict) -> tuple[dict, dict, dict, dict, dict]:
         observations, rewards, terminations, truncations, infos = self.env.step(actions)
-        _tag_infos(infos, self.task)
+        if self.tags_infos:
+            _tag_infos(infos, self.task)
         return observations, rewards, terminations, truncations, infos
 
 

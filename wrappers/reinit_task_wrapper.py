@@ -98,6 +98,11 @@ class ReinitTaskWrapper(TaskWrapper):
         """The tasks whose envs are cached, least recently used first (the current one last)."""
         return [task for task, _ in self._cache.values()]
 
+    def apply_task(self, task: Any) -> None:
+        """Make ``task`` the next episode's task; :meth:`change_task` validates it before building anything."""
+        self.change_task(task)
+        self.task = task
+
     def change_task(self, task: Any) -> None:
         """Make the env for ``task`` the wrapped env, building it if it is not cached."""
         if self._closed:
@@ -136,17 +141,14 @@ class ReinitTaskWrapper(TaskWrapper):
             raise RuntimeError(f"{type(self).__name__} is closed; reset() needs a new wrapper")
         if seed is not None:
             self._seed_rng = np.random.default_rng(seed)
-        if options and "task" in options:
-            options = dict(options)
-            task = options.pop("task")
-            self.change_task(task)  # validates the task before building anything
-            self.task = task
+        options = self._apply_task_option(options)
         if id(self.env) in self._never_reset:
             self._never_reset.discard(id(self.env))
             if seed is None:
                 seed = int(self._seed_rng.integers(2**31))
-        obs, info = self.env.reset(seed=seed, options=options or None)
-        info["task"] = self.task
+        obs, info = self.env.reset(seed=seed, options=options)
+        if self.tags_infos:
+            info["task"] = self.task
         return obs, info
 
     def close(self) -> None:

@@ -17,8 +17,12 @@ class AppliesTasks:
     ``change_task``; subclasses override it for envs that have none.
     """
 
-    #: The class name users should subclass, for error messages.
-    _subclass_hint = "the wrapper"
+    #: The class name users should subclass, for error messages (set by each host class).
+    _subclass_hint: str
+    #: Whether reset and step infos carry ``info["task"]``. A curriculum wrapper
+    #: outside turns it off: it writes the task into infos itself, where its
+    #: ``task_info`` says.
+    tags_infos: bool = True
     env: Any
 
     def _init_tasks(self, task_space: TaskSpace) -> None:

@@ -17,7 +17,8 @@ class FollowsTaskSource:
     :meth:`_init_source` before anything else. A task reaches the env through
     the first ``task_wrapper_type`` wrapper inside it (its ``apply_task``,
     which validates and applies it), or, when there is none, through
-    ``env.unwrapped.change_task``.
+    ``env.unwrapped.change_task``. That task wrapper stops writing the task
+    into infos (``tags_infos``): the host writes it where it was asked to.
     """
 
     env: Any
@@ -33,6 +34,8 @@ class FollowsTaskSource:
         while isinstance(task_wrapper, wrapper_base) and not isinstance(task_wrapper, task_wrapper_type):
             task_wrapper = task_wrapper.env
         self._task_wrapper = task_wrapper if isinstance(task_wrapper, task_wrapper_type) else None
+        if self._task_wrapper is not None:
+            self._task_wrapper.tags_infos = False  # the host writes the task into infos itself
         if self._task_wrapper is None and not callable(getattr(env.unwrapped, "change_task", None)):
             raise TypeError(
                 f"{type(self).__name__} cannot apply tasks to {env.unwrapped!r}: wrap it in a "

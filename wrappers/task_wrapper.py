@@ -19,7 +19,8 @@ class TaskWrapper(AppliesTasks, gym.Wrapper):
     it is checked against ``task_space`` (a :class:`TaskSpaceError` names both
     when it does not belong) and handed to :meth:`change_task` before the
     wrapped env resets. Without a ``"task"`` option the current task is kept.
-    Every ``reset`` and ``step`` info carries ``info["task"]``.
+    Every ``reset`` and ``step`` info carries ``info["task"]`` (unless a
+    :class:`CurriculumWrapper` outside it turned :attr:`tags_infos` off).
 
     Subclass and override :meth:`change_task` for envs that do not know about
     tasks; by default it calls ``env.unwrapped.change_task(task)``.
@@ -34,10 +35,12 @@ class TaskWrapper(AppliesTasks, gym.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         options = self._apply_task_option(options)
         obs, info = self.env.reset(seed=seed, options=options)
-        info["task"] = self.task
+        if self.tags_infos:
+            info["task"] = self.task
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        info["task"] = self.task
+        if self.tags_infos:
+            info["task"] = self.task
         return obs, reward, terminated, truncated, info

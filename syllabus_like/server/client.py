@@ -138,10 +138,14 @@ class BufferedClient:
         The interval runs from the previous ``sample`` returning to this one
         being called, so time spent waiting for the server is left out: a
         slow reply must not shrink the requests (more requests would only
-        load the server further).
+        load the server further). A ``sample(0)`` hands nothing out and counts
+        for nothing. When threads share the client, one may have asked before
+        another's wait ended: that interval counts as zero, never negative.
         """
-        if self._last_handout is not None and k > 0:
-            interval = (asked_at - self._last_handout) / k
+        if k == 0:
+            return
+        if self._last_handout is not None:
+            interval = max(0.0, asked_at - self._last_handout) / k
             mean = self._seconds_per_task
             self._seconds_per_task = interval if mean is None else mean + _RATE_SMOOTHING * (interval - mean)
         self._last_handout = self.clock()
