@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["check_positive_int"]
+import numpy as np
+
+__all__ = ["check_positive_int", "check_prefetch", "check_sample_count"]
 
 
 def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
@@ -17,3 +19,19 @@ def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> in
         kind = "a non-negative" if allow_zero else "a positive"
         raise ValueError(f"{name} must be {kind} int, got {value!r}")
     return int(value)
+
+
+def check_sample_count(k: Any) -> int:
+    """``k`` of ``sample(k)`` as an int: a non-negative int (numpy ints too, booleans never)."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"sample(k) needs a non-negative int k, got {k!r}")
+    return int(k)
+
+
+def check_prefetch(prefetch: Any) -> int | str:
+    """Return a task-server client's ``prefetch``: a non-negative int or ``"auto"``; ValueError otherwise."""
+    if isinstance(prefetch, str) and prefetch == "auto":
+        return "auto"
+    if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+        raise ValueError(f"prefetch must be a non-negative int or 'auto', got {prefetch!r}")
+    return int(prefetch)

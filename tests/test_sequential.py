@@ -270,3 +270,19 @@ def test_sample_rejects_bad_k_without_counting_it():
     with pytest.raises(ValueError, match="non-negative int k, got -1"):
         curriculum.sample(-1)
     assert curriculum.stage_metrics()["tasks"] == 0.0
+    curriculum.sample(1)  # now the condition holds, but a bad k must not end the stage either
+    for bad in (-1, 1.0, True, np.array([1, 1])):
+        with pytest.raises(ValueError, match="sample\\(k\\) needs a non-negative int k"):
+            curriculum.sample(bad)
+    assert curriculum.stage == 0 and curriculum.stage_metrics()["tasks"] == 1.0
+
+
+def test_mean_return_follows_the_window_exactly_over_many_episodes():
+    curriculum = SequentialCurriculum(["easy", "hard"], ["episodes>=1000000"], LEVELS, return_buffer_size=7)
+    returns = np.random.default_rng(0).normal(1e6, 1.0, size=500)  # large values: rounding would show
+    for value in returns:
+        curriculum.update_on_episode(float(value), 1, "easy")
+    assert curriculum.stage_metrics()["episode_return"] == pytest.approx(float(np.mean(returns[-7:])), rel=1e-14)
+    restored = SequentialCurriculum(["easy", "hard"], ["episodes>=1000000"], LEVELS, return_buffer_size=7)
+    restored.load_state_dict(curriculum.state_dict())
+    assert restored.stage_metrics()["episode_return"] == pytest.approx(curriculum.stage_metrics()["episode_return"], rel=1e-15)

@@ -10,6 +10,7 @@ import numpy as np
 
 from syllabus_like.curricula.metric_writer import write_scalars
 from syllabus_like.task_space import TaskSpace
+from syllabus_like.validation import check_sample_count
 
 __all__ = ["Curriculum"]
 
@@ -42,12 +43,10 @@ class Curriculum:
     # ------------------------------------------------------------- sampling
     def sample(self, k: int = 1) -> list:
         """Return a list of ``k`` tasks (decoded)."""
-        if k == 1 and type(k) is int:  # a wrapper's reset: no comprehension frame
+        if type(k) is int and k == 1:  # a wrapper's reset: no comprehension frame
             return [self.task_space.decode(self._sample(1)[0])]
-        if type(k) is not int and (isinstance(k, bool) or not isinstance(k, np.integer)) or k < 0:
-            raise ValueError(f"sample(k) needs a non-negative int k, got {k!r}")
         decode = self.task_space.decode
-        return [decode(encoded) for encoded in self._sample(int(k))]
+        return [decode(encoded) for encoded in self._sample(check_sample_count(k))]
 
     def _sample(self, k: int) -> Sequence[Any]:
         """Return ``k`` encoded tasks."""

@@ -24,37 +24,37 @@ class DomainRandomization(Curriculum):
     """Samples every task uniformly at random (finite spaces) or uniformly over
     the space's volume (spaces with a continuous member), ignoring feedback.
 
-    Finite spaces draw task ``floor(u * n)`` from uniform doubles ``u`` taken
-    from the generator :data:`_UNIFORM_BLOCK` at a time: a wrapper's reset
-    asks for one task, and one call to the generator costs ~0.3 us, as much
-    as all the rest of the draw. The doubles are the generator's stream in
-    order, so ``sample(1)`` k times equals ``sample(k)`` once, and the
-    doubles not used yet are part of :meth:`state_dict`.
+    Finite spaces draw task ``floor(u * n)`` from uniform doubles ``u``. A
+    wrapper's reset asks for one task, and one call to the generator costs
+    ~0.3 us, as much as all the rest of the draw, so single draws take their
+    doubles from a block of :data:`_UNIFORM_BLOCK` drawn at once; larger draws
+    use what is left of the block, then draw the rest directly. The doubles
+    are the generator's stream in order, so ``sample(1)`` k times equals
+    ``sample(k)`` once, and the doubles not used yet are part of
+    :meth:`state_dict`.
     """
 
     def __init__(self, task_space: TaskSpace, *, seed: int | None = None) -> None:
         super().__init__(task_space, seed=seed)
         self._spare_uniforms: list[float] = []  # the next doubles of the stream, last one first
 
-    def _uniforms(self, k: int) -> list[float]:
-        """The next ``k`` uniform doubles of the generator's stream."""
-        if k == 0:
-            return []
+    def _uniforms(self, k: int) -> np.ndarray:
+        """The next ``k`` uniform doubles of the generator's stream: the spare ones first."""
         spare = self._spare_uniforms
-        if len(spare) < k:
-            blocks = -(-(k - len(spare)) // _UNIFORM_BLOCK)
-            spare[:0] = self._rng.random(blocks * _UNIFORM_BLOCK).tolist()[::-1]
-        taken = spare[-k:][::-1]
-        del spare[-k:]
-        return taken
+        taken = spare[: -k - 1 : -1]  # the next min(k, len(spare)), in stream order
+        del spare[len(spare) - len(taken) :]
+        fresh = self._rng.random(k - len(taken))
+        return np.concatenate([taken, fresh]) if taken else fresh
 
     def _sample(self, k: int) -> list:
         num_tasks = self.task_space.num_tasks
         if num_tasks is not None:
             if num_tasks <= _FLOAT_DRAW_LIMIT:
-                if k == 1 and self._spare_uniforms:
+                if k == 1:
+                    if not self._spare_uniforms:
+                        self._spare_uniforms = self._rng.random(_UNIFORM_BLOCK).tolist()[::-1]
                     return [int(self._spare_uniforms.pop() * num_tasks)]
-                return (np.asarray(self._uniforms(k)) * num_tasks).astype(np.int64).tolist()
+                return (self._uniforms(k) * num_tasks).astype(np.int64).tolist()
             return [int(i) for i in self._rng.integers(num_tasks, size=k)]
         return [self.task_space.encode(self.task_space.sample(self._rng)) for _ in range(k)]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
@@ -13,8 +12,10 @@ from syllabus_like.conditions import Condition, parse_condition
 from syllabus_like.curricula.base import Curriculum
 from syllabus_like.curricula.constant import Constant
 from syllabus_like.curricula.domain_randomization import DomainRandomization
+from syllabus_like.curricula.recent_returns import RecentReturns
 from syllabus_like.stages import SEQUENTIAL_METRICS, check_sequential_arguments
 from syllabus_like.task_space import BoxTaskSpace, SubsetTaskSpace, TaskSpace, TaskSpaceError
+from syllabus_like.validation import check_sample_count
 
 __all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum"]
 
@@ -142,7 +143,7 @@ class SequentialCurriculum(Curriculum):
         self._steps = 0
         self._episodes = 0
         self._tasks = 0
-        self._returns: deque[float] = deque(maxlen=self.return_buffer_size)
+        self._returns = RecentReturns(self.return_buffer_size)
 
     # ------------------------------------------------------------------ stages
     @property
@@ -164,8 +165,9 @@ class SequentialCurriculum(Curriculum):
             "tasks": float(self._tasks),
             "total_tasks": float(self._total_tasks),
         }
-        if self._returns:
-            values["episode_return"] = float(np.mean(self._returns))
+        mean_return = self._returns.mean()
+        if mean_return is not None:
+            values["episode_return"] = mean_return
         return values
 
     def check_stopping_conditions(self) -> bool:
@@ -194,8 +196,9 @@ class SequentialCurriculum(Curriculum):
         The stage's curriculum already returns decoded tasks of this space, so
         they are passed through without another encode/decode round trip.
         """
+        check_sample_count(k)  # before the check, which may end the stage
         self.check_stopping_conditions()
-        tasks = self.current_curriculum.sample(k)  # validates k
+        tasks = self.current_curriculum.sample(k)
         self._tasks += len(tasks)
         self._total_tasks += len(tasks)
         return tasks
@@ -266,7 +269,7 @@ class SequentialCurriculum(Curriculum):
             raise ValueError(f"state has {len(state['curricula'])} stages, this curriculum has {self.num_stages}")
         self.stage = int(state["stage"])
         self._steps, self._episodes, self._tasks = int(state["steps"]), int(state["episodes"]), int(state["tasks"])
-        self._returns = deque(state["returns"], maxlen=self.return_buffer_size)
+        self._returns.load(state["returns"])
         self._total_steps = int(state["total_steps"])
         self._total_episodes = int(state["total_episodes"])
         self._total_tasks = int(state["total_tasks"])

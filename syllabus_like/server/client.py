@@ -36,17 +36,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
-
-from syllabus_like.server.protocol import (
-    EPISODE,
-    PROGRESS,
-    STEPS,
-    TaskServerError,
-    check_positive_int,
-    check_prefetch,
-    pack_steps,
-)
+from syllabus_like.server.protocol import EPISODE, PROGRESS, STEPS, TaskServerError, pack_steps
+from syllabus_like.validation import check_positive_int, check_prefetch, check_sample_count
 
 __all__ = ["AUTO_PREFETCH_MAX", "AUTO_PREFETCH_SECONDS", "BufferedClient"]
 
@@ -169,9 +160,7 @@ class BufferedClient:
     # ------------------------------------------------------------ the API
     def sample(self, k: int = 1) -> list:
         """Return ``k`` tasks, from the prefetched ones when possible."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"sample(k) needs a non-negative int k, got {k!r}")
-        k = int(k)
+        k = check_sample_count(k)
         asked_at = self.clock() if self.prefetch == "auto" else 0.0
         with self._lock:
             self._before_use()

@@ -46,7 +46,8 @@ from typing import Any
 from syllabus_like.server.channel import FrameChannel
 from syllabus_like.server.client import BufferedClient
 from syllabus_like.server.host import CurriculumHost, LockedCurriculum
-from syllabus_like.server.protocol import TaskServerError, check_positive_int, check_prefetch
+from syllabus_like.server.protocol import TaskServerError
+from syllabus_like.validation import check_positive_int, check_prefetch
 
 __all__ = ["ProcessBackend", "ProcessClient"]
 

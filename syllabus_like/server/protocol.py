@@ -31,16 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from syllabus_like.validation import check_positive_int
-
 __all__ = [
     "EPISODE",
     "PROGRESS",
     "STEPS",
     "TaskServerError",
     "apply_reports",
-    "check_positive_int",
-    "check_prefetch",
     "pack_steps",
     "unpack_steps",
 ]
@@ -52,15 +48,6 @@ PROGRESS = 2
 
 class TaskServerError(RuntimeError):
     """The task server cannot serve a request: it failed, it was closed, or it is unreachable."""
-
-
-def check_prefetch(prefetch: Any) -> int | str:
-    """Return ``prefetch``, which must be a non-negative int or ``"auto"``; raise a ValueError otherwise."""
-    if isinstance(prefetch, str) and prefetch == "auto":
-        return "auto"
-    if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-        raise ValueError(f"prefetch must be a non-negative int or 'auto', got {prefetch!r}")
-    return int(prefetch)
 
 
 def pack_steps(env_id: int | None, steps: Sequence[tuple]) -> tuple:
@@ -105,5 +92,3 @@ def apply_reports(curriculum: Any, reports: Sequence[tuple]) -> None:
             curriculum.update_task_progress(task, progress, env_id=env_id)
         else:
             raise ValueError(f"unknown report kind {kind!r}; expected EPISODE, STEPS or PROGRESS")
-
-

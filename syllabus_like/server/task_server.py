@@ -24,7 +24,8 @@ from types import TracebackType
 from typing import Any
 
 from syllabus_like.curricula import Curriculum
-from syllabus_like.server.protocol import TaskServerError, check_positive_int, check_prefetch
+from syllabus_like.server.protocol import TaskServerError
+from syllabus_like.validation import check_positive_int, check_prefetch
 
 __all__ = ["BACKENDS", "TaskServer"]
 
