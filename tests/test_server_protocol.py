@@ -14,10 +14,10 @@ from syllabus_like.server.protocol import (
     PROGRESS,
     STEPS,
     apply_reports,
-    check_positive_int,
     pack_steps,
     unpack_steps,
 )
+from syllabus_like.validation import check_positive_int
 
 
 class Recorder:
