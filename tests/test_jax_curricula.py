@@ -214,7 +214,7 @@ def test_plr_tunables_do_not_recompile_and_change_the_distribution():
     @eqx.filter_jit
     def probabilities(curriculum, state):
         traces.append(1)
-        return PROBABILITIES(curriculum, state)
+        return curriculum.probabilities(state)
 
     curriculum = PrioritizedLevelReplay(6, 6, replay_prob=0.5, temperature=1.0)
     state = UPDATE(

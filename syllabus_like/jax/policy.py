@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, Key
 
+from syllabus_like.validation import check_positive_int
+
 __all__ = ["AbstractActorCritic", "MLPActorCritic"]
 
 
@@ -121,8 +123,7 @@ class MLPActorCritic(AbstractActorCritic):
         hidden: Sequence[int] = (64, 64),
         num_observations: int | None = None,
     ) -> None:
-        if isinstance(num_actions, bool) or not isinstance(num_actions, int) or num_actions < 1:
-            raise ValueError(f"num_actions must be a positive int, got {num_actions!r}")
+        check_positive_int("num_actions", num_actions)
         if num_observations is not None:
             if isinstance(num_observations, bool) or not isinstance(num_observations, int) or num_observations < 1:
                 raise ValueError(f"num_observations must be a positive int or None, got {num_observations!r}")

@@ -34,8 +34,8 @@ def row_prefix_sums(rows: Float[Array, "r w"]) -> Float[Array, "r w"]:
     Each row is cut into ``a`` blocks of ``b ~ sqrt(w)`` entries: one product
     with an upper-triangular ``b x b`` matrix of ones gives the running sums
     inside the blocks, a second (``a x a``, strictly upper) the block offsets.
-    On CPU this is several times faster than ``lax.associative_scan`` along
-    the row, and every partial sum stays within its row, so the error is at
+    On CPU this is about 1.5 to 2 times faster than ``lax.associative_scan``
+    along the row, and every partial sum stays within its row, so the error is at
     most ``(a + b) * 2**-24`` times the sum of the row's magnitudes.
     ``HIGHEST`` precision keeps GPUs from rounding the inputs to TF32.
     """
@@ -80,9 +80,12 @@ def window_means(
 
 
 def window_mean(returns: Float[Array, " w"], count: Int[Array, ""]) -> Float[Array, ""]:
-    """Mean of a window whose last ``count`` entries are returns (the others zero); 0 when ``count`` is 0."""
-    total = row_prefix_sums(returns[None, :])[0, -1]  # blocked sums: rounding like window_means
-    return total / jnp.maximum(count, 1).astype(returns.dtype)
+    """Mean of a window whose last ``count`` entries are returns (the others zero); 0 when ``count`` is 0.
+
+    A plain sum: right to float32 rounding, like :func:`window_means`, though
+    the two may differ in the last bits.
+    """
+    return jnp.sum(returns) / jnp.maximum(count, 1).astype(returns.dtype)
 
 
 def window_mean_bounds(

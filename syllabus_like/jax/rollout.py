@@ -175,10 +175,10 @@ def rollout(
     """
     _check(env, tasks, curriculum)
     num_envs = state.task_id.shape[0]
-    width = max(1, num_envs // 8) if max_resets_per_step is None else max_resets_per_step
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"max_resets_per_step must be a positive int, got {max_resets_per_step!r}")
-    width = min(width, num_envs)
+    if max_resets_per_step is None:
+        width = max(1, num_envs // 8)
+    else:
+        width = min(check_positive_int("max_resets_per_step", max_resets_per_step), num_envs)
 
     def reset_finished(
         count: int, done: Bool[Array, " B"], index: Int[Array, " P"], sample_key: PRNGKeyArray, reset_key: PRNGKeyArray

@@ -39,7 +39,8 @@ StoppingCondition = Union[str, Condition, CompiledCondition, Callable[..., Array
 _COUNTERS = ("stage", "steps", "episodes", "tasks", "total_steps", "total_episodes", "total_tasks", "num_returns")
 
 
-def _counter(index: int, doc: str) -> property:
+def _counter(name: str, doc: str) -> property:
+    index = _COUNTERS.index(name)
     return property(lambda state: state.counters[..., index], doc=doc)
 
 
@@ -62,14 +63,14 @@ class SequentialState(eqx.Module):
     returns: Float[Array, " return_buffer_size"]
     mean_return: Float[Array, ""]
 
-    stage = _counter(0, "The active stage.")
-    steps = _counter(1, "Env steps of this stage's episodes.")
-    episodes = _counter(2, "Episodes finished on this stage's tasks.")
-    tasks = _counter(3, "Tasks drawn in this stage.")
-    total_steps = _counter(4, "Env steps of all episodes.")
-    total_episodes = _counter(5, "All episodes finished.")
-    total_tasks = _counter(6, "All tasks drawn.")
-    num_returns = _counter(7, "How many of ``returns`` are this stage's (at most the buffer size).")
+    stage = _counter("stage", "The active stage.")
+    steps = _counter("steps", "Env steps of this stage's episodes.")
+    episodes = _counter("episodes", "Episodes finished on this stage's tasks.")
+    tasks = _counter("tasks", "Tasks drawn in this stage.")
+    total_steps = _counter("total_steps", "Env steps of all episodes.")
+    total_episodes = _counter("total_episodes", "All episodes finished.")
+    total_tasks = _counter("total_tasks", "All tasks drawn.")
+    num_returns = _counter("num_returns", "How many of ``returns`` are this stage's (at most the buffer size).")
 
     def replace(self, **changes: Array) -> "SequentialState":
         """A copy with the named counters, ``returns`` or ``mean_return`` replaced."""
