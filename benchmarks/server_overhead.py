@@ -21,7 +21,9 @@ step whatever the key is; the "task every step" variants use
 step. The column "bare+key" is the bare env with one such key in every step
 and nothing else, so "ours, task every step / bare+key" is the price of the
 task server and the wrappers alone. "no task in infos" uses
-``task_info="none"`` (the task is read with ``envs.get_attr("task")``).
+``task_info="none"`` (the task is read with ``envs.get_attr("task")``). The
+sync section also times the bare env inside one do-nothing ``gym.Wrapper``:
+the floor for any wrapper around each sub-env.
 
 Sections:
 
@@ -41,7 +43,7 @@ Sections:
    than a socket message, so with envs this fast Ray needs a large prefetch.
 
 Usage: ``python benchmarks/server_overhead.py [--rounds N] [--sections sync,async,ray]``.
-A full run takes about two minutes.
+A full run takes a few minutes (the Ray section most of it).
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
         makers = {
             "bare": make_bare,
             "bare+key": make_key_only,
+            "bare in a do-nothing wrapper": lambda: gym.Wrapper(make_bare()),
             "ours (local)": make_ours(client),
             "ours (local, task every step)": make_ours(client, task_info="every_step"),
             "ours (local, no task in infos)": make_ours(client, task_info="none"),

@@ -2,8 +2,8 @@
 
 Shared by the Python :class:`~syllabus_like.SequentialCurriculum` and the JAX
 one (:mod:`syllabus_like.jax.sequential`) so that both accept exactly the same
-arguments and their conditions read exactly the same metric names. Depends on
-nothing else in the library.
+arguments and their conditions read exactly the same metric names. Depends
+only on :mod:`syllabus_like.validation`.
 """
 
 from __future__ import annotations

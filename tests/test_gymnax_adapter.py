@@ -281,6 +281,12 @@ class _Continuous(GymnaxCartPole):
         return Box(-1.0, 1.0)
 
 
+class _ThreeTupleReset(GymnaxCartPole):
+    def reset_env(self, key, params):
+        observation, state = super().reset_env(key, params)
+        return observation, state, {}
+
+
 class _SixTupleStep(GymnaxCartPole):
     def step_env(self, key, state, action, params):
         observation, state, reward, done, info = super().step_env(key, state, action, params)
@@ -304,6 +310,8 @@ def test_bad_envs_params_and_tables_are_rejected():
         GymnaxEnvironment(_Continuous())
     with pytest.raises(TypeError, match=r"step_env\(key, state, action, params\) must return .*, got \("):
         GymnaxEnvironment(_SixTupleStep())
+    with pytest.raises(TypeError, match=r"reset_env\(key, params\) must return \(obs, state\), got \("):
+        GymnaxEnvironment(_ThreeTupleReset())
     with pytest.raises(TypeError, match="derived must be a function params -> params or None, got 3"):
         GymnaxEnvironment(GymnaxCartPole(), derived=3)
     with pytest.raises(TypeError, match="derived\\(params\\) must return params of the same structure, got dict"):

@@ -202,6 +202,8 @@ def test_bad_condition_type_and_buffer_size():
         SequentialCurriculum(["easy", "hard"], ["episodes>=1"], LEVELS, return_buffer_size=0)
     with pytest.raises(TypeError, match="stopping_conditions must be a list"):
         SequentialCurriculum(["easy", "hard"], "episodes>=1", LEVELS)
+    with pytest.raises(TypeError, match="curriculum_list must be a list of stages, got 'easy'"):
+        SequentialCurriculum("easy", [], LEVELS)
 
 
 def test_update_with_task_outside_space_is_rejected():
