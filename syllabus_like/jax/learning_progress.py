@@ -35,6 +35,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from syllabus_like.jax.base import AbstractCurriculum, check_draw_count, validate_task_count
 from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.jax.threefry import random_uniform
 from syllabus_like.jax.sampling import categorical_from_cdf, cumulative_weights
 
 __all__ = ["LearningProgress", "LearningProgressState"]
@@ -137,7 +138,7 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
             lambda: state.cdf,
             lambda: cumulative_weights(self.probabilities(state)),
         )
-        return state, categorical_from_cdf(cdf, jax.random.uniform(key, (n,)))
+        return state, categorical_from_cdf(cdf, random_uniform(key, n))
 
     def update(self, state: LearningProgressState, batch: EpisodeBatch) -> LearningProgressState:
         batch = batch.flatten()

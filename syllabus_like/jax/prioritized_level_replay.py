@@ -56,6 +56,7 @@ from syllabus_like.jax.base import (
     validate_task_count,
 )
 from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.jax.threefry import random_uniform
 from syllabus_like.jax.sampling import categorical_from_cdf, cumulative_weights
 from syllabus_like.validation import check_positive_int
 
@@ -223,7 +224,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         n = check_draw_count(n)
         replay = self.effective_replay_prob(state)
         # One uniform per draw decides replay-or-new, then (rescaled) which level.
-        uniform = jax.random.uniform(key, (n,))
+        uniform = random_uniform(key, n)
         replaying = uniform < replay
         below = jnp.minimum(uniform / jnp.maximum(replay, 1e-12), 1.0 - 2**-24)
         above = jnp.clip((uniform - replay) / jnp.maximum(1.0 - replay, 1e-12), 0.0, 1.0 - 2**-24)

@@ -16,11 +16,11 @@ rounding moves each probability by at most ~1e-9.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from syllabus_like.jax.base import prefix_sum
+from syllabus_like.jax.threefry import random_bits, random_uniform
 
 __all__ = ["UNITS", "categorical_from_cdf", "cumulative_weights", "sample_categorical", "uniform_indices"]
 
@@ -54,7 +54,7 @@ def categorical_from_cdf(cdf: Int[Array, " k"], uniform: Float[Array, "*n"]) -> 
 
 def sample_categorical(key: PRNGKeyArray, weights: Float[Array, " k"], n: int) -> Int[Array, " n"]:
     """``n`` independent draws of indices with probability proportional to ``weights``."""
-    return categorical_from_cdf(cumulative_weights(weights), jax.random.uniform(key, (n,)))
+    return categorical_from_cdf(cumulative_weights(weights), random_uniform(key, n))
 
 
 def uniform_indices(key: PRNGKeyArray, n: int, size: Int[ArrayLike, ""]) -> Int[Array, " n"]:
@@ -65,9 +65,10 @@ def uniform_indices(key: PRNGKeyArray, n: int, size: Int[ArrayLike, ""]) -> Int[
     ``1 / size`` to within ``1 / 2**32``. It needs one 32-bit draw per index,
     where ``jax.random.randint`` needs a key split and two (for its
     arbitrary-range arithmetic): inside a rollout, where every step draws the
-    tasks of the envs that reset, that is about 4x cheaper on CPU.
+    tasks of the envs that reset, that is about 4x cheaper on CPU. The bits are
+    ``jax.random.bits``'s, computed as one fused kernel (:mod:`.threefry`).
     """
-    bits = jax.random.bits(key, (n,), jnp.uint32)
+    bits = random_bits(key, n)
     return _high_word(bits, jnp.asarray(size).astype(jnp.uint32)).astype(jnp.int32)
 
 
