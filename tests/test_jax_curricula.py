@@ -415,3 +415,26 @@ def test_missing_jax_names_the_extra_to_install():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "pip install 'syllabus-like[jax]'" in result.stdout, result.stderr
+
+
+def _built_in_curricula() -> dict[str, object]:
+    return {
+        "Constant": Constant(6, 2),
+        "DomainRandomization": DomainRandomization(6),
+        "PrioritizedLevelReplay": PrioritizedLevelReplay(6, 4, replay_prob=0.5),
+        "LearningProgress": LearningProgress(6),
+        "SequentialCurriculum": SequentialCurriculum([[0, 1], [2, 3]], ["tasks >= 3"], 6),
+    }
+
+
+@pytest.mark.parametrize("name", list(_built_in_curricula()))
+def test_samples_independently_is_true_exactly_when_sampling_leaves_the_state_alone(name):
+    """The flag lets a rollout draw many steps' tasks at once; it must not be set on a curriculum that counts."""
+    curriculum = _built_in_curricula()[name]
+    state = curriculum.init(jax.random.key(0))
+    key = jax.random.key(1)
+    mask = jnp.array([True, False, True, False, False])
+    after, drawn = curriculum.sample(state, key, 5, mask=mask)
+    _, drawn_unmasked = curriculum.sample(state, key, 5)
+    unchanged = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(after)))
+    assert curriculum.samples_independently == (unchanged and np.array_equal(drawn, drawn_unmasked))

@@ -108,6 +108,41 @@ def test_compact_and_full_updates_agree():
         assert np.array_equal(a, b)
 
 
+DRAW_SIZES: list[int] = []
+
+
+class RecordingDomainRandomization(DomainRandomization):
+    """DomainRandomization noting the size of every draw it is traced with."""
+
+    def sample(self, state, key, n, mask=None):
+        DRAW_SIZES.append(n)
+        return super().sample(state, key, n, mask)
+
+
+class PerStepDomainRandomization(RecordingDomainRandomization):
+    samples_independently = False
+
+
+@pytest.mark.parametrize("curriculum_type", [RecordingDomainRandomization, PerStepDomainRandomization])
+def test_independent_samplers_draw_for_all_steps_before_the_scan(curriculum_type):
+    """A curriculum with ``samples_independently`` is asked once for ``T * P`` tasks; others once per step."""
+    curriculum = curriculum_type(TASKS.num_tasks)
+    state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=16)
+    DRAW_SIZES.clear()
+    state, output = eqx.filter_jit(rollout)(ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 300,
+                                            max_resets_per_step=4)
+    if curriculum.samples_independently:
+        assert sorted(DRAW_SIZES) == [16, 300 * 4]  # the whole rollout's rows, and the full-width fallback
+    else:
+        assert sorted(DRAW_SIZES) == [4, 16]  # per step: the compact path and the full-width one
+    # Either way each reset gets its own uniform draw: every task comes up, none far from 1/6.
+    done = np.asarray(output.episodes.done)
+    later = done & (np.cumsum(done, axis=0) > 1)  # episodes after each env's first (which ran its initial task)
+    counts = np.bincount(np.asarray(output.episodes.task_id)[later], minlength=6)
+    assert counts.sum() > 150
+    assert (np.abs(counts / counts.sum() - 1 / 6) < 0.07).all()
+
+
 def test_plr_learns_from_scored_episodes_inside_the_rollout():
     curriculum = PrioritizedLevelReplay(TASKS.num_tasks, 4, replay_prob=0.5)
     state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=8)

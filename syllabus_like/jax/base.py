@@ -21,7 +21,7 @@ over seeds) and ``lax.scan``.
 from __future__ import annotations
 
 import abc
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import equinox as eqx
 import jax
@@ -43,6 +43,13 @@ class AbstractCurriculum(eqx.Module, Generic[StateT]):
     """Base of every functional curriculum over task ids ``0 .. num_tasks - 1``."""
 
     num_tasks: eqx.AbstractVar[int]
+
+    #: True when :meth:`sample` returns the state unchanged and ignores ``mask``,
+    #: so its draws depend only on the state and the key. A rollout then draws
+    #: the tasks of all its steps in one call: one pass over the sampling table
+    #: for the whole rollout instead of one per step. Leave it False when
+    #: sampling counts or otherwise changes the state.
+    samples_independently: ClassVar[bool] = False
 
     @abc.abstractmethod
     def init(self, key: PRNGKeyArray) -> StateT:

@@ -20,6 +20,8 @@ class Constant(AbstractCurriculum[EmptyState]):
     recompile.
     """
 
+    samples_independently = True
+
     num_tasks: int = eqx.field(static=True)
     task_id: Int[Array, ""]
 

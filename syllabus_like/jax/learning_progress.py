@@ -67,6 +67,8 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
         temperature: > 0; divides the z-scores before the sigmoid.
     """
 
+    samples_independently = True
+
     num_tasks: int = eqx.field(static=True)
     fast_rate: Float[Array, ""]
     slow_rate: Float[Array, ""]

@@ -106,6 +106,8 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
     ``update`` needs ``batch.score`` (one score per episode).
     """
 
+    samples_independently = True
+
     num_tasks: int = eqx.field(static=True)
     buffer_size: int = eqx.field(static=True)
     prioritization: str = eqx.field(static=True)

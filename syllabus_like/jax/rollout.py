@@ -19,7 +19,10 @@ by inverse CDF or uniform integers, never a categorical over all tasks per
 env). Tasks for the ``T`` steps of one rollout are drawn from the curriculum
 state as of the start of the rollout (counters such as ``tasks`` advance step
 by step); the curriculum learns from the rollout's episodes at its end. Use a
-smaller ``T`` for more frequent updates.
+smaller ``T`` for more frequent updates. A curriculum whose
+``samples_independently`` is True (its draws depend only on the state and the
+key) has the draws for all ``T`` steps made in one call before the scan: one
+search of its sampling table for the rollout, not one per step.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ from syllabus_like.validation import check_positive_int
 __all__ = ["RolloutOutput", "RolloutState", "random_policy", "rollout", "rollout_init"]
 
 Policy = Callable[[PRNGKeyArray, PyTree], Array]
+
+#: ``fold_in`` tag of the key for the draws made before the scan (the step keys stay ``split(key, T)``).
+_PRESAMPLE_STREAM = 0x5A4D
 ScoreFunction = Callable[[EpisodeBatch], Float[Array, "T B"]]
 
 
@@ -180,12 +186,28 @@ def rollout(
     else:
         width = min(check_positive_int("max_resets_per_step", max_resets_per_step), num_envs)
 
+    # Draws made before the scan, one row of ``width`` per step, for curricula that allow it.
+    presample = curriculum is not None and curriculum.samples_independently
+    if presample:
+        _, presampled = curriculum.sample(
+            state.curriculum_state, jax.random.fold_in(key, _PRESAMPLE_STREAM), num_steps * width
+        )
+        presampled = presampled.reshape(num_steps, width)
+    else:
+        presampled = jnp.zeros((num_steps, 0), jnp.int32)
+
     def reset_finished(
-        count: int, done: Bool[Array, " B"], index: Int[Array, " P"], sample_key: PRNGKeyArray, reset_key: PRNGKeyArray
+        count: int,
+        done: Bool[Array, " B"],
+        index: Int[Array, " P"],
+        sample_key: PRNGKeyArray,
+        reset_key: PRNGKeyArray,
+        drawn_before: Int[Array, " P"],
     ):
         """Draw tasks for and reset the finished envs, using ``count`` slots (``count == B``: one per env).
 
         With ``count < B``, ``index`` lists the finished envs in order (``B`` marks an unused slot).
+        With ``count == width`` the tasks are ``drawn_before`` when the curriculum allowed presampling.
         """
 
         def run(operands: tuple[PyTree, PyTree, Array, PyTree]) -> tuple[PyTree, PyTree, Array, PyTree]:
@@ -194,7 +216,9 @@ def rollout(
                 slots, used = jnp.arange(num_envs), done
             else:
                 slots, used = index, index < num_envs
-            if curriculum is not None:
+            if presample and count == width:
+                drawn = drawn_before
+            elif curriculum is not None:
                 curriculum_state, drawn = curriculum.sample(curriculum_state, sample_key, count, mask=used)
             else:
                 drawn = task_id[jnp.minimum(slots, num_envs - 1)]
@@ -222,7 +246,10 @@ def rollout(
 
         return run
 
-    def one_step(carry: RolloutState, step_key: PRNGKeyArray) -> tuple[RolloutState, RolloutOutput]:
+    def one_step(
+        carry: RolloutState, inputs: tuple[PRNGKeyArray, Int[Array, " P"]]
+    ) -> tuple[RolloutState, RolloutOutput]:
+        step_key, drawn_before = inputs
         action_key, env_key, sample_key, reset_key = jax.random.split(step_key, 4)
         action = policy(action_key, carry.observation)
         env_state, observation, reward, terminated, truncated, info = jax.vmap(
@@ -241,11 +268,11 @@ def rollout(
             jnp.arange(num_envs, dtype=jnp.int32), mode="drop"
         )
         fits = rank[-1] < width
-        full = reset_finished(num_envs, done, index, sample_key, reset_key)
+        full = reset_finished(num_envs, done, index, sample_key, reset_key, drawn_before)
         if width == num_envs:
             operands = full(operands)
         else:
-            few = reset_finished(width, done, index, sample_key, reset_key)
+            few = reset_finished(width, done, index, sample_key, reset_key, drawn_before)
             operands = jax.lax.cond(fits, few, full, operands)
         env_state, observation, task_id, curriculum_state = operands
         carry = RolloutState(
@@ -258,7 +285,7 @@ def rollout(
         )
         return carry, (RolloutOutput(finished, reward, terminated, truncated), index, fits)
 
-    state, (output, index, fits) = jax.lax.scan(one_step, state, jax.random.split(key, num_steps))
+    state, (output, index, fits) = jax.lax.scan(one_step, state, (jax.random.split(key, num_steps), presampled))
     if score_fn is not None:
         episodes = output.episodes
         scores = jnp.asarray(score_fn(episodes), jnp.float32)
