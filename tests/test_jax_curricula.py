@@ -232,6 +232,10 @@ def test_plr_tunables_do_not_recompile_and_change_the_distribution():
     sharper_curriculum = eqx.tree_at(lambda c: c.temperature, curriculum, jnp.float32(0.1))
     _, draws = eqx.filter_jit(sharper_curriculum.sample)(state, jax.random.key(3), 100_000)
     assert np.abs(_frequencies(draws, 6) - np.asarray(sharper)).sum() < 0.02
+    # The replay probability is in the cached table too (it splits the table between replay and new levels).
+    more_replay_curriculum = eqx.tree_at(lambda c: c.replay_prob, curriculum, jnp.float32(0.9))
+    _, draws = eqx.filter_jit(more_replay_curriculum.sample)(state, jax.random.key(4), 100_000)
+    assert np.abs(_frequencies(draws, 6) - np.asarray(more_replay)).sum() < 0.02
 
 
 def test_plr_needs_scores_and_validates_its_arguments():
@@ -428,8 +432,8 @@ def _built_in_curricula() -> dict[str, object]:
 
 
 @pytest.mark.parametrize("name", list(_built_in_curricula()))
-def test_samples_independently_is_true_exactly_when_sampling_leaves_the_state_alone(name):
-    """The flag lets a rollout draw many steps' tasks at once; it must not be set on a curriculum that counts."""
+def test_draws_ahead_only_where_sampling_leaves_the_state_alone(name):
+    """A rollout draws many steps' tasks at once for these; that must not skip a curriculum's counting."""
     curriculum = _built_in_curricula()[name]
     state = curriculum.init(jax.random.key(0))
     key = jax.random.key(1)
@@ -437,4 +441,8 @@ def test_samples_independently_is_true_exactly_when_sampling_leaves_the_state_al
     after, drawn = curriculum.sample(state, key, 5, mask=mask)
     _, drawn_unmasked = curriculum.sample(state, key, 5)
     unchanged = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(after)))
-    assert curriculum.samples_independently == (unchanged and np.array_equal(drawn, drawn_unmasked))
+    if curriculum.draws_ahead:
+        assert unchanged and np.array_equal(drawn, drawn_unmasked)
+    assert curriculum.draws_ahead == (name in ("PrioritizedLevelReplay", "LearningProgress"))
+    if name == "SequentialCurriculum":
+        assert not unchanged  # it counts draws, so it must draw step by step

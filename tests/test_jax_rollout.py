@@ -119,19 +119,19 @@ class RecordingDomainRandomization(DomainRandomization):
         return super().sample(state, key, n, mask)
 
 
-class PerStepDomainRandomization(RecordingDomainRandomization):
-    samples_independently = False
+class AheadDomainRandomization(RecordingDomainRandomization):
+    draws_ahead = True  # allowed: its draws depend only on the key
 
 
-@pytest.mark.parametrize("curriculum_type", [RecordingDomainRandomization, PerStepDomainRandomization])
-def test_independent_samplers_draw_for_all_steps_before_the_scan(curriculum_type):
-    """A curriculum with ``samples_independently`` is asked once for ``T * P`` tasks; others once per step."""
+@pytest.mark.parametrize("curriculum_type", [AheadDomainRandomization, RecordingDomainRandomization])
+def test_curricula_drawing_ahead_are_asked_once_for_all_steps(curriculum_type):
+    """A curriculum with ``draws_ahead`` is asked once for ``T * P`` tasks; others once per step."""
     curriculum = curriculum_type(TASKS.num_tasks)
     state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=16)
     DRAW_SIZES.clear()
     state, output = eqx.filter_jit(rollout)(ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 300,
                                             max_resets_per_step=4)
-    if curriculum.samples_independently:
+    if curriculum.draws_ahead:
         assert sorted(DRAW_SIZES) == [16, 300 * 4]  # the whole rollout's rows, and the full-width fallback
     else:
         assert sorted(DRAW_SIZES) == [4, 16]  # per step: the compact path and the full-width one

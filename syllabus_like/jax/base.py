@@ -44,12 +44,14 @@ class AbstractCurriculum(eqx.Module, Generic[StateT]):
 
     num_tasks: eqx.AbstractVar[int]
 
-    #: True when :meth:`sample` returns the state unchanged and ignores ``mask``,
-    #: so its draws depend only on the state and the key. A rollout then draws
-    #: the tasks of all its steps in one call: one pass over the sampling table
-    #: for the whole rollout instead of one per step. Leave it False when
-    #: sampling counts or otherwise changes the state.
-    samples_independently: ClassVar[bool] = False
+    #: Whether a rollout draws this curriculum's tasks for all its steps in one
+    #: call before the scan, instead of once per step. Set it only when
+    #: :meth:`sample` returns the state unchanged and ignores ``mask`` (its draws
+    #: depend on nothing but the state and the key). It pays when each draw
+    #: searches a table (PrioritizedLevelReplay, LearningProgress): one search
+    #: for the whole rollout instead of one per step. Uniform draws
+    #: (DomainRandomization) cost less per step than one large batch does.
+    draws_ahead: ClassVar[bool] = False
 
     @abc.abstractmethod
     def init(self, key: PRNGKeyArray) -> StateT:

@@ -20,8 +20,6 @@ class Constant(AbstractCurriculum[EmptyState]):
     recompile.
     """
 
-    samples_independently = True
-
     num_tasks: int = eqx.field(static=True)
     task_id: Int[Array, ""]
 

@@ -16,8 +16,6 @@ __all__ = ["DomainRandomization"]
 class DomainRandomization(AbstractCurriculum[EmptyState]):
     """Samples every task id in ``[0, num_tasks)`` uniformly and ignores feedback."""
 
-    samples_independently = True
-
     num_tasks: int = eqx.field(static=True)
 
     def __init__(self, num_tasks: int) -> None:

@@ -67,7 +67,7 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
         temperature: > 0; divides the z-scores before the sigmoid.
     """
 
-    samples_independently = True
+    draws_ahead = True
 
     num_tasks: int = eqx.field(static=True)
     fast_rate: Float[Array, ""]

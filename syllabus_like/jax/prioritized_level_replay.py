@@ -31,11 +31,14 @@ table is rebuilt with one masked scatter. No per-episode loop.
 Replay starts once ``min_fill`` of the buffer is filled; when every task is in
 the buffer, every draw is a replay. Tunable numbers (``temperature``,
 ``top_k``, ``staleness_coef``, ``replay_prob``, ``min_fill``) are array
-leaves, so changing them never recompiles. The replay distribution only
-changes in ``update``, so its cumulative table is cached in the state there,
-together with the tunables it was built with; ``sample`` uses the cache when
-they still match the Module's and rebuilds the table otherwise, so a cache is
-never stale and a batch of draws costs O(n log buffer_size).
+leaves, so changing them never recompiles. The distribution only changes in
+``update``, so its cumulative table is cached in the state there, together
+with the tunables it was built with; ``sample`` uses the cache when they
+still match the Module's and rebuilds the table otherwise, so a cache is never
+stale. The table covers the buffer slots (weighted ``p * P_replay``) and then
+every task (``1 - p``, uniform over those outside the buffer), so a draw is
+one uniform number and one binary search, and a batch of ``n`` draws costs
+O(n log(buffer_size + num_tasks)).
 """
 
 from __future__ import annotations
@@ -69,9 +72,10 @@ class PLRState(eqx.Module):
     """The level buffer, sorted by score (best first); empty slots have level ``-1``.
 
     ``outside_cdf[t]`` is the number of tasks ``<= t`` that are not in the
-    buffer (a running count kept with the buffer, for drawing new levels).
-    ``replay_cdf`` caches the cumulative replay distribution, built with the
-    tunables ``cached_with`` (temperature, top_k, staleness_coef).
+    buffer (a running count kept with the buffer).
+    ``draw_cdf`` caches the cumulative table :meth:`~PrioritizedLevelReplay.sample`
+    searches (buffer slots, then tasks), built with the tunables
+    ``cached_with`` (temperature, top_k, staleness_coef, replay_prob, min_fill).
     """
 
     levels: Int[Array, " buffer_size"]
@@ -81,8 +85,8 @@ class PLRState(eqx.Module):
     slot_of_task: Int[Array, " num_tasks"]
     outside_cdf: Int[Array, " num_tasks"]
     episode_count: Int[Array, ""]
-    replay_cdf: Int[Array, " buffer_size"]
-    cached_with: Float[Array, "3"]
+    draw_cdf: Int[Array, " buffer_size + num_tasks"]
+    cached_with: Float[Array, "5"]
 
 
 def _check_fraction(value: object, name: str) -> None:
@@ -106,7 +110,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
     ``update`` needs ``batch.score`` (one score per episode).
     """
 
-    samples_independently = True
+    draws_ahead = True
 
     num_tasks: int = eqx.field(static=True)
     buffer_size: int = eqx.field(static=True)
@@ -158,24 +162,33 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
             slot_of_task=jnp.full((self.num_tasks,), -1, jnp.int32),
             outside_cdf=jnp.arange(1, self.num_tasks + 1, dtype=jnp.int32),
             episode_count=jnp.zeros((), jnp.int32),
-            replay_cdf=jnp.zeros((size,), jnp.int32),
-            cached_with=jnp.zeros((3,), jnp.float32),
+            draw_cdf=jnp.zeros((size + self.num_tasks,), jnp.int32),
+            cached_with=jnp.zeros((5,), jnp.float32),
         )
         return self._with_cache(state)
 
-    def _tunables(self) -> Float[Array, "3"]:
-        return jnp.stack([self.temperature, self.top_k.astype(jnp.float32), self.staleness_coef])
+    def _tunables(self) -> Float[Array, "5"]:
+        return jnp.stack(
+            [self.temperature, self.top_k.astype(jnp.float32), self.staleness_coef, self.replay_prob, self.min_fill]
+        )
+
+    def _draw_weights(self, state: PLRState) -> Float[Array, " buffer_size + num_tasks"]:
+        """``p * P_replay`` for each buffer slot, then ``1 - p`` spread over the tasks outside the buffer."""
+        replay = self.effective_replay_prob(state)
+        outside = state.slot_of_task < 0
+        new = (1.0 - replay) * outside / jnp.maximum(state.outside_cdf[-1], 1)
+        return jnp.concatenate([replay * self.replay_distribution(state), new])
 
     def _with_cache(self, state: PLRState) -> PLRState:
-        cdf = cumulative_weights(self.replay_distribution(state))
-        return eqx.tree_at(lambda s: (s.replay_cdf, s.cached_with), state, (cdf, self._tunables()))
+        cdf = cumulative_weights(self._draw_weights(state))
+        return eqx.tree_at(lambda s: (s.draw_cdf, s.cached_with), state, (cdf, self._tunables()))
 
-    def replay_cdf(self, state: PLRState) -> Int[Array, " buffer_size"]:
-        """The cumulative replay table: the cached one when built with the current tunables."""
+    def draw_cdf(self, state: PLRState) -> Int[Array, " buffer_size + num_tasks"]:
+        """The cumulative draw table: the cached one when built with the current tunables."""
         return lax.cond(
             jnp.all(state.cached_with == self._tunables()),
-            lambda: state.replay_cdf,
-            lambda: cumulative_weights(self.replay_distribution(state)),
+            lambda: state.draw_cdf,
+            lambda: cumulative_weights(self._draw_weights(state)),
         )
 
     # ---------------------------------------------------------- distribution
@@ -205,14 +218,10 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         return jnp.where(filled >= needed, replaying, 0.0)
 
     def probabilities(self, state: PLRState) -> Float[Array, " num_tasks"]:
-        replay = self.effective_replay_prob(state)
-        valid = state.levels >= 0
-        slots = jnp.where(valid, state.levels, self.num_tasks)
-        probabilities = jnp.zeros((self.num_tasks,), jnp.float32)
-        probabilities = probabilities.at[slots].add(replay * self.replay_distribution(state), mode="drop")
-        outside = state.slot_of_task < 0
-        new = (1.0 - replay) * outside / jnp.maximum(state.outside_cdf[-1], 1)
-        return probabilities + new
+        weights = self._draw_weights(state)
+        slots = jnp.where(state.levels >= 0, state.levels, self.num_tasks)
+        replayed = jnp.zeros((self.num_tasks,), jnp.float32).at[slots].add(weights[: self.buffer_size], mode="drop")
+        return replayed + weights[self.buffer_size :]
 
     def max_returns(self, state: PLRState) -> Float[Array, " num_tasks"]:
         """The best return seen on each buffered level (``-inf`` for the others), for MaxMC scores."""
@@ -224,21 +233,10 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         self, state: PLRState, key: PRNGKeyArray, n: int, mask: Bool[Array, " n"] | None = None
     ) -> tuple[PLRState, Int[Array, " n"]]:
         n = check_draw_count(n)
-        replay = self.effective_replay_prob(state)
-        # One uniform per draw decides replay-or-new, then (rescaled) which level.
-        uniform = random_uniform(key, n)
-        replaying = uniform < replay
-        below = jnp.minimum(uniform / jnp.maximum(replay, 1e-12), 1.0 - 2**-24)
-        above = jnp.clip((uniform - replay) / jnp.maximum(1.0 - replay, 1e-12), 0.0, 1.0 - 2**-24)
-
-        slot = categorical_from_cdf(self.replay_cdf(state), below)
-        replayed_level = state.levels[slot]
-
-        outside = state.outside_cdf[-1]
-        rank_outside = jnp.minimum(jnp.floor(above * outside).astype(jnp.int32), jnp.maximum(outside - 1, 0))
-        new_level = jnp.searchsorted(state.outside_cdf, rank_outside, side="right", method="scan_unrolled")
-        new_level = jnp.minimum(new_level, self.num_tasks - 1).astype(jnp.int32)
-        return state, jnp.where(replaying, replayed_level, new_level)
+        # Entries below buffer_size are slots to replay, the others new tasks (zero weight if in the buffer).
+        entry = categorical_from_cdf(self.draw_cdf(state), random_uniform(key, n))
+        replayed_level = state.levels[jnp.minimum(entry, self.buffer_size - 1)]
+        return state, jnp.where(entry < self.buffer_size, replayed_level, entry - self.buffer_size)
 
     # ---------------------------------------------------------------- updates
     def update(self, state: PLRState, batch: EpisodeBatch) -> PLRState:
@@ -298,7 +296,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
             slot_of_task=slot_of_task,
             outside_cdf=prefix_sum((slot_of_task < 0).astype(jnp.int32)),
             episode_count=episode_count,
-            replay_cdf=state.replay_cdf,
+            draw_cdf=state.draw_cdf,
             cached_with=state.cached_with,
         )
         return self._with_cache(state)

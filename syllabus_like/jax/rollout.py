@@ -19,10 +19,10 @@ by inverse CDF or uniform integers, never a categorical over all tasks per
 env). Tasks for the ``T`` steps of one rollout are drawn from the curriculum
 state as of the start of the rollout (counters such as ``tasks`` advance step
 by step); the curriculum learns from the rollout's episodes at its end. Use a
-smaller ``T`` for more frequent updates. A curriculum whose
-``samples_independently`` is True (its draws depend only on the state and the
-key) has the draws for all ``T`` steps made in one call before the scan: one
-search of its sampling table for the rollout, not one per step.
+smaller ``T`` for more frequent updates. A curriculum whose ``draws_ahead``
+is True (its draws depend only on the state and the key, and each searches a
+table) has the draws for all ``T`` steps made in one call before the scan: one
+search for the rollout, not one per step.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def rollout(
         width = min(check_positive_int("max_resets_per_step", max_resets_per_step), num_envs)
 
     # Draws made before the scan, one row of ``width`` per step, for curricula that allow it.
-    presample = curriculum is not None and curriculum.samples_independently
+    presample = curriculum is not None and curriculum.draws_ahead
     if presample:
         _, presampled = curriculum.sample(
             state.curriculum_state, jax.random.fold_in(key, _PRESAMPLE_STREAM), num_steps * width
