@@ -23,7 +23,7 @@ on the machine disturb least. The last lines run the Python
 path on the same task family: Gymnasium CartPole + ``CartPoleTaskWrapper`` +
 ``CurriculumWrapper`` with the Python ``DomainRandomization``, one env.
 
-Usage: ``python benchmarks/jax_rollout.py [--envs 1024 4096] [--rounds 12] [--steps 128]``
+Usage: ``python benchmarks/jax_rollout.py [--envs 1024 4096] [--rounds 30] [--steps 128]``
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", type=int, nargs="+", default=[1024, 4096], help="values of B")
     parser.add_argument("--steps", type=int, default=128, help="T, steps per rollout")
-    parser.add_argument("--rounds", type=int, default=12, help="timing rounds (steps/s: the best; ratios: the median)")
+    parser.add_argument("--rounds", type=int, default=30, help="timing rounds (steps/s: the best; ratios: the median)")
     parser.add_argument("--steps-per-round", type=int, default=500_000, help="env steps per config per round")
     parser.add_argument("--python-seconds", type=float, default=3.0)
     args = parser.parse_args()
