@@ -54,13 +54,12 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from syllabus_like.jax.base import (
     AbstractCurriculum,
     check_draw_count,
-    prefix_sum,
     saturating_add,
     validate_task_count,
 )
 from syllabus_like.jax.episodes import EpisodeBatch
-from syllabus_like.jax.threefry import random_uniform
 from syllabus_like.jax.sampling import categorical_from_cdf, cumulative_weights
+from syllabus_like.jax.threefry import random_uniform
 from syllabus_like.validation import check_positive_int
 
 __all__ = ["PLRState", "PrioritizedLevelReplay"]
@@ -71,8 +70,7 @@ Prioritization = Literal["rank", "topk"]
 class PLRState(eqx.Module):
     """The level buffer, sorted by score (best first); empty slots have level ``-1``.
 
-    ``outside_cdf[t]`` is the number of tasks ``<= t`` that are not in the
-    buffer (a running count kept with the buffer).
+    ``slot_of_task[t]`` is task ``t``'s slot, ``-1`` for tasks outside the buffer.
     ``draw_cdf`` caches the cumulative table :meth:`~PrioritizedLevelReplay.sample`
     searches (buffer slots, then tasks), built with the tunables
     ``cached_with`` (temperature, top_k, staleness_coef, replay_prob, min_fill).
@@ -83,7 +81,6 @@ class PLRState(eqx.Module):
     last_played: Int[Array, " buffer_size"]
     max_returns: Float[Array, " buffer_size"]
     slot_of_task: Int[Array, " num_tasks"]
-    outside_cdf: Int[Array, " num_tasks"]
     episode_count: Int[Array, ""]
     draw_cdf: Int[Array, " buffer_size + num_tasks"]
     cached_with: Float[Array, "5"]
@@ -160,7 +157,6 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
             last_played=jnp.zeros((size,), jnp.int32),
             max_returns=jnp.full((size,), -jnp.inf, jnp.float32),
             slot_of_task=jnp.full((self.num_tasks,), -1, jnp.int32),
-            outside_cdf=jnp.arange(1, self.num_tasks + 1, dtype=jnp.int32),
             episode_count=jnp.zeros((), jnp.int32),
             draw_cdf=jnp.zeros((size + self.num_tasks,), jnp.int32),
             cached_with=jnp.zeros((5,), jnp.float32),
@@ -176,7 +172,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         """``p * P_replay`` for each buffer slot, then ``1 - p`` spread over the tasks outside the buffer."""
         replay = self.effective_replay_prob(state)
         outside = state.slot_of_task < 0
-        new = (1.0 - replay) * outside / jnp.maximum(state.outside_cdf[-1], 1)
+        new = (1.0 - replay) * outside / jnp.maximum(jnp.sum(outside), 1)
         return jnp.concatenate([replay * self.replay_distribution(state), new])
 
     def _with_cache(self, state: PLRState) -> PLRState:
@@ -213,8 +209,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         """``p`` once the buffer is filled enough; 1 when no task is left outside the buffer."""
         filled = jnp.sum(state.levels >= 0)
         needed = jnp.maximum(jnp.ceil(self.min_fill * self.buffer_size), 1.0)
-        outside = state.outside_cdf[-1]
-        replaying = jnp.where(outside == 0, 1.0, self.replay_prob)
+        replaying = jnp.where(filled == self.num_tasks, 1.0, self.replay_prob)  # nothing left outside
         return jnp.where(filled >= needed, replaying, 0.0)
 
     def probabilities(self, state: PLRState) -> Float[Array, " num_tasks"]:
@@ -294,7 +289,6 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
             last_played=last_played,
             max_returns=max_returns,
             slot_of_task=slot_of_task,
-            outside_cdf=prefix_sum((slot_of_task < 0).astype(jnp.int32)),
             episode_count=episode_count,
             draw_cdf=state.draw_cdf,
             cached_with=state.cached_with,

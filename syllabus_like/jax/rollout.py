@@ -44,10 +44,10 @@ from syllabus_like.validation import check_positive_int
 __all__ = ["RolloutOutput", "RolloutState", "random_policy", "rollout", "rollout_init"]
 
 Policy = Callable[[PRNGKeyArray, PyTree], Array]
+ScoreFunction = Callable[[EpisodeBatch], Float[Array, "T B"]]
 
 #: ``fold_in`` tag of the key for the draws made before the scan (the step keys stay ``split(key, T)``).
-_PRESAMPLE_STREAM = 0x5A4D
-ScoreFunction = Callable[[EpisodeBatch], Float[Array, "T B"]]
+_DRAWS_AHEAD_STREAM = 0x5A4D
 
 
 class RolloutState(eqx.Module):
@@ -187,14 +187,14 @@ def rollout(
         width = min(check_positive_int("max_resets_per_step", max_resets_per_step), num_envs)
 
     # Draws made before the scan, one row of ``width`` per step, for curricula that allow it.
-    presample = curriculum is not None and curriculum.draws_ahead
-    if presample:
-        _, presampled = curriculum.sample(
-            state.curriculum_state, jax.random.fold_in(key, _PRESAMPLE_STREAM), num_steps * width
+    drawing_ahead = curriculum is not None and curriculum.draws_ahead
+    if drawing_ahead:
+        _, drawn_ahead = curriculum.sample(
+            state.curriculum_state, jax.random.fold_in(key, _DRAWS_AHEAD_STREAM), num_steps * width
         )
-        presampled = presampled.reshape(num_steps, width)
+        drawn_ahead = drawn_ahead.reshape(num_steps, width)
     else:
-        presampled = jnp.zeros((num_steps, 0), jnp.int32)
+        drawn_ahead = jnp.zeros((num_steps, 0), jnp.int32)
 
     def reset_finished(
         count: int,
@@ -202,12 +202,12 @@ def rollout(
         index: Int[Array, " P"],
         sample_key: PRNGKeyArray,
         reset_key: PRNGKeyArray,
-        drawn_before: Int[Array, " P"],
+        step_draws: Int[Array, " P"],
     ):
         """Draw tasks for and reset the finished envs, using ``count`` slots (``count == B``: one per env).
 
         With ``count < B``, ``index`` lists the finished envs in order (``B`` marks an unused slot).
-        With ``count == width`` the tasks are ``drawn_before`` when the curriculum allowed presampling.
+        With ``count == width`` the tasks are ``step_draws`` (this step's row of the draws made ahead) when the curriculum draws ahead.
         """
 
         def run(operands: tuple[PyTree, PyTree, Array, PyTree]) -> tuple[PyTree, PyTree, Array, PyTree]:
@@ -216,8 +216,8 @@ def rollout(
                 slots, used = jnp.arange(num_envs), done
             else:
                 slots, used = index, index < num_envs
-            if presample and count == width:
-                drawn = drawn_before
+            if drawing_ahead and count == width:
+                drawn = step_draws
             elif curriculum is not None:
                 curriculum_state, drawn = curriculum.sample(curriculum_state, sample_key, count, mask=used)
             else:
@@ -249,7 +249,7 @@ def rollout(
     def one_step(
         carry: RolloutState, inputs: tuple[PRNGKeyArray, Int[Array, " P"]]
     ) -> tuple[RolloutState, RolloutOutput]:
-        step_key, drawn_before = inputs
+        step_key, step_draws = inputs
         action_key, env_key, sample_key, reset_key = jax.random.split(step_key, 4)
         action = policy(action_key, carry.observation)
         env_state, observation, reward, terminated, truncated, info = jax.vmap(
@@ -268,11 +268,11 @@ def rollout(
             jnp.arange(num_envs, dtype=jnp.int32), mode="drop"
         )
         fits = rank[-1] < width
-        full = reset_finished(num_envs, done, index, sample_key, reset_key, drawn_before)
+        full = reset_finished(num_envs, done, index, sample_key, reset_key, step_draws)
         if width == num_envs:
             operands = full(operands)
         else:
-            few = reset_finished(width, done, index, sample_key, reset_key, drawn_before)
+            few = reset_finished(width, done, index, sample_key, reset_key, step_draws)
             operands = jax.lax.cond(fits, few, full, operands)
         env_state, observation, task_id, curriculum_state = operands
         carry = RolloutState(
@@ -285,7 +285,7 @@ def rollout(
         )
         return carry, (RolloutOutput(finished, reward, terminated, truncated), index, fits)
 
-    state, (output, index, fits) = jax.lax.scan(one_step, state, (jax.random.split(key, num_steps), presampled))
+    state, (output, index, fits) = jax.lax.scan(one_step, state, (jax.random.split(key, num_steps), drawn_ahead))
     if score_fn is not None:
         episodes = output.episodes
         scores = jnp.asarray(score_fn(episodes), jnp.float32)
