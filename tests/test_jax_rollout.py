@@ -143,6 +143,18 @@ def test_curricula_drawing_ahead_are_asked_once_for_all_steps(curriculum_type):
     assert (np.abs(counts / counts.sum() - 1 / 6) < 0.07).all()
 
 
+class CountingDrawsAhead(SequentialCurriculum):
+    draws_ahead = True  # wrong: its sample counts the draws in the state
+
+
+def test_a_curriculum_drawing_ahead_that_changes_its_state_is_rejected():
+    curriculum = CountingDrawsAhead([[0, 1], [2, 3]], ["tasks >= 100"], TASKS.num_tasks)
+    state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=8)
+    with pytest.raises(ValueError, match=r"CountingDrawsAhead sets draws_ahead = True but its sample returned a "
+                                         r"changed state; .* Set draws_ahead = False, or return the state unchanged"):
+        rollout(ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 4)
+
+
 def test_plr_learns_from_scored_episodes_inside_the_rollout():
     curriculum = PrioritizedLevelReplay(TASKS.num_tasks, 4, replay_prob=0.5)
     state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=8)

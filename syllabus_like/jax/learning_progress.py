@@ -35,7 +35,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from syllabus_like.jax.base import AbstractCurriculum, check_draw_count, validate_task_count
 from syllabus_like.jax.episodes import EpisodeBatch
-from syllabus_like.jax.sampling import categorical_from_cdf, cumulative_weights
+from syllabus_like.jax.sampling import cached_cumulative_weights, categorical_from_cdf, cumulative_weights
 from syllabus_like.jax.threefry import random_uniform
 
 __all__ = ["LearningProgress", "LearningProgressState"]
@@ -135,10 +135,8 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
         self, state: LearningProgressState, key: PRNGKeyArray, n: int, mask: Bool[Array, " n"] | None = None
     ) -> tuple[LearningProgressState, Int[Array, " n"]]:
         n = check_draw_count(n)
-        cdf = jax.lax.cond(
-            jnp.all(state.cached_with == self._tunables()),
-            lambda: state.cdf,
-            lambda: cumulative_weights(self.probabilities(state)),
+        cdf = cached_cumulative_weights(
+            state.cdf, state.cached_with, self._tunables(), lambda: self.probabilities(state)
         )
         return state, categorical_from_cdf(cdf, random_uniform(key, n))
 

@@ -58,7 +58,7 @@ from syllabus_like.jax.base import (
     validate_task_count,
 )
 from syllabus_like.jax.episodes import EpisodeBatch
-from syllabus_like.jax.sampling import categorical_from_cdf, cumulative_weights
+from syllabus_like.jax.sampling import cached_cumulative_weights, categorical_from_cdf, cumulative_weights
 from syllabus_like.jax.threefry import random_uniform
 from syllabus_like.validation import check_positive_int
 
@@ -181,10 +181,8 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
 
     def draw_cdf(self, state: PLRState) -> Int[Array, " buffer_size + num_tasks"]:
         """The cumulative draw table: the cached one when built with the current tunables."""
-        return lax.cond(
-            jnp.all(state.cached_with == self._tunables()),
-            lambda: state.draw_cdf,
-            lambda: cumulative_weights(self._draw_weights(state)),
+        return cached_cumulative_weights(
+            state.draw_cdf, state.cached_with, self._tunables(), lambda: self._draw_weights(state)
         )
 
     # ---------------------------------------------------------- distribution

@@ -102,6 +102,18 @@ def _check(env: Any, tasks: Any, curriculum: Any) -> None:
             )
 
 
+def _check_state_unchanged(curriculum: AbstractCurriculum, before: PyTree, after: PyTree) -> None:
+    """A curriculum that draws ahead must return its state as it got it: the rollout keeps the state from before."""
+    before_leaves, before_tree = jax.tree.flatten(before)
+    after_leaves, after_tree = jax.tree.flatten(after)
+    if before_tree != after_tree or any(a is not b for a, b in zip(before_leaves, after_leaves)):
+        raise ValueError(
+            f"{type(curriculum).__name__} sets draws_ahead = True but its sample returned a changed state; "
+            "a rollout draws such a curriculum's tasks before the scan and keeps the state it had, so those "
+            "changes would be lost. Set draws_ahead = False, or return the state unchanged from sample."
+        )
+
+
 def rollout_init(
     env: AbstractEnvironment,
     tasks: TaskTable,
@@ -189,9 +201,10 @@ def rollout(
     # Draws made before the scan, one row of ``width`` per step, for curricula that allow it.
     drawing_ahead = curriculum is not None and curriculum.draws_ahead
     if drawing_ahead:
-        _, drawn_ahead = curriculum.sample(
+        after, drawn_ahead = curriculum.sample(
             state.curriculum_state, jax.random.fold_in(key, _DRAWS_AHEAD_STREAM), num_steps * width
         )
+        _check_state_unchanged(curriculum, state.curriculum_state, after)
         drawn_ahead = drawn_ahead.reshape(num_steps, width)
     else:
         drawn_ahead = jnp.zeros((num_steps, 0), jnp.int32)
@@ -207,7 +220,8 @@ def rollout(
         """Draw tasks for and reset the finished envs, using ``count`` slots (``count == B``: one per env).
 
         With ``count < B``, ``index`` lists the finished envs in order (``B`` marks an unused slot).
-        With ``count == width`` the tasks are ``step_draws`` (this step's row of the draws made ahead) when the curriculum draws ahead.
+        With ``count == width`` and a curriculum that draws ahead, the tasks are ``step_draws``
+        (this step's row of the draws made before the scan).
         """
 
         def run(operands: tuple[PyTree, PyTree, Array, PyTree]) -> tuple[PyTree, PyTree, Array, PyTree]:

@@ -16,13 +16,23 @@ rounding moves each probability by at most ~1e-9.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax.numpy as jnp
+from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from syllabus_like.jax.base import prefix_sum
 from syllabus_like.jax.threefry import random_bits, random_uniform
 
-__all__ = ["UNITS", "categorical_from_cdf", "cumulative_weights", "sample_categorical", "uniform_indices"]
+__all__ = [
+    "UNITS",
+    "cached_cumulative_weights",
+    "categorical_from_cdf",
+    "cumulative_weights",
+    "sample_categorical",
+    "uniform_indices",
+]
 
 #: Total of the integer weights: probabilities are resolved to 1 / UNITS.
 UNITS = 2**30
@@ -38,6 +48,22 @@ def cumulative_weights(weights: Float[Array, " k"]) -> Int[Array, " k"]:
     scaled = jnp.round(weights / jnp.where(total > 0, total, 1.0) * UNITS)
     units = jnp.where(weights > 0, jnp.maximum(scaled, 1.0), 0.0).astype(jnp.int32)
     return prefix_sum(units)
+
+
+def cached_cumulative_weights(
+    cached: Int[Array, " k"],
+    cached_with: Float[Array, " m"],
+    tunables: Float[Array, " m"],
+    weights: Callable[[], Float[Array, " k"]],
+) -> Int[Array, " k"]:
+    """``cached`` when it was built with ``tunables``; otherwise the table of ``weights()``, built now.
+
+    A curriculum whose distribution changes only in ``update`` keeps its
+    cumulative table in its state, with the tunables it was built from. A
+    Module whose tunables were changed since (``eqx.tree_at``, no recompile)
+    must not draw from that stale table.
+    """
+    return lax.cond(jnp.all(cached_with == tunables), lambda: cached, lambda: cumulative_weights(weights()))
 
 
 def categorical_from_cdf(cdf: Int[Array, " k"], uniform: Float[Array, "*n"]) -> Int[Array, "*n"]:
