@@ -40,9 +40,15 @@ Sections:
    ``prefetch="auto"`` and at prefetch 1, 16 and 64, against the same tasks stepping the bare env (at most 5 rounds:
    prefetch 1 is slow), in the steady state of the workers' stepping loops
    and end to end (see :func:`ray_workers`). A Ray actor call costs far more
-   than a socket message, so with envs this fast Ray needs a large prefetch.
+   than a socket message, so with envs this fast Ray needs a large prefetch;
+4. syllabus-rl, when it is installed (``pip install syllabus-rl matplotlib
+   torch==2.13.0``): bare, ours and syllabus-rl 0.7's multiprocessing path
+   (``make_multiprocessing_curriculum`` + ``GymnasiumSyncWrapper``) in the
+   same rounds, with SyncVectorEnv (8 envs) and AsyncVectorEnv (4 and 8
+   envs); otherwise the script says it is not installed and prints the
+   issue's reference figures.
 
-Usage: ``python benchmarks/server_overhead.py [--rounds N] [--sections sync,async,ray]``.
+Usage: ``python benchmarks/server_overhead.py [--rounds N] [--sections sync,async,ray,syllabus-rl]``.
 A full run takes a few minutes (the Ray section most of it).
 """
 
@@ -67,6 +73,7 @@ from syllabus_like.server import TaskServer
 from syllabus_like.wrappers import CurriculumWrapper, TaskWrapper
 
 FORCES = DiscreteTaskSpace([9.5, 10.0, 10.5])
+SECTIONS = ("sync", "async", "ray", "syllabus-rl")
 
 
 class CartPoleTask(TaskWrapper):
@@ -313,6 +320,81 @@ def ray_workers(rounds: int, num_workers: int = 4, num_steps: int = 40_000) -> N
     report(title, end_to_end, extra=": end to end (with task start, first tasks and final flush)")
 
 
+def make_syllabus_rl(components: Any, task_space: Any) -> Callable[[], gym.Env]:
+    """A maker of the same CartPole through syllabus-rl's multiprocessing path.
+
+    syllabus-rl's ``GymnasiumSyncWrapper`` around a syllabus-rl ``TaskWrapper``
+    that applies the push force, as its documentation sets up an env; tasks
+    come from ``components`` (of ``make_multiprocessing_curriculum``).
+    """
+    from syllabus.core import GymnasiumSyncWrapper
+    from syllabus.core import TaskWrapper as SyllabusTaskWrapper
+
+    class SyllabusCartPoleTask(SyllabusTaskWrapper):
+        def __init__(self, env: gym.Env) -> None:
+            super().__init__(env)
+            self.task_space = task_space
+            self.task = 10.0
+
+        def change_task(self, new_task: float) -> None:
+            self.env.unwrapped.force_mag = new_task
+            self.task = new_task
+
+    def make() -> gym.Env:
+        return GymnasiumSyncWrapper(SyllabusCartPoleTask(gym.make("CartPole-v1")), task_space, components)
+
+    return make
+
+
+def syllabus_rl_side_by_side(rounds: int, sync_steps: int = 500, async_steps: int = 600) -> None:
+    """bare, ours and syllabus-rl's multiprocessing path, in the same rounds.
+
+    syllabus-rl runs a ``DomainRandomization`` over the same three forces
+    behind its queue-based sync (an update thread in this process, one
+    message per episode). Its queues only work with workers started by
+    ``fork``, so the async variants here all use ``fork`` (the async section
+    above uses ``forkserver``). It is slow here, so rounds are short; its update
+    thread is stopped, and the SIGINT handler its ``start()`` installs is put
+    back, before this function returns.
+    """
+    import signal
+
+    from syllabus.core import make_multiprocessing_curriculum
+    from syllabus.curricula import DomainRandomization as SyllabusDomainRandomization
+    from syllabus.task_space import DiscreteTaskSpace as SyllabusDiscreteTaskSpace
+
+    syllabus_space = SyllabusDiscreteTaskSpace(3, [9.5, 10.0, 10.5])
+    setups = [("sync", 8, sync_steps), ("async", 4, async_steps), ("async", 8, async_steps)]
+    for kind, num_envs, num_steps in setups:
+        actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
+        interrupt_handler = signal.getsignal(signal.SIGINT)
+        syllabus_curriculum = make_multiprocessing_curriculum(SyllabusDomainRandomization(syllabus_space))
+        signal.signal(signal.SIGINT, interrupt_handler)
+        backend = "local" if kind == "sync" else "process"
+        try:
+            with TaskServer(DomainRandomization(FORCES, seed=0), backend=backend) as server:
+                makers = {
+                    "bare": make_bare,
+                    f"ours ({backend})": make_ours(server.client()),
+                    "syllabus-rl 0.7 (multiprocessing)": make_syllabus_rl(syllabus_curriculum.components, syllabus_space),
+                }
+                if kind == "sync":
+                    envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
+                else:  # syllabus-rl's queues belong to the default (fork) context, so every variant forks here
+                    envs = {name: AsyncVectorEnv([maker] * num_envs, context="fork") for name, maker in makers.items()}
+                for vector_env in envs.values():
+                    vector_env.reset(seed=0)
+                    timed_vector_steps(vector_env, actions[:20])  # warm up
+                runners = {name: (lambda env=env: timed_vector_steps(env, actions)[0]) for name, env in envs.items()}
+                results = compare(runners, rounds)
+                for vector_env in envs.values():
+                    vector_env.close()
+        finally:
+            syllabus_curriculum.stop()
+        vector = "SyncVectorEnv" if kind == "sync" else "AsyncVectorEnv"
+        report(f"{vector}, {num_envs} CartPole envs: ours against syllabus-rl ({num_steps} vector steps a round)", results)
+
+
 def describe_machine() -> None:
     import multiprocessing
 
@@ -335,13 +417,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=9, help="timed rounds per variant (default 9)")
     parser.add_argument(
-        "--sections", default="sync,async,ray", help="comma-separated sections to run (default: sync,async,ray)"
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run (default: {','.join(SECTIONS)})",
     )
     args = parser.parse_args(argv)
     sections = set(args.sections.split(","))
-    unknown = sections - {"sync", "async", "ray"}
+    unknown = sections - set(SECTIONS)
     if unknown:
-        parser.error(f"unknown sections {sorted(unknown)}; expected sync, async, ray")
+        parser.error(f"unknown sections {sorted(unknown)}; expected some of {', '.join(SECTIONS)}")
 
     describe_machine()
     if "sync" in sections:
@@ -355,15 +439,16 @@ def main(argv: list[str] | None = None) -> None:
         else:
             ray_workers(min(args.rounds, 5))
 
-    if importlib.util.find_spec("syllabus") is None:
-        print(
-            "\nsyllabus-rl: not installed, so its path is not run side by side (it needs torch: "
-            "pip install syllabus-rl matplotlib torch). For reference, issue 3 measured syllabus-rl 0.7 on this "
-            "workload at 0.034 of bare (SyncVectorEnv, 8 envs), 0.38 (AsyncVectorEnv, 4) and 0.26 (AsyncVectorEnv, 8)."
-        )
-    else:
-        print("\nsyllabus-rl is installed, but this script does not drive it yet; see the reference numbers in issue 3.")
-
+    if "syllabus-rl" in sections:
+        if importlib.util.find_spec("syllabus") is None:
+            print(
+                "\nsyllabus-rl: not installed, so its path is not run side by side (it needs torch: "
+                "pip install syllabus-rl matplotlib torch==2.13.0). For reference, issue 3 measured syllabus-rl 0.7 "
+                "on this workload at 0.034 of bare (SyncVectorEnv, 8 envs), 0.38 (AsyncVectorEnv, 4) and 0.26 "
+                "(AsyncVectorEnv, 8)."
+            )
+        else:
+            syllabus_rl_side_by_side(min(args.rounds, 5))
 
 if __name__ == "__main__":
     sys.exit(main())
