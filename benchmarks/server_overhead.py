@@ -363,7 +363,7 @@ def syllabus_rl_side_by_side(rounds: int, sync_steps: int = 500, async_steps: in
     from syllabus.curricula import DomainRandomization as SyllabusDomainRandomization
     from syllabus.task_space import DiscreteTaskSpace as SyllabusDiscreteTaskSpace
 
-    syllabus_space = SyllabusDiscreteTaskSpace(3, [9.5, 10.0, 10.5])
+    syllabus_space = SyllabusDiscreteTaskSpace(FORCES.num_tasks, FORCES.tasks)
     setups = [("sync", 8, sync_steps), ("async", 4, async_steps), ("async", 8, async_steps)]
     for kind, num_envs, num_steps in setups:
         actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
@@ -376,7 +376,7 @@ def syllabus_rl_side_by_side(rounds: int, sync_steps: int = 500, async_steps: in
                 makers = {
                     "bare": make_bare,
                     f"ours ({backend})": make_ours(server.client()),
-                    "syllabus-rl 0.7 (multiprocessing)": make_syllabus_rl(syllabus_curriculum.components, syllabus_space),
+                    "syllabus-rl (multiprocessing)": make_syllabus_rl(syllabus_curriculum.components, syllabus_space),
                 }
                 if kind == "sync":
                     envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
@@ -392,7 +392,8 @@ def syllabus_rl_side_by_side(rounds: int, sync_steps: int = 500, async_steps: in
         finally:
             syllabus_curriculum.stop()
         vector = "SyncVectorEnv" if kind == "sync" else "AsyncVectorEnv"
-        report(f"{vector}, {num_envs} CartPole envs: ours against syllabus-rl ({num_steps} vector steps a round)", results)
+        title = f"{vector}, {num_envs} CartPole envs: ours against syllabus-rl ({num_steps} vector steps a round)"
+        report(title, results)
 
 
 def describe_machine() -> None:
@@ -449,6 +450,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         else:
             syllabus_rl_side_by_side(min(args.rounds, 5))
+
 
 if __name__ == "__main__":
     sys.exit(main())
