@@ -48,10 +48,25 @@ def _is_index(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+#: What :meth:`TaskSpace._encode_if_member` returns for a task outside the space.
+_NOT_IN_SPACE: Any = object()
+
+
+def _float_scalar(value: Any) -> float | None:
+    """``value`` as a Python float when it is a float scalar (Python, numpy, or a 0-d float array), else None."""
+    kind = type(value)
+    if kind is float:
+        return value
+    if kind is np.ndarray:
+        return float(value) if value.ndim == 0 and value.dtype.kind == "f" else None
+    return float(value) if isinstance(value, np.floating) else None
+
+
 class TaskSpace(ABC):
     """Base class of all task spaces.
 
-    Subclasses implement :meth:`_encode`, :meth:`_decode`, :meth:`contains`,
+    Subclasses implement :meth:`contains` and :meth:`_encode` (or, to test and
+    encode a task in one pass, :meth:`_encode_if_member`), :meth:`_decode`,
     :meth:`_sample` and :attr:`num_tasks`; the public methods add validation.
     """
 
@@ -85,9 +100,10 @@ class TaskSpace(ABC):
 
     def encode(self, task: Any) -> Any:
         """The encoding of ``task``; raises :class:`TaskSpaceError` if it is not in the space."""
-        if not self.contains(task):
+        encoded = self._encode_if_member(task)
+        if encoded is _NOT_IN_SPACE:
             raise TaskSpaceError(f"task {_short(task)} is not in {self!r}")
-        return self._encode(task)
+        return encoded
 
     def decode(self, encoded: Any) -> Any:
         """The task whose encoding is ``encoded``; raises :class:`TaskSpaceError` otherwise."""
@@ -99,8 +115,19 @@ class TaskSpace(ABC):
             raise TaskSpaceError(f"encoding {_short(encoded)} is not an index in [0, {num_tasks}) of {self!r}")
         return self._decode(index)
 
-    @abstractmethod
-    def _encode(self, task: Any) -> Any: ...
+    def _encode_if_member(self, task: Any) -> Any:
+        """The encoding of ``task``, or ``_NOT_IN_SPACE`` when it is not in the space.
+
+        Wrappers validate every task they apply, so this runs once per
+        episode. The built-in spaces test and encode in one pass; for spaces
+        made of other spaces that checks each part once instead of once per
+        level of nesting.
+        """
+        return self._encode(task) if self.contains(task) else _NOT_IN_SPACE
+
+    def _encode(self, task: Any) -> Any:
+        """The encoding of ``task``, which :meth:`contains` accepted."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _encode or _encode_if_member")
 
     @abstractmethod
     def _decode(self, encoded: Any) -> Any: ...
@@ -192,8 +219,11 @@ class DiscreteTaskSpace(TaskSpace):
         except TypeError:  # unhashable
             return False
 
-    def _encode(self, task: Any) -> int:
-        return self._index[task]
+    def _encode_if_member(self, task: Any) -> Any:
+        try:
+            return self._index.get(task, _NOT_IN_SPACE)
+        except TypeError:  # unhashable
+            return _NOT_IN_SPACE
 
     def _decode(self, encoded: int) -> Any:
         return self._tasks[encoded]
@@ -253,6 +283,8 @@ class BoxTaskSpace(TaskSpace):
             raise ValueError(f"BoxTaskSpace bounds must be finite, got low={low!r}, high={high!r}")
         if np.any(self.low > self.high):
             raise ValueError(f"BoxTaskSpace needs low <= high, got low={low!r}, high={high!r}")
+        # A scalar space checks plain float tasks without numpy (the usual parameterised-env task).
+        self._scalar_bounds = (float(self.low), float(self.high)) if self.shape == () else None
 
     @property
     def num_tasks(self) -> None:
@@ -271,18 +303,26 @@ class BoxTaskSpace(TaskSpace):
         return array
 
     def contains(self, task: Any) -> bool:
-        if isinstance(task, (str, bytes, dict)):
-            return False
-        array = self._as_array(task)
-        return array is not None and bool(np.all((array >= self.low) & (array <= self.high)))
+        return self._encode_if_member(task) is not _NOT_IN_SPACE
 
-    def _encode(self, task: Any) -> np.ndarray:
-        return self._as_array(task).copy()  # type: ignore[union-attr]
+    def _encode_if_member(self, task: Any) -> Any:
+        if self._scalar_bounds is not None:
+            value = _float_scalar(task)
+            if value is not None:
+                low, high = self._scalar_bounds
+                return np.array(value) if low <= value <= high else _NOT_IN_SPACE  # NaN fails both
+        if isinstance(task, (str, bytes, dict)):
+            return _NOT_IN_SPACE
+        array = self._as_array(task)
+        if array is None or not ((array >= self.low) & (array <= self.high)).all():
+            return _NOT_IN_SPACE
+        return array.copy()  # np.asarray may have returned the caller's own array
 
     def _decode(self, encoded: Any) -> np.ndarray:
-        if not self.contains(encoded):
+        array = self._encode_if_member(encoded)
+        if array is _NOT_IN_SPACE:
             raise TaskSpaceError(f"encoding {_short(encoded)} is not in {self!r}")
-        return self._as_array(encoded).copy()  # type: ignore[union-attr]
+        return array
 
     def _sample(self, rng: np.random.Generator) -> np.ndarray:
         half_span = self.high / 2 - self.low / 2  # never overflows, unlike high - low
@@ -342,11 +382,18 @@ class _ProductTaskSpace(TaskSpace):
         raise NotImplementedError
 
     def contains(self, task: Any) -> bool:
-        values = self._member_values(task)
-        return values is not None and all(m.contains(v) for m, v in zip(self._members, values))
+        return self._encode_if_member(task) is not _NOT_IN_SPACE
 
-    def _encode(self, task: Any) -> Any:
-        codes = [m.encode(v) for m, v in zip(self._members, self._member_values(task))]  # type: ignore[arg-type]
+    def _encode_if_member(self, task: Any) -> Any:
+        values = self._member_values(task)
+        if values is None:
+            return _NOT_IN_SPACE
+        codes = []
+        for member, value in zip(self._members, values):
+            code = member._encode_if_member(value)
+            if code is _NOT_IN_SPACE:
+                return _NOT_IN_SPACE
+            codes.append(code)
         if self._sizes is None:
             return self._assemble(codes)
         # Row-major mixed radix in Python ints: exact however many tasks there are
@@ -495,12 +542,13 @@ class SubsetTaskSpace(TaskSpace):
         return len(self._tasks)
 
     def contains(self, task: Any) -> bool:
-        if not self.parent.contains(task):
-            return False
-        return _encoding_key(self.parent.encode(task)) in self._index
+        return self._encode_if_member(task) is not _NOT_IN_SPACE
 
-    def _encode(self, task: Any) -> int:
-        return self._index[_encoding_key(self.parent.encode(task))]
+    def _encode_if_member(self, task: Any) -> Any:
+        encoded = self.parent._encode_if_member(task)
+        if encoded is _NOT_IN_SPACE:
+            return _NOT_IN_SPACE
+        return self._index.get(_encoding_key(encoded), _NOT_IN_SPACE)
 
     def _decode(self, encoded: int) -> Any:
         return copy.deepcopy(self._tasks[encoded])

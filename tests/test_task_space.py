@@ -22,6 +22,7 @@ from syllabus_like.task_space import (
     DictTaskSpace,
     DiscreteTaskSpace,
     MultiDiscreteTaskSpace,
+    SubsetTaskSpace,
     TaskSpace,
     TaskSpaceError,
     TupleTaskSpace,
@@ -696,3 +697,92 @@ def test_from_gymnasium_tuple_and_dict() -> None:
 def test_from_gymnasium_rejects_unsupported_space() -> None:
     with pytest.raises(TypeError, match=r"cannot build a task space from .*Text.*expected Discrete"):
         TaskSpace.from_gymnasium(gymnasium.spaces.Text(5))
+
+
+# ------------------------------------------------- one-pass encoding (speed)
+
+
+class _CountingBox(BoxTaskSpace):
+    """A scalar box that counts how often a task is tested against it."""
+
+    def __init__(self, low: float, high: float) -> None:
+        super().__init__(low, high)
+        self.tests = 0
+
+    def _encode_if_member(self, task: Any) -> Any:
+        self.tests += 1
+        return super()._encode_if_member(task)
+
+
+def test_encoding_a_nested_task_tests_each_part_once() -> None:
+    gravity, length = _CountingBox(1.0, 25.0), _CountingBox(0.1, 2.0)
+    tasks = [{"gravity": 9.8, "length": 0.5}, {"gravity": 3.7, "length": 1.0}]
+    space = SubsetTaskSpace(DictTaskSpace({"gravity": gravity, "length": length}), tasks)
+    gravity.tests = length.tests = 0
+    assert space.encode(space.decode(1)) == 1
+    assert (gravity.tests, length.tests) == (1, 1)
+    with pytest.raises(TaskSpaceError):
+        space.encode({"gravity": 30.0, "length": 0.5})
+    assert (gravity.tests, length.tests) == (2, 1)  # the first bad part ends the test
+
+
+class _EvenNumbers(TaskSpace):
+    """A user space written the documented way: contains and _encode, no _encode_if_member."""
+
+    num_tasks = 5
+
+    def contains(self, task: Any) -> bool:
+        return type(task) is int and task in (0, 2, 4, 6, 8)
+
+    def _encode(self, task: Any) -> int:
+        return task // 2
+
+    def _decode(self, encoded: int) -> int:
+        return 2 * encoded
+
+
+def test_user_space_with_contains_and_encode_works_alone_and_nested() -> None:
+    evens = _EvenNumbers()
+    assert evens.encode(6) == 3 and 6 in evens and 7 not in evens
+    with pytest.raises(TaskSpaceError, match=r"task 7 is not in"):
+        evens.encode(7)
+    pair = TupleTaskSpace([evens, DiscreteTaskSpace(["a", "b"])])
+    assert pair.encode((4, "b")) == 2 * 2 + 1
+    assert (3, "a") not in pair
+    assert SubsetTaskSpace(evens, [8, 0]).encode(0) == 1
+
+
+def test_user_space_without_encode_says_what_to_implement() -> None:
+    class NoEncode(_EvenNumbers):
+        _encode = TaskSpace._encode
+
+    with pytest.raises(NotImplementedError, match=r"NoEncode must implement _encode or _encode_if_member"):
+        NoEncode().encode(2)
+
+
+_SCALARS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(width=32).map(np.float32),
+    st.floats().map(np.float64),
+    st.floats().map(lambda value: np.array(value)),
+    st.floats(width=32).map(lambda value: np.array(value, dtype=np.float32)),
+    st.integers(-30, 30),
+    st.booleans(),
+)
+
+
+@PROPERTY
+@given(value=_SCALARS, low=st.floats(-20, 20), span=st.floats(0, 20))
+def test_scalar_box_shortcut_agrees_with_the_array_test(value: Any, low: float, span: float) -> None:
+    """A scalar box tests float tasks without numpy; the answer must be the array test's."""
+    space = BoxTaskSpace(low, low + span)
+    array = np.asarray(value, dtype=np.float64)
+    expected = bool(np.all((array >= space.low) & (array <= space.high)))
+    assert space.contains(value) is expected
+    if expected:
+        encoded = space.encode(value)
+        assert isinstance(encoded, np.ndarray) and encoded.dtype == np.float64 and encoded.shape == ()
+        assert encoded == array and encoded is not value
+    else:
+        with pytest.raises(TaskSpaceError):
+            space.encode(value)
