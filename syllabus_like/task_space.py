@@ -513,6 +513,27 @@ def _encoding_key(encoded: Any) -> Hashable:
     return encoded
 
 
+_IMMUTABLE_TYPES = frozenset({int, float, complex, bool, str, bytes, type(None)})
+
+
+def _copy_task(task: Any) -> Any:
+    """A deep copy of ``task``, so callers may change what they get.
+
+    Runs once per episode: tasks made of dicts, tuples, numeric arrays and
+    plain values are copied directly, anything else by ``copy.deepcopy``.
+    """
+    kind = type(task)
+    if kind in _IMMUTABLE_TYPES:
+        return task
+    if kind is dict:
+        return {key: _copy_task(value) for key, value in task.items()}
+    if kind is tuple:
+        return tuple(_copy_task(item) for item in task)
+    if kind is np.ndarray and task.dtype != object:
+        return task.copy()
+    return copy.deepcopy(task)
+
+
 class SubsetTaskSpace(TaskSpace):
     """A finite list of tasks taken from ``parent`` (tasks need not be hashable).
 
@@ -551,7 +572,7 @@ class SubsetTaskSpace(TaskSpace):
         return self._index.get(_encoding_key(encoded), _NOT_IN_SPACE)
 
     def _decode(self, encoded: int) -> Any:
-        return copy.deepcopy(self._tasks[encoded])
+        return _copy_task(self._tasks[encoded])
 
     def __repr__(self) -> str:
         return f"SubsetTaskSpace({self.parent!r}, {_short(self._tasks)})"

@@ -40,3 +40,33 @@ def test_subset_validation_names_the_problem():
         SubsetTaskSpace([0, 1], [0])
     with pytest.raises(TaskSpaceError, match="not in SubsetTaskSpace"):
         SubsetTaskSpace(parent, [0, 1]).encode(2)
+
+
+class _Level:
+    """A hashable task object with mutable state, as a user's DiscreteTaskSpace might hold."""
+
+    def __init__(self, name):
+        self.name, self.notes = name, []
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __eq__(self, other):
+        return isinstance(other, _Level) and other.name == self.name
+
+
+def test_decoded_tasks_are_deep_copies_at_every_level():
+    from syllabus_like import TupleTaskSpace
+
+    level = _Level("maze")
+    parent = TupleTaskSpace(
+        [DictTaskSpace({"g": BoxTaskSpace(0.0, 20.0, shape=(2,)), "n": DiscreteTaskSpace(3)}), DiscreteTaskSpace([level])]
+    )
+    subset = SubsetTaskSpace(parent, [({"g": [9.8, 1.0], "n": 1}, level)])
+    first = subset.decode(0)
+    first[0]["g"][0] = 0.0
+    first[0]["n"] = 2
+    first[1].notes.append("changed")
+    second = subset.decode(0)
+    assert second[0]["g"].tolist() == [9.8, 1.0] and second[0]["n"] == 1
+    assert second[1] == level and second[1].notes == [] and second[1] is not first[1]
