@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from syllabus_like import BoxTaskSpace, DictTaskSpace, DiscreteTaskSpace, SubsetTaskSpace, TaskSpaceError
+from syllabus_like import (
+    BoxTaskSpace,
+    DictTaskSpace,
+    DiscreteTaskSpace,
+    SubsetTaskSpace,
+    TaskSpaceError,
+    TupleTaskSpace,
+)
 
 
 def test_subset_of_discrete_space_encodes_by_position():
@@ -56,12 +63,9 @@ class _Level:
 
 
 def test_decoded_tasks_are_deep_copies_at_every_level():
-    from syllabus_like import TupleTaskSpace
-
     level = _Level("maze")
-    parent = TupleTaskSpace(
-        [DictTaskSpace({"g": BoxTaskSpace(0.0, 20.0, shape=(2,)), "n": DiscreteTaskSpace(3)}), DiscreteTaskSpace([level])]
-    )
+    numbers = DictTaskSpace({"g": BoxTaskSpace(0.0, 20.0, shape=(2,)), "n": DiscreteTaskSpace(3)})
+    parent = TupleTaskSpace([numbers, DiscreteTaskSpace([level])])
     subset = SubsetTaskSpace(parent, [({"g": [9.8, 1.0], "n": 1}, level)])
     first = subset.decode(0)
     first[0]["g"][0] = 0.0
