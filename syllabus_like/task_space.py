@@ -65,8 +65,8 @@ def _float_scalar(value: Any) -> float | None:
 class TaskSpace(ABC):
     """Base class of all task spaces.
 
-    Subclasses implement :meth:`contains` and :meth:`_encode` (or, to test and
-    encode a task in one pass, :meth:`_encode_if_member`), :meth:`_decode`,
+    Subclasses implement :meth:`_encode_if_member` (test and encode a task in
+    one pass) or :meth:`contains` and :meth:`_encode`, and :meth:`_decode`,
     :meth:`_sample` and :attr:`num_tasks`; the public methods add validation.
     """
 
@@ -91,9 +91,9 @@ class TaskSpace(ABC):
         return [self._decode(index) for index in range(self.num_tasks)]
 
     # -------------------------------------------------------------- encoding
-    @abstractmethod
     def contains(self, task: Any) -> bool:
         """Whether ``task`` (a decoded task) belongs to this space."""
+        return self._encode_if_member(task) is not _NOT_IN_SPACE
 
     def __contains__(self, task: Any) -> bool:
         return self.contains(task)
@@ -123,6 +123,10 @@ class TaskSpace(ABC):
         made of other spaces that checks each part once instead of once per
         level of nesting.
         """
+        if type(self).contains is TaskSpace.contains:  # it would ask this method back
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement _encode_if_member, or contains and _encode"
+            )
         return self._encode(task) if self.contains(task) else _NOT_IN_SPACE
 
     def _encode(self, task: Any) -> Any:
@@ -213,12 +217,6 @@ class DiscreteTaskSpace(TaskSpace):
     def tasks(self) -> list:
         return list(self._tasks)
 
-    def contains(self, task: Any) -> bool:
-        try:
-            return task in self._index
-        except TypeError:  # unhashable
-            return False
-
     def _encode_if_member(self, task: Any) -> Any:
         try:
             return self._index.get(task, _NOT_IN_SPACE)
@@ -302,9 +300,6 @@ class BoxTaskSpace(TaskSpace):
                 return None
         return array
 
-    def contains(self, task: Any) -> bool:
-        return self._encode_if_member(task) is not _NOT_IN_SPACE
-
     def _encode_if_member(self, task: Any) -> Any:
         if self._scalar_bounds is not None:
             value = _float_scalar(task)
@@ -380,9 +375,6 @@ class _ProductTaskSpace(TaskSpace):
 
     def _assemble(self, values: list) -> Any:
         raise NotImplementedError
-
-    def contains(self, task: Any) -> bool:
-        return self._encode_if_member(task) is not _NOT_IN_SPACE
 
     def _encode_if_member(self, task: Any) -> Any:
         values = self._member_values(task)
@@ -561,9 +553,6 @@ class SubsetTaskSpace(TaskSpace):
     @property
     def num_tasks(self) -> int:
         return len(self._tasks)
-
-    def contains(self, task: Any) -> bool:
-        return self._encode_if_member(task) is not _NOT_IN_SPACE
 
     def _encode_if_member(self, task: Any) -> Any:
         encoded = self.parent._encode_if_member(task)

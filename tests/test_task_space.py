@@ -760,6 +760,18 @@ def test_user_space_without_encode_says_what_to_implement() -> None:
         NoEncode().encode(2)
 
 
+def test_user_space_with_neither_way_to_encode_says_what_to_implement() -> None:
+    class Empty(TaskSpace):
+        num_tasks = 1
+
+        def _decode(self, encoded: int) -> int:
+            return encoded
+
+    for test in (lambda space: space.encode(0), lambda space: 0 in space):
+        with pytest.raises(NotImplementedError, match=r"Empty must implement _encode_if_member, or contains and _encode"):
+            test(Empty())
+
+
 _SCALARS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(width=32).map(np.float32),
