@@ -12,18 +12,20 @@ ratios, with their spread.
 applies each task (CartPole's push force, one of 9.5 / 10.0 / 10.5 N) at reset,
 fed by a DomainRandomization curriculum through a TaskServer client.
 
-By default our wrappers put ``info["task"]`` into each reset info (in a vector
-env it arrives on the step where a sub-env autoresets, so a training loop
-knows which task each sub-env plays). Gymnasium's vector envs aggregate every
-info key on every step, which costs about a microsecond or two per sub-env
-step whatever the key is; the "task every step" variants use
-``CurriculumWrapper(..., task_info="every_step")``, which pays that on every
-step. The column "bare+key" is the bare env with one such key in every step
-and nothing else, so "ours, task every step / bare+key" is the price of the
-task server and the wrappers alone. "no task in infos" uses
-``task_info="none"`` (the task is read with ``envs.get_attr("task")``). The
-sync section also times the bare env inside one do-nothing ``gym.Wrapper``:
-the floor for any wrapper around each sub-env.
+By default our wrappers leave infos as the env gives them (the task is read
+with ``env.task``, or ``envs.get_attr("task")`` in a vector env).
+Gymnasium's vector envs aggregate every info key of every sub-env on every
+step, which costs a microsecond or two for each sub-env info holding the key,
+whatever the key is. The "task in reset infos" variants use
+``CurriculumWrapper(..., task_info="reset")`` (in a vector env the task then
+arrives on the step where a sub-env autoresets, so a training loop knows
+which task each sub-env plays) and pay that once per episode; the "task
+every step" variants use ``task_info="every_step"`` and pay it on every step.
+"bare+key" is the bare env with one such key in every step and nothing else,
+so "ours, task every step / bare+key" is the price of the task server and
+the wrappers alone; the sync section's "bare+key at reset" has the key in
+reset infos only. The sync section also times the bare env inside one
+do-nothing ``gym.Wrapper``: the floor for any wrapper around each sub-env.
 
 Sections:
 
@@ -83,13 +85,17 @@ class CartPoleTask(TaskWrapper):
         self.env.unwrapped.force_mag = task
 
 
-class TaskKeyOnly(gym.Wrapper):
-    """The bare env plus ``info["task"]`` on every step: isolates gymnasium's info aggregation."""
+class TaskKeyAtReset(gym.Wrapper):
+    """The bare env plus ``info["task"]`` in reset infos: what gymnasium's info aggregation costs per episode."""
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
         info["task"] = 10.0
         return obs, info
+
+
+class TaskKeyOnly(TaskKeyAtReset):
+    """The bare env plus ``info["task"]`` on every step: isolates gymnasium's info aggregation."""
 
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -112,6 +118,10 @@ def make_bare() -> gym.Env:
 
 def make_key_only() -> gym.Env:
     return TaskKeyOnly(gym.make("CartPole-v1"))
+
+
+def make_key_at_reset() -> gym.Env:
+    return TaskKeyAtReset(gym.make("CartPole-v1"))
 
 
 def make_ours(client: Any, task_info: str | None = None) -> Callable[[], gym.Env]:
@@ -169,10 +179,11 @@ def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
         makers = {
             "bare": make_bare,
             "bare+key": make_key_only,
+            "bare+key at reset": make_key_at_reset,
             "bare in a do-nothing wrapper": lambda: gym.Wrapper(make_bare()),
             "ours (local)": make_ours(client),
+            "ours (local, task in reset infos)": make_ours(client, task_info="reset"),
             "ours (local, task every step)": make_ours(client, task_info="every_step"),
-            "ours (local, no task in infos)": make_ours(client, task_info="none"),
         }
         envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
         lengths: dict[str, float] = {}
@@ -219,8 +230,8 @@ def async_process(rounds: int, num_envs: int, num_steps: int = 600) -> None:
             "ours (process)": make_ours(server.client()),
             "ours (process, prefetch=4)": make_ours(server.client(prefetch=4)),
             "ours (process, steps)": make_ours(step_server.client()),
+            "ours (process, task in reset infos)": make_ours(server.client(), task_info="reset"),
             "ours (process, task every step)": make_ours(server.client(), task_info="every_step"),
-            "ours (process, no task in infos)": make_ours(server.client(), task_info="none"),
         }
         envs = {name: AsyncVectorEnv([maker] * num_envs, context="forkserver") for name, maker in makers.items()}
         for vector_env in envs.values():

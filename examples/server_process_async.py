@@ -11,9 +11,11 @@ Q-learner instead of a network so that it runs in seconds.
 
 Three things to notice:
 
-* a sub-env's reset info carries its new task: ``infos["task"]``, marked by
-  ``infos["_task"]`` on the step that autoresets it, so the loop knows which
-  level each sub-env plays and can log returns per level;
+* the wrappers are built with ``task_info="reset"``, so a sub-env's reset
+  info carries its new task: ``infos["task"]``, marked by ``infos["_task"]``
+  on the step that autoresets it, and the loop knows which level each sub-env
+  plays and can log returns per level (by default the task stays out of
+  infos, which costs nothing);
 * ``server.curriculum`` is safe to use from the loop while workers report
   (every call holds the server's lock);
 * ``envs.close()`` makes each worker's wrapper close its client, which
@@ -51,7 +53,8 @@ def make_env(client, env_id: int):
         env = GridCrossingEnv()
         env = TaskWrapper(env, env.task_space)
         env = gym.wrappers.RecordEpisodeStatistics(env)
-        return CurriculumWrapper(env, client, env_id=env_id)
+        # task_info="reset": each reset info carries the new task (the loop below reads it)
+        return CurriculumWrapper(env, client, env_id=env_id, task_info="reset")
 
     return thunk
 

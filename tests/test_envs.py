@@ -216,16 +216,16 @@ class _Recorder(Curriculum):
 def test_curriculum_wrapper_receives_returns_and_completion():
     recorder = _Recorder()
     env = CurriculumWrapper(GridCrossingEnv(), recorder)
-    cell, info = env.reset(seed=0)
-    assert info["task"] == 0
+    cell, _ = env.reset(seed=0)
+    assert env.task == 0
     steps = 0
     while True:  # level 0: walk to the goal
         cell, reward, terminated, truncated, _ = env.step(shortest_path_action(env.unwrapped, cell))
         steps += 1
         if terminated:
             break
-    _, info = env.reset()
-    assert info["task"] == 1
+    env.reset()
+    assert env.task == 1
     for _ in range(level_field(1, "max_steps")):  # level 1: stand still against the top wall
         *_, terminated, truncated, _ = env.step(0)
     assert truncated
@@ -320,8 +320,8 @@ def test_cartpole_with_a_curriculum_plays_a_new_task_each_episode():
     env = CurriculumWrapper(CartPoleTaskWrapper(CartPoleEnv(), space), DomainRandomization(space, seed=0))
     seen = []
     for episode in range(3):
-        _, info = env.reset(seed=0 if episode == 0 else None)
-        task = info["task"]
+        env.reset(seed=0 if episode == 0 else None)
+        task = env.task
         assert task in space
         assert env.unwrapped.gravity == pytest.approx(float(task["gravity"]))
         assert env.unwrapped.length == pytest.approx(float(task["length"]))

@@ -245,9 +245,9 @@ def test_driven_by_a_curriculum_wrapper(ledger: Ledger) -> None:
     env = CurriculumWrapper(ReinitTaskWrapper(lambda task: FixedTaskEnv(task, ledger), space), curriculum)
     played = []
     for _ in range(6):
-        obs, info = env.reset()
-        assert obs[0] == info["task"]
-        played.append(info["task"])
+        obs, _ = env.reset()
+        assert obs[0] == env.task
+        played.append(env.task)
         terminated = False
         while not terminated:
             _, _, terminated, _, _ = env.step(0)

@@ -221,5 +221,5 @@ def test_curriculum_wrapper_accepts_the_client_and_the_locked_view():
     with TaskServer(Constant(SPACE, 3)) as server:
         for source in (server.client(), server.curriculum):
             env = CurriculumWrapper(make_env(source).env, source)
-            _, info = env.reset()
-            assert info["task"] == 3
+            env.reset()
+            assert env.task == 3

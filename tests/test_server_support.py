@@ -51,7 +51,7 @@ class CountdownTaskEnv(gym.Env):
 
 
 def make_env(source, env_id=None) -> gym.Env:
-    return CurriculumWrapper(TaskWrapper(CountdownTaskEnv(), SPACE), source, env_id=env_id)
+    return CurriculumWrapper(TaskWrapper(CountdownTaskEnv(), SPACE), source, env_id=env_id, task_info="reset")
 
 
 class RecordingCurriculum(DomainRandomization):

@@ -141,10 +141,10 @@ def test_curriculum_wrapper_calls_a_task_wrapper_subclass_reset_and_step():
             return super().step(action)
 
     env = CurriculumWrapper(CountingWrapper(CountdownEnv(), SPACE), DomainRandomization(SPACE, seed=0))
-    _, info = env.reset(seed=0)
+    env.reset(seed=0)
     env.step(0)
     assert calls == ["reset", "step"]
-    assert info["task"] == env.task == env.env.task
+    assert env.task == env.env.task in SPACE
 
 
 def test_task_wrapper_without_change_task_explains():
@@ -175,8 +175,8 @@ def test_curriculum_wrapper_samples_at_reset_and_reports_episodes(through_task_w
 def test_explicit_task_option_wins():
     curriculum = RecordingCurriculum(DiscreteTaskSpace([2]), seed=1)  # would always say 2
     env = CurriculumWrapper(TaskWrapper(CountdownEnv(), SPACE), curriculum)
-    obs, info = env.reset(options={"task": 5})
-    assert obs[0] == 5 and info["task"] == 5
+    obs, _ = env.reset(options={"task": 5})
+    assert obs[0] == 5 and env.task == 5
     for _ in range(5):
         env.step(0)
     assert curriculum.episodes == [(25.0, 5, 5, 1.0, None)]
@@ -231,13 +231,13 @@ def test_curriculum_wrapper_rejects_bad_sources_and_envs():
 
 def test_sequential_curriculum_drives_env_through_stages():
     curriculum = SequentialCurriculum([2, 3, 5], ["episodes>=4", "episodes>=4"], SPACE)
-    env = CurriculumWrapper(CountdownEnv(), curriculum)
+    env = CurriculumWrapper(CountdownEnv(), curriculum, task_info="reset")
     seen = []
     _, info = env.reset()
     for _ in range(60):
         _, _, terminated, _, _ = env.step(0)
         if terminated:
-            seen.append(info["task"])  # the task is in reset infos (task_info="reset", the default)
+            seen.append(info["task"])  # the task is in reset infos (task_info="reset")
             _, info = env.reset()
     assert seen[:4] == [2] * 4 and seen[4:8] == [3] * 4 and set(seen[8:]) == {5}
     assert curriculum.stage == 2
@@ -289,11 +289,11 @@ def test_task_info_every_step_puts_the_task_in_every_info():
             assert info["task"] == task == env.task
 
 
-def test_task_info_defaults_to_reset_infos_only():
+def test_task_info_defaults_to_leaving_infos_alone():
     env = CurriculumWrapper(CountdownEnv(), DomainRandomization(SPACE, seed=0))
-    assert env.task_info == "reset"
+    assert env.task_info == "none"
     _, info = env.reset()
-    assert info["task"] == env.task
+    assert "task" not in info and env.task in SPACE
     assert "task" not in env.step(0)[4]
 
 
@@ -302,6 +302,7 @@ def test_task_info_reset_keeps_the_task_out_of_step_infos(route):
     base = countdown_through(route)
     curriculum = RecordingCurriculum(SPACE, seed=1)
     env = CurriculumWrapper(base, curriculum, task_info="reset")
+    assert env.task_info == "reset"
     _, info = env.reset(seed=0)
     task = info["task"]
     steps = 0

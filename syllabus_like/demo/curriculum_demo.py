@@ -170,8 +170,8 @@ def train(
     total_steps = 0
     successes = 0
     for episode in range(episodes):
-        state, info = env.reset(seed=seed if episode == 0 else None)
-        level = int(info["task"])
+        state, _ = env.reset(seed=seed if episode == 0 else None)
+        level = int(env.task)
         done = False
         while not done:
             action = agent.act(state)
