@@ -53,7 +53,6 @@ def make_env(client, env_id: int):
         env = GridCrossingEnv()
         env = TaskWrapper(env, env.task_space)
         env = gym.wrappers.RecordEpisodeStatistics(env)
-        # task_info="reset": each reset info carries the new task (the loop below reads it)
         return CurriculumWrapper(env, client, env_id=env_id, task_info="reset")
 
     return thunk
