@@ -44,7 +44,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     ``infos["task"]`` (masked by ``infos["_task"]``) tells a training loop each
     new task. The choice is about speed: a vector env aggregates every info
     key of every sub-env on every step, which for an env as fast as CartPole
-    costs about 10 % of the throughput for a key in every step and 1.5 to 2 %
+    costs about 10 % of the throughput for a key in every step and about 2 %
     for a key at every reset, whether the loop reads it or not (see
     ``docs/benchmarks.md``); so the task enters infos only when asked for.
     """
