@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from syllabus_like.curricula import Constant, Curriculum, SequentialCurriculum
-from syllabus_like.demo.q_learning import QLearningAgent
+from syllabus_like.agents.q_learning import QLearningAgent
 from syllabus_like.envs.gridworld import NUM_LEVELS, GridCrossingEnv
 from syllabus_like.wrappers import CurriculumWrapper
 
