@@ -172,7 +172,7 @@ class Experiment:
         seed = data.get("seed")
 
         tasks = []
-        for position, name in enumerate(order):
+        for name in order:
             if str(name) not in keys:
                 raise ValueError(f"'order' names task {name!r}, which is not in 'tasks' ({', '.join(keys)})")
             entry = tasks_data[keys[str(name)]]
@@ -187,8 +187,6 @@ class Experiment:
                 entry = {**file_data, **entry}
             entry = _merge_defaults(defaults, entry)
             entry.setdefault("name", str(name))
-            if seed is not None and entry.get("seed") is None:
-                entry["seed"] = derive_task_seed(seed, position)
             try:
                 tasks.append(LearningTask.from_dict(entry))
             except (ValueError, TypeError) as error:

@@ -156,23 +156,28 @@ class LearningTask:
             raise ValueError(f"seed must be an int or None, got {seed!r}")
         self.seed = None if seed is None else int(seed)
 
+        self._curriculum_config = dict(curriculum) if isinstance(curriculum, Mapping) else None
+        self.curriculum: Any = None if isinstance(curriculum, Mapping) else curriculum
+        self._build_training_env(self.seed)
+        self._evaluation_env: Any = None
+        self._evaluation_seed: int | None = None
+        self.stats = LearningStats(self.evaluation_interval)
+
+    def _build_training_env(self, seed: int | None) -> None:
+        """``.env``: a new env, in a CurriculumWrapper when there is a curriculum.
+
+        A curriculum given as a dict is built anew, seeded by ``seed`` unless
+        the dict has its own; one given as an object is used as it is.
+        """
         base_env = self._environment.make()
-        self._curriculum_config: dict[str, Any] | None = None
-        self.curriculum: Any = None
-        if isinstance(curriculum, Mapping):
-            self._curriculum_config = dict(curriculum)
-            self.curriculum = build_curriculum(curriculum, base_env, self.seed)
-        elif curriculum is not None:
-            self.curriculum = curriculum
+        if self._curriculum_config is not None:
+            self.curriculum = build_curriculum(self._curriculum_config, base_env, seed)
         if self.curriculum is not None:
             from syllabus_like.wrappers import CurriculumWrapper
 
             self.env = CurriculumWrapper(base_env, self.curriculum)
         else:
             self.env = base_env
-        self._evaluation_env: Any = None
-        self._evaluation_seed: int | None = None
-        self.stats = LearningStats(self.evaluation_interval)
 
     # ---------------------------------------------------------------- config
     @property
@@ -313,7 +318,8 @@ class LearningTask:
         """Train ``agent`` until a stop condition holds; return the stats (also :attr:`stats`).
 
         ``seed`` overrides the task's own for this run (an experiment passes
-        one derived from its seed). ``on_episode(stats)`` is called after each
+        one derived from its seed; a curriculum given as a dict is then
+        rebuilt with it). ``on_episode(stats)`` is called after each
         training episode. The agent and the stats are saved to
         ``agent_save_path`` / ``stats_save_path`` (when set) on completion and
         on interruption; a ``KeyboardInterrupt`` or an exception is re-raised
@@ -321,7 +327,10 @@ class LearningTask:
         """
         verbose = check_verbose(verbose)
         _check_agent(agent)
-        training_seed, self._evaluation_seed = _split_seed(self.seed if seed is None else seed)
+        run_seed = self.seed if seed is None else seed
+        if self._curriculum_config is not None and seed is not None and seed != self.seed:
+            self._build_training_env(run_seed)  # a fresh curriculum seeded like the rest of this run
+        training_seed, self._evaluation_seed = _split_seed(run_seed)
         self.stats = LearningStats(self.evaluation_interval)
         env = self.training_env(verbose, on_episode)
         label = self.name if self.name is not None else "task"
