@@ -54,7 +54,7 @@ def test_arrays_are_read_only_views_that_grow_and_can_be_replaced():
 
 def test_evaluations_record_where_they_ran(caplog):
     stats = filled_stats([1.0, 1.0], [3, 4])
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="syllabus_like.experiment"):
         stats.add_evaluation(0.5, verbose=2)
         stats.add_evaluation(0.7, verbose=1)  # below the level: not logged
     assert stats.agent_evaluations.tolist() == [0.5, 0.7]
@@ -64,7 +64,7 @@ def test_evaluations_record_where_they_ran(caplog):
 
 def test_each_episode_is_logged_at_verbosity_four(caplog):
     stats = LearningStats(5)
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="syllabus_like.experiment"):
         stats.update(1, 2.0, 3, 0.1, 0.1, verbose=3)
         stats.update(2, 4.0, 5, 0.1, 0.1, verbose=4)
     assert [r.getMessage() for r in caplog.records] == [
