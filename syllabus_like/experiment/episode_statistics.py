@@ -52,6 +52,8 @@ class EpisodeStatistics(gym.Wrapper):
         self._wall_start = time.perf_counter()
         self._cpu_start = time.process_time()
         self._stage = self._current_stage()
+        self._env_step = env.step  # bound once: the step below is on every environment step
+
 
     def _current_stage(self) -> int | None:
         stage = getattr(self.curriculum, "stage", None)
@@ -74,25 +76,36 @@ class EpisodeStatistics(gym.Wrapper):
         return result
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
-        result = self.env.step(action)
+        result = self._env_step(action)
         self._episode_return += result[1]  # type: ignore[operator]
         self._episode_length += 1
         if result[2] or result[3]:
-            self._record_episode()
+            self.record_episode(self._episode_return, self._episode_length)
         return result
 
-    def _record_episode(self) -> None:
+    def record_episode(self, episode_return: float, length: int) -> None:
+        """Record the episode that started at the last reset and just ended, with its return and length.
+
+        :meth:`step` calls this when an episode ends. A loop that already sums
+        each episode's reward and counts its steps may step the env inside
+        (``self.env``) and call this itself at the end of each episode: the
+        learning task's runner does, which saves a Python call per step.
+        """
         stats = self.stats
         stats.update(
             stats.episodes + 1,
-            float(self._episode_return),
-            self._episode_length,
+            float(episode_return),
+            length,
             time.perf_counter() - self._wall_start,
             time.process_time() - self._cpu_start,
             self.verbose,
         )
         if self.curriculum is not None:
-            stats.add_task(self.env.get_wrapper_attr("task"))
+            try:
+                task = self.env.task  # the CurriculumWrapper itself, as in a LearningTask
+            except AttributeError:
+                task = self.env.get_wrapper_attr("task")  # a wrapper further in
+            stats.add_task(task)
             self._note_stage()
         if self.on_episode is not None:
             self.on_episode(stats)

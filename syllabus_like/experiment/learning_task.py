@@ -356,12 +356,18 @@ class LearningTask:
     def _train(self, agent: Any, env: EpisodeStatistics, verbose: int, seed: int | None) -> None:
         if self.include_init_eval:
             self.evaluate(agent, verbose)
-        get_action, update, step = agent.get_action, agent.update, env.step
+        # The loop steps the env inside the statistics wrapper and hands it each episode's
+        # return and length at the end (EpisodeStatistics.record_episode): per step, exactly
+        # the work of a hand-written loop that keeps its returns.
+        get_action, update, step = agent.get_action, agent.update, env.env.step
+        record_episode = env.record_episode
         should_stop, evaluate_if_due = self.should_stop, self.evaluate_if_due
         first_seed: int | None = seed
         while not should_stop():
             obs, info = env.reset(seed=first_seed)
             first_seed = None
+            episode_return = 0.0
+            length = 0
             if "action_mask" in info:
                 mask = info["action_mask"]
                 while True:
@@ -369,6 +375,8 @@ class LearningTask:
                     next_obs, reward, terminated, truncated, info = step(action)
                     update(obs, action, reward, next_obs, terminated, truncated)
                     obs, mask = next_obs, info.get("action_mask")
+                    episode_return += reward
+                    length += 1
                     if terminated or truncated:
                         break
             else:
@@ -377,8 +385,11 @@ class LearningTask:
                     next_obs, reward, terminated, truncated, _ = step(action)
                     update(obs, action, reward, next_obs, terminated, truncated)
                     obs = next_obs
+                    episode_return += reward
+                    length += 1
                     if terminated or truncated:
                         break
+            record_episode(episode_return, length)
             evaluate_if_due(agent, verbose)
 
     def _save_outputs(self, agent: Any, verbose: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,6 +95,9 @@ class LearningStats:
         self._total_steps = 0
         self._total_wall_time = 0.0
         self._total_cpu_time = 0.0
+        # The last few entries as Python numbers: the moving averages without numpy calls per episode.
+        self._recent_rewards: deque[float] = deque(maxlen=MOVING_AVERAGE_WINDOW)
+        self._recent_steps: deque[int] = deque(maxlen=MOVING_AVERAGE_WINDOW)
 
     # ----------------------------------------------------------- the arrays
     def _get(self, name: str) -> np.ndarray:
@@ -101,7 +105,10 @@ class LearningStats:
 
     def _set(self, name: str, values: Any) -> None:
         self._arrays[name] = GrowingArray(_ARRAY_FIELDS[name], np.asarray(values).ravel())
-        if name == "step_counts":
+        if name == "episode_rewards":
+            self._recent_rewards = deque(self._get(name)[-MOVING_AVERAGE_WINDOW:].tolist(), MOVING_AVERAGE_WINDOW)
+        elif name == "step_counts":
+            self._recent_steps = deque(self._get(name)[-MOVING_AVERAGE_WINDOW:].tolist(), MOVING_AVERAGE_WINDOW)
             self._total_steps = int(np.sum(self._get(name)))
         elif name == "episode_wall_times":
             self._total_wall_time = float(np.sum(self._get(name)))
@@ -170,8 +177,11 @@ class LearningStats:
         arrays["step_counts"].append(steps_count)
         arrays["episode_wall_times"].append(wall_time)
         arrays["episode_cpu_times"].append(cpu_time)
-        reward_avg = float(np.mean(arrays["episode_rewards"].view()[-MOVING_AVERAGE_WINDOW:]))
-        steps_avg = float(np.mean(arrays["step_counts"].view()[-MOVING_AVERAGE_WINDOW:]))
+        recent_rewards, recent_steps = self._recent_rewards, self._recent_steps
+        recent_rewards.append(float(episode_reward))
+        recent_steps.append(int(steps_count))
+        reward_avg = sum(recent_rewards) / len(recent_rewards)
+        steps_avg = sum(recent_steps) / len(recent_steps)
         arrays["episode_rewards_moving_avg"].append(reward_avg)
         arrays["step_counts_moving_avg"].append(steps_avg)
         self._total_steps += int(steps_count)
