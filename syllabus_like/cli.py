@@ -294,7 +294,8 @@ def _demo(args: argparse.Namespace) -> int:
         if key not in reporters:
             for reporter in reporters.values():
                 reporter.close()
-            reporters[key] = ProgressReporter(f"seed {seed} {method:<10}", {task: config.episodes}, sys.stderr, bar=bar)
+            # The demo's task names are its methods: "seed 0 curriculum: 300/1000 episodes".
+            reporters[key] = ProgressReporter(f"seed {seed}", {task: config.episodes}, sys.stderr, bar=bar)
         reporters[key](task, stats)
 
     def event(message: str) -> None:

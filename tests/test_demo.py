@@ -201,7 +201,7 @@ def test_demo_command_prints_switches_and_the_table(capsys):
     assert table[2].split()[:3] == ["0", "0.00", "1.00"]
     assert table[3].startswith("mean")
     assert "\r" not in err  # not a terminal: whole progress lines, no carriage returns
-    assert "seed 0 curriculum curriculum: 300/300 episodes" in err
+    assert "seed 0 curriculum: 300/300 episodes" in err
 
 
 def test_demo_command_quiet_and_bad_options(capsys):
