@@ -29,11 +29,12 @@ import argparse
 import statistics
 import time
 
+from syllabus_like.envs import GridCrossingEnv
+from syllabus_like.wrappers import CurriculumWrapper
+
 from syllabus_like import SequentialCurriculum
 from syllabus_like.agents import QLearningAgent
-from syllabus_like.envs import GridCrossingEnv
 from syllabus_like.experiment import LearningTask
-from syllabus_like.wrappers import CurriculumWrapper
 
 
 def hand_written_loop(env, agent, episodes: int, seed: int) -> int:

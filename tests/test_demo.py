@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from gymnasium import spaces
+from syllabus_like.envs import NUM_LEVELS
 
 from syllabus_like import parse_condition
 from syllabus_like.agents import QLearningAgent
 from syllabus_like.cli import main
 from syllabus_like.demo import DEMO_FILES, DemoConfig, experiments_directory, format_table, run_demo, stopping_condition
-from syllabus_like.envs import NUM_LEVELS
 from syllabus_like.experiment import Agent, Experiment, LearningStats
 
 HARDEST = NUM_LEVELS - 1

@@ -79,7 +79,7 @@ def test_experiment_runs_aggregate_per_task():
 
 def test_bootstrap_interval_brackets_the_statistic_and_collapses_for_equal_runs():
     aggregator = LearningStatsAggregator(RUNS)
-    low, high, times = aggregator.get_confidence_interval("episodes", "episode_rewards", "mean", seed=0)
+    low, high, _ = aggregator.get_confidence_interval("episodes", "episode_rewards", "mean", seed=0)
     mean, _ = aggregator.get_aggregate("episodes", "episode_rewards", "mean")
     assert np.all(low <= mean + 1e-6) and np.all(mean <= high + 1e-6) and np.all(low < high)
     values = np.stack([run.episode_rewards for run in RUNS])

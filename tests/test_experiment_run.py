@@ -6,9 +6,9 @@ import json
 
 import pytest
 from experiment_helpers import RecordingAgent, ScriptedEnv
+from syllabus_like.envs import GridCrossingEnv
 
 from syllabus_like.agents import QLearningAgent
-from syllabus_like.envs import GridCrossingEnv
 from syllabus_like.experiment import Experiment, LearningStats, LearningTask
 
 
@@ -116,3 +116,38 @@ def test_logging_follows_verbosity(caplog):
     with caplog.at_level("INFO", logger="syllabus_like.experiment"):
         Experiment(three_tasks()).run(RecordingAgent(), verbose=0)
     assert caplog.records == []
+
+
+def test_the_experiment_layer_imports_no_plotting_statistics_or_progress_library():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, syllabus_like.experiment, syllabus_like.cli, syllabus_like.agents\n"
+        "print(sorted(m for m in ('matplotlib', 'scipy', 'tqdm', 'jax', 'torch', 'ray') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_progress_reporter_draws_a_bar_or_writes_whole_lines(caplog):
+    import io
+
+    from syllabus_like.experiment.progress import ProgressReporter, episode_budget
+
+    assert episode_budget({"max_episodes": 40}) == 40 and episode_budget("episodes>=40") is None
+    stream = io.StringIO()
+    bar = ProgressReporter("seed 0", {"a": 40}, stream, bar=True)
+    stats = LearningStats(10)
+    for number in range(1, 41):
+        stats.update(number, 1.0, 2, 0.0, 0.0)
+        bar("a", stats)
+    bar.close()
+    assert "seed 0 a" in stream.getvalue() and "40/40" in stream.getvalue()
+    lines = ProgressReporter("seed 1", {"a": 40}, io.StringIO(), bar=False)
+    with caplog.at_level("INFO", logger="syllabus_like.cli"):
+        stats = LearningStats(10)
+        for number in range(1, 9):
+            stats.update(number, 1.0, 2, 0.0, 0.0)
+            lines("a", stats)
+    assert [r.getMessage() for r in caplog.records] == ["seed 1 a: 4/40 episodes, 8 steps", "seed 1 a: 8/40 episodes, 16 steps"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from experiment_helpers import RecordingAgent, ScriptedEnv, scripted_env_factory
+from syllabus_like.envs import GridCrossingEnv
+from syllabus_like.wrappers import CurriculumWrapper
 
 from syllabus_like import SequentialCurriculum, parse_condition
 from syllabus_like.agents import QLearningAgent
-from syllabus_like.envs import GridCrossingEnv
 from syllabus_like.experiment import STOP_METRICS, Agent, LearningStats, LearningTask
-from syllabus_like.wrappers import CurriculumWrapper
 
 
 def make_task(stop, returns=(1.0,), length=2, **kwargs):

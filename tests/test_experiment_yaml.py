@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from syllabus_like.envs import GridCrossingEnv
 
 from syllabus_like.agents import QLearningAgent
-from syllabus_like.envs import GridCrossingEnv
 from syllabus_like.experiment import Experiment, LearningTask
 
 #: academia's LearningTask example file, with its env replaced by ours.
@@ -137,7 +137,7 @@ tasks:
 
 def test_experiment_variables_defaults_includes_and_round_trip(tmp_path):
     write(tmp_path / "hard.task.yml", "env_args: {level: 4}\nevaluation_interval: 5\nname: hardest\n")
-    path = write(tmp_path / "exp.experiment.yml", EXPERIMENT_YML)
+    write(tmp_path / "exp.experiment.yml", EXPERIMENT_YML)
     experiment = Experiment.load(tmp_path / "exp", variables={"level": 2})
     easy, hard = experiment.tasks
     assert experiment.task_names == ["easy", "hardest"]  # a name in the included file wins over the key

@@ -12,7 +12,7 @@ aggregated exactly, point by point.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -147,5 +147,3 @@ class LearningStatsAggregator:
             results[name] = (low.astype(np.float32), high.astype(np.float32), grid)
         return results[None] if None in results else results  # type: ignore[return-value]
 
-
-AggregateResult = Union[Aggregate, dict[str, Aggregate]]

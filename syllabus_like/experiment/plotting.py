@@ -30,7 +30,7 @@ def _pyplot() -> Any:
     except ImportError as error:
         raise ImportError("plotting needs matplotlib: pip install 'syllabus-like[plot]'") from error
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as pyplot
+    from matplotlib import pyplot
 
     return pyplot
 

@@ -22,7 +22,7 @@ def summarize_runs(directory: str | os.PathLike, time_domain: str, value_domain:
     aggregates = {name: aggregator.get_aggregate(time_domain, value_domain, name) for name in ("mean", "std", "min", "max", "iqm")}
     interval = aggregator.get_confidence_interval(time_domain, value_domain, "mean", seed=seed)
     for task in names:
-        values, times = aggregates["mean"][task]  # type: ignore[index]
+        times = aggregates["mean"][task][1]  # type: ignore[index]
         low, high, _ = interval[task]  # type: ignore[index]
         tasks[task] = {
             "timestamps": times.tolist(),
