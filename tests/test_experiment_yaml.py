@@ -8,7 +8,7 @@ import pytest
 from syllabus_like.envs import GridCrossingEnv
 
 from syllabus_like.agents import QLearningAgent
-from syllabus_like.experiment import Experiment, LearningTask
+from syllabus_like.experiment import Experiment, LearningStats, LearningTask
 
 #: academia's LearningTask example file, with its env replaced by ours.
 ACADEMIA_TASK_YML = """\
@@ -58,7 +58,8 @@ def test_academia_task_file_loads_unchanged(tmp_path):
     assert LearningTask.load(tmp_path / "my_config") == task  # ".task.yml" appended, as academia does
 
 
-def test_academia_curriculum_file_with_a_path_include_loads_and_runs(tmp_path):
+def test_academia_curriculum_file_with_a_path_include_loads_and_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the included task saves its stats to ./my_task_stats.json
     write(tmp_path / "configs" / "lava_crossing_hard.task.yml", ACADEMIA_TASK_YML.replace("1000", "4"))
     path = write(tmp_path / "configs" / "my_config.curriculum.yml", ACADEMIA_CURRICULUM_YML.replace("500", "3"))
     experiment = Experiment.load(path)
@@ -69,6 +70,7 @@ def test_academia_curriculum_file_with_a_path_include_loads_and_runs(tmp_path):
     agent = QLearningAgent(7 * 26, 4, seed=0)
     stats = experiment.run(agent)
     assert [stats[name].episodes for name in ("0", "1")] == [3, 4]
+    assert LearningStats.load(tmp_path / "my_task_stats.json") == stats["1"]
 
 
 def test_task_round_trip_keeps_every_setting(tmp_path):
