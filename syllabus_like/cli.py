@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -201,7 +202,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.jobs == 1 or len(jobs) == 1:
             results = [run_one_seed(*job) for job in jobs]
         else:
-            with ProcessPoolExecutor(max_workers=min(args.jobs, len(jobs))) as pool:
+            # spawn, not fork: a fresh interpreter per worker inherits no threads or locks of this one.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(args.jobs, len(jobs)), mp_context=context) as pool:
                 results = list(pool.map(run_one_seed, *zip(*jobs)))
     except ValueError as error:
         print(f"syllabus-like run: {error}", file=sys.stderr)
