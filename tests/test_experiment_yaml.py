@@ -58,6 +58,15 @@ def test_academia_task_file_loads_unchanged(tmp_path):
     assert LearningTask.load(tmp_path / "my_config") == task  # ".task.yml" appended, as academia does
 
 
+def test_academia_task_file_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    task = LearningTask.load(write(tmp_path / "short.task.yml", ACADEMIA_TASK_YML.replace("1000", "120")))
+    agent = QLearningAgent.from_spaces(task.env.observation_space, task.env.action_space, seed=0)
+    task.run(agent, verbose=1)
+    saved = LearningStats.load(tmp_path / "my_task_stats.json")
+    assert saved.episodes == 120 and saved.evaluation_episodes.tolist() == [0, 100]
+
+
 def test_academia_curriculum_file_with_a_path_include_loads_and_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the included task saves its stats to ./my_task_stats.json
     write(tmp_path / "configs" / "lava_crossing_hard.task.yml", ACADEMIA_TASK_YML.replace("1000", "4"))
