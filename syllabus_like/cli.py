@@ -232,7 +232,7 @@ def _aggregate(args: argparse.Namespace) -> int:
             with open(os.path.join(directory, SUMMARY_FILE), "w", encoding="utf-8") as file:
                 json.dump(summary, file, indent=2)
             summaries.append(summary)
-    except ValueError as error:
+    except (ValueError, ImportError) as error:  # ImportError: scipy missing, the message names the extra
         print(f"syllabus-like aggregate: {error}", file=sys.stderr)
         return 2
     print(f"{args.value_domain} against {args.time_domain}, at the last point every run reached:")
@@ -241,17 +241,11 @@ def _aggregate(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    try:
-        from syllabus_like.experiment.plotting import plot_runs
-    except ImportError as error:  # pragma: no cover - only without the plot extra
-        print(f"syllabus-like plot: {error}", file=sys.stderr)
-        return 2
+    from syllabus_like.experiment.plotting import plot_runs
+
     try:
         path = plot_runs(args.directories, args.output, time_domain=args.time_domain, value_domain=args.value_domain)
-    except ImportError as error:
-        print(f"syllabus-like plot: {error}", file=sys.stderr)
-        return 2
-    except ValueError as error:
+    except (ValueError, ImportError) as error:  # ImportError: matplotlib missing, the message names the extra
         print(f"syllabus-like plot: {error}", file=sys.stderr)
         return 2
     print(f"wrote {path}")
