@@ -114,3 +114,16 @@ def test_command_errors(tmp_path, capsys):
     assert main(["plot", str(tmp_path), "-o", str(tmp_path / "x.png")]) == 2
     with pytest.raises(SystemExit):
         main(["aggregate", str(tmp_path), "--value-domain", "returns"])
+
+
+def test_missing_extras_are_named(tmp_path, experiment_file, capsys, monkeypatch):
+    import sys
+
+    runs = tmp_path / "runs"
+    assert main(["run", str(experiment_file), "--output", str(runs), "-q"]) == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    assert main(["plot", str(runs), "-o", str(tmp_path / "x.png")]) == 2
+    assert "pip install 'syllabus-like[plot]'" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    assert main(["aggregate", str(runs)]) == 2
+    assert "pip install 'syllabus-like[experiment]'" in capsys.readouterr().err

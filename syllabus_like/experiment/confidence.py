@@ -21,7 +21,7 @@ __all__ = ["STATISTICS", "bootstrap_interval", "interquartile_mean"]
 def _scipy_stats():
     try:
         from scipy import stats
-    except ImportError as error:  # pragma: no cover - exercised only without scipy
+    except ImportError as error:
         raise ImportError(
             "the IQM and bootstrap confidence intervals need scipy: pip install 'syllabus-like[experiment]'"
         ) from error
