@@ -295,3 +295,12 @@ def test_q_learning_agent_implements_the_protocol_and_learns_level_zero(tmp_path
     stats = task.run(agent)
     assert stats.evaluation_episodes.tolist() == [0, 50, 100, 150, 200]
     assert stats.agent_evaluations[-1] >= 0.9 > stats.agent_evaluations[0]
+
+
+def test_every_run_starts_fresh_stats_and_a_fresh_dict_curriculum():
+    config = {"type": "SequentialCurriculum", "curriculum_list": [0, 1], "stopping_conditions": ["episodes>=3"]}
+    task = make_task({"max_episodes": 5}, curriculum=config, seed=2)
+    first = task.run(RecordingAgent())
+    second = task.run(RecordingAgent())
+    assert first.episode_tasks == second.episode_tasks == [0, 0, 0, 1, 1]
+    assert second.episodes == 5 and task.curriculum.stage == 1

@@ -318,8 +318,9 @@ class LearningTask:
         """Train ``agent`` until a stop condition holds; return the stats (also :attr:`stats`).
 
         ``seed`` overrides the task's own for this run (an experiment passes
-        one derived from its seed; a curriculum given as a dict is then
-        rebuilt with it). ``on_episode(stats)`` is called after each
+        one derived from its seed). Every run starts with fresh stats and, for
+        a curriculum given as a dict, a fresh curriculum seeded by the run's
+        seed; a curriculum given as an object carries on from its state. ``on_episode(stats)`` is called after each
         training episode. The agent and the stats are saved to
         ``agent_save_path`` / ``stats_save_path`` (when set) on completion and
         on interruption; a ``KeyboardInterrupt`` or an exception is re-raised
@@ -328,8 +329,8 @@ class LearningTask:
         verbose = check_verbose(verbose)
         _check_agent(agent)
         run_seed = self.seed if seed is None else seed
-        if self._curriculum_config is not None and seed is not None and seed != self.seed:
-            self._build_training_env(run_seed)  # a fresh curriculum seeded like the rest of this run
+        if self._curriculum_config is not None:
+            self._build_training_env(run_seed)  # a fresh curriculum, seeded like the rest of this run
         training_seed, self._evaluation_seed = _split_seed(run_seed)
         self.stats = LearningStats(self.evaluation_interval)
         env = self.training_env(verbose, on_episode)
