@@ -1,4 +1,4 @@
-"""benchmarks/experiment_overhead.py runs, and its two loops do the same work."""
+"""benchmarks/experiment_overhead.py runs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def load_script():
     return module
 
 
-def test_both_loops_train_the_same_agent_the_same_way():
+def test_the_hand_written_loop_trains_the_agent_and_counts_its_steps():
     script = load_script()
     from syllabus_like.agents import QLearningAgent
     from syllabus_like.envs import GridCrossingEnv
