@@ -67,6 +67,7 @@ def test_run_two_seeds_then_aggregate_and_plot(tmp_path, experiment_file, capsys
     assert warmup["timestamps"] == list(range(1, 31))
     row = next(line for line in out.splitlines() if " warmup " in line).split()
     assert row[2:4] == ["2", "30"] and float(row[4]) == pytest.approx(expected[-1], abs=1e-3)
+    assert out.splitlines()[1].split()[4:9] == ["mean", "std", "min", "max", "iqm"]
 
     image = tmp_path / "plot.png"
     assert main(["plot", str(runs), str(runs / "seed_0"), "-o", str(image)]) == 0
@@ -114,6 +115,20 @@ def test_command_errors(tmp_path, capsys):
     assert main(["plot", str(tmp_path), "-o", str(tmp_path / "x.png")]) == 2
     with pytest.raises(SystemExit):
         main(["aggregate", str(tmp_path), "--value-domain", "returns"])
+
+
+def test_a_task_without_values_is_skipped_not_fatal(tmp_path, experiment_file, capsys):
+    text = experiment_file.read_text().replace("evaluation_interval: 10", "evaluation_interval: 1000")
+    text = text.replace("defaults:", "defaults:\n  include_init_eval: false")
+    no_evaluations = tmp_path / "no_eval.yml"
+    no_evaluations.write_text(text)
+    runs = tmp_path / "runs"
+    assert main(["run", str(no_evaluations), "--output", str(runs), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["aggregate", str(runs)]) == 0  # agent_evaluations: there are none
+    out = capsys.readouterr().out
+    assert next(line for line in out.splitlines() if " warmup " in line).split()[3:] == ["-"] * 7
+    assert "skipped" in json.loads((runs / "aggregate.json").read_text())["tasks"]["warmup"]
 
 
 def test_missing_extras_are_named(tmp_path, experiment_file, capsys, monkeypatch):
