@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from syllabus_like.envs import GridCrossingEnv
@@ -185,3 +186,20 @@ def test_experiment_errors_name_the_fault(tmp_path):
 def test_tasks_given_as_a_list_are_named_by_position():
     experiment = Experiment.from_dict({"tasks": [{"env_type": "CartPole-v1", "stop_conditions": "episodes>=1"}] * 2})
     assert experiment.task_names == ["0", "1"] and list(experiment.stats) == ["0", "1"]
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples" / "experiments").glob("*.yml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_every_example_experiment_loads_and_round_trips(path, tmp_path):
+    experiment = Experiment.load(path)
+    assert experiment.agent_config is not None and experiment.agent_config["type"].startswith("syllabus_like.agents")
+    assert Experiment.load(experiment.save(tmp_path / "copy")) == experiment
+
+
+def test_the_levels_example_includes_its_hardest_task_from_a_file():
+    path = next(p for p in EXAMPLES if p.name == "gridworld_levels.experiment.yml")
+    experiment = Experiment.load(path)
+    assert experiment.task_names == ["level_1", "level_2", "level_3", "level_4"]
+    assert experiment.tasks[-1].env.level == 4 and experiment.tasks[-1].stop_conditions == {"max_episodes": 300}
