@@ -88,6 +88,9 @@ def test_agent_protocol_spaces_masks_and_exploration_reset():
         agent.reset_exploration(2)
     with pytest.raises(ValueError, match="QLearningAgent needs a Discrete observation_space"):
         QLearningAgent.from_spaces(spaces.Box(0, 1, (2,)), spaces.Discrete(2))
+    assert QLearningAgent(spaces.Discrete(5), spaces.Discrete(2)).q_values.shape == (5, 2)  # spaces work too
+    with pytest.raises(ValueError, match="QLearningAgent needs a Discrete space for num_actions"):
+        QLearningAgent(5, spaces.Box(0, 1, (2,)))
 
 
 def test_agent_save_and_load_restore_table_settings_and_generator(tmp_path):

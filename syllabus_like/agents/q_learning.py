@@ -33,29 +33,36 @@ class QLearningAgent:
     """Tabular epsilon-greedy Q-learning over ``Discrete`` states and actions.
 
     Args:
-        num_states: number of states (observations are ints in ``[0, num_states)``).
-        num_actions: number of actions.
+        num_states: number of states (observations are ints in ``[0, num_states)``),
+            or the env's ``Discrete`` observation space.
+        num_actions: number of actions, or the env's ``Discrete`` action space.
         learning_rate: ``alpha`` in ``(0, 1]``.
         discount: ``gamma`` in ``[0, 1]``.
         epsilon: exploration probability in ``[0, 1]``.
         seed: seed of the agent's own ``numpy.random.Generator``.
 
     :meth:`from_spaces` builds one from an env's ``Discrete`` observation and
-    action spaces, which is how the ``syllabus-like run`` command builds it when
-    a YAML file names the agent without its sizes.
+    action spaces (with the other settings as keywords), which is how the
+    ``syllabus-like run`` command builds it when a YAML file names the agent
+    without its sizes.
     """
 
     def __init__(
         self,
-        num_states: int,
-        num_actions: int,
+        num_states: int | spaces.Discrete,
+        num_actions: int | spaces.Discrete,
         *,
         learning_rate: float = 0.5,
         discount: float = 0.95,
         epsilon: float = 0.1,
         seed: int | None = None,
     ) -> None:
-        for name, value in (("num_states", num_states), ("num_actions", num_actions)):
+        sizes = {"num_states": num_states, "num_actions": num_actions}
+        for name, value in sizes.items():
+            if isinstance(value, spaces.Space):
+                if not isinstance(value, spaces.Discrete):
+                    raise ValueError(f"QLearningAgent needs a Discrete space for {name}, got {value!r}")
+                sizes[name] = value = int(value.n)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not 0.0 < learning_rate <= 1.0:
@@ -64,7 +71,7 @@ class QLearningAgent:
             raise ValueError(f"discount must be in [0, 1], got {discount!r}")
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
-        self.q_values = np.zeros((int(num_states), int(num_actions)), dtype=np.float64)
+        self.q_values = np.zeros((int(sizes["num_states"]), int(sizes["num_actions"])), dtype=np.float64)
         self.learning_rate = float(learning_rate)
         self.discount = float(discount)
         self.epsilon = float(epsilon)
@@ -78,7 +85,7 @@ class QLearningAgent:
         for name, space in (("observation_space", observation_space), ("action_space", action_space)):
             if not isinstance(space, spaces.Discrete):
                 raise ValueError(f"QLearningAgent needs a Discrete {name}, got {space!r}")
-        return cls(int(observation_space.n), int(action_space.n), **settings)
+        return cls(observation_space, action_space, **settings)
 
     @property
     def num_states(self) -> int:
