@@ -1,7 +1,7 @@
 """What a sequential curriculum's arguments and metrics are.
 
 Shared by the Python :class:`~syllabus_like.SequentialCurriculum` and the JAX
-one (:mod:`syllabus_like.jax.sequential`) so that both accept exactly the same
+one (:mod:`syllabus_like.jax.curricula.sequential`) so that both accept exactly the same
 arguments and their conditions read exactly the same metric names. Depends
 only on :mod:`syllabus_like.validation`.
 """

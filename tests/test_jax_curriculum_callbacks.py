@@ -17,22 +17,15 @@ import numpy as np
 import pytest
 from jaxtyping import Array
 
-from syllabus_like.jax.callback import AbstractIterationCallback
-from syllabus_like.jax.curriculum import (
-    AdaptiveState,
-    CurriculumCallback,
-    CurriculumEnv,
-    LevelCurriculum,
-    ScheduledCurriculum,
-    cosine_schedule,
-    linear_schedule,
-    step_schedule,
-)
+from syllabus_like.jax.training.callback import AbstractIterationCallback
+from syllabus_like.jax.training.curriculum_env import CurriculumCallback, CurriculumEnv
+from syllabus_like.jax.training.field_curricula import AdaptiveState, LevelCurriculum, ScheduledCurriculum
+from syllabus_like.jax.training.schedules import cosine_schedule, linear_schedule, step_schedule
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
-from syllabus_like.jax.policy import MLPActorCritic
-from syllabus_like.jax.ppo import PPO
-from syllabus_like.jax.prioritized_level_replay import PrioritizedLevelReplay
-from syllabus_like.jax.sequential import SequentialCurriculum
+from syllabus_like.jax.training.policy import MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO
+from syllabus_like.jax.curricula.prioritized_level_replay import PrioritizedLevelReplay
+from syllabus_like.jax.curricula.sequential import SequentialCurriculum
 
 NUM_ENVS, NUM_STEPS = 3, 8
 BATCH = NUM_ENVS * NUM_STEPS
@@ -190,7 +183,7 @@ def test_the_average_counts_completed_episodes_only(ppo: PPO, policy: MLPActorCr
     states = run_iteration_by_iteration(ppo, policy, curriculum, 3, jax.random.key(1))
     for state in states:
         adaptive: AdaptiveState = state.callback_state
-        assert int(adaptive.curriculum.level) == 0 and int(state.env.length) == 3
+        assert int(adaptive.level) == 0 and int(state.env.length) == 3
         episodes = int(adaptive.episodes)
         assert episodes == NUM_ENVS * (int(state.iteration_count) * NUM_STEPS // 3)
         # An average over episodes of length 3 only: partial episodes would pull the mean below 3.
@@ -200,7 +193,7 @@ def test_the_average_counts_completed_episodes_only(ppo: PPO, policy: MLPActorCr
 def test_levels_advance_when_the_metric_crosses_the_threshold(ppo: PPO, policy: MLPActorCritic) -> None:
     curriculum = LevelCurriculum(length_field, LEVELS, steps_metric, threshold=3.5, smoothing=0.1)
     states = run_iteration_by_iteration(ppo, policy, curriculum, 10, jax.random.key(2))
-    levels = [int(s.callback_state.curriculum.level) for s in states]
+    levels = [int(s.callback_state.level) for s in states]
     metrics = [float(s.callback_state.metric) for s in states]
     # Level 0's episodes have metric 3 < 3.5: the average never crosses, the level never moves.
     assert levels == [0] * 10
@@ -208,7 +201,7 @@ def test_levels_advance_when_the_metric_crosses_the_threshold(ppo: PPO, policy: 
 
     lowered = eqx.tree_at(lambda c: c.threshold, curriculum, jnp.asarray(2.5, jnp.float32))
     states = run_iteration_by_iteration(ppo, policy, lowered, 10, jax.random.key(2))
-    levels = [int(s.callback_state.curriculum.level) for s in states]
+    levels = [int(s.callback_state.level) for s in states]
     metrics = [float(s.callback_state.metric) for s in states]
     for i in range(1, 10):
         crossed = metrics[i - 1] > 2.5 and levels[i - 1] < len(LEVELS) - 1
@@ -230,7 +223,7 @@ def test_tuning_threshold_and_smoothing_does_not_recompile(ppo: PPO, policy: MLP
     )
     slow = ppo.train(Tunable(), policy, 6 * BATCH, key=jax.random.key(3), callback=retuned)
     assert len(TRACES) == traces  # the compiled run was reused
-    assert int(slow.callback_state.curriculum.level) < int(fast.callback_state.curriculum.level)
+    assert int(slow.callback_state.level) < int(fast.callback_state.level)
 
 
 def test_level_curriculum_validates_its_arguments() -> None:

@@ -12,7 +12,7 @@ from syllabus_like.curricula.sequential import SEQUENTIAL_METRICS as PYTHON_METR
 from syllabus_like.curricula.sequential import SequentialCurriculum as PythonSequential
 from syllabus_like.curricula import DomainRandomization as PythonDomainRandomization
 from syllabus_like.jax import SEQUENTIAL_METRICS, EpisodeBatch, SequentialCurriculum
-from syllabus_like.jax import sequential as sequential_module
+from syllabus_like.jax.curricula import sequential as sequential_module
 from syllabus_like.task_space import DiscreteTaskSpace
 
 CONFIGS = {

@@ -36,9 +36,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
-from syllabus_like.jax.base import AbstractCurriculum, prefix_sum
+from syllabus_like.jax._numerics import prefix_sum
+from syllabus_like.jax.curricula.base import AbstractCurriculum
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
-from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
 from syllabus_like.validation import check_positive_int
 
 __all__ = ["RolloutOutput", "RolloutState", "random_policy", "rollout", "rollout_init"]
@@ -180,7 +181,7 @@ def rollout(
         score_fn: per-episode scores for the curriculum update (e.g. for
             :class:`PrioritizedLevelReplay`), computed from the ``[T, B]``
             episode batch; value-based scores come from
-            :mod:`syllabus_like.jax.level_scores` in a training loop.
+            :mod:`syllabus_like.jax.curricula.level_scores` in a training loop.
         max_resets_per_step: ``P`` (static, default ``B // 8``). Only the envs
             that finished need a new task and a reset; when at most ``P`` did,
             they are gathered into ``P`` slots, so a step draws ``P`` tasks and

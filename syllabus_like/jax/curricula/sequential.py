@@ -21,11 +21,12 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
 from syllabus_like.conditions import Condition, parse_condition
-from syllabus_like.jax.base import AbstractCurriculum, check_draw_count, count_used, prefix_sum, saturating_add
+from syllabus_like.jax._numerics import count_used, prefix_sum, saturating_add
+from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
-from syllabus_like.jax.episodes import EpisodeBatch
-from syllabus_like.jax.return_window import window_mean, window_mean_bounds, window_means
-from syllabus_like.jax.sampling import uniform_indices
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.return_window import window_mean, window_mean_bounds, window_means
+from syllabus_like.jax.curricula.sampling import uniform_indices
 from syllabus_like.stages import SEQUENTIAL_METRICS, check_sequential_arguments
 from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace, TaskSpaceError
 

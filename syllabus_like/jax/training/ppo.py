@@ -41,9 +41,9 @@ import optax
 from jax import lax
 from jaxtyping import Array, Bool, Float, Int, Key, PyTree
 
-from syllabus_like.jax.algorithm import AbstractAlgorithm, AbstractAlgorithmState, AbstractStepState
-from syllabus_like.jax.callback import AbstractCallback, ResetContext, StepContext, as_callback
-from syllabus_like.jax.policy import AbstractActorCritic
+from syllabus_like.jax.training.algorithm import AbstractAlgorithm, AbstractAlgorithmState, AbstractStepState
+from syllabus_like.jax.training.callback import AbstractCallback, ResetContext, StepContext, as_callback
+from syllabus_like.jax.training.policy import AbstractActorCritic
 from syllabus_like.validation import check_positive_int
 
 __all__ = ["PPO", "PPOState", "PPOStepState"]
@@ -118,7 +118,7 @@ def _scalar(name: str, value: Any, low: float, high: float, *, low_open: bool = 
 
 
 class PPO(AbstractAlgorithm):
-    """PPO-Clip for discrete actions with an :class:`~syllabus_like.jax.policy.AbstractActorCritic`.
+    """PPO-Clip for discrete actions with an :class:`~syllabus_like.jax.training.policy.AbstractActorCritic`.
 
     Args:
         num_envs: environments stepped in parallel (vmapped).
