@@ -272,11 +272,12 @@ def test_a_sequential_curriculum_draws_each_reset_and_learns_from_finished_episo
     callbacks = [CurriculumCallback(), EpisodeLog()]
     key = jax.random.key(4)
     state = ppo.train(env, policy, BATCH, key=key, callback=callbacks)
-    stages, totals = [int(state.callback_state[0].curriculum.stage)], []
+    stages, totals = [int(state.step_state.curriculum_state.stage)], []
     for i in range(2, 9):
         state = ppo.resume(state, i * BATCH, key=key, callback=callbacks)
-        stages.append(int(state.callback_state[0].curriculum.stage))
-    sequential, log = state.callback_state[0].curriculum, state.callback_state[1]
+        stages.append(int(state.step_state.curriculum_state.stage))
+        assert int(state.callback_state[0]["stage"]) == stages[-1]  # the callback records the live state's metrics
+    sequential, log = state.step_state.curriculum_state, state.callback_state[1]
     episodes, tasks = np.asarray(log["episodes"][:8]), np.asarray(log["tasks"][:8])
 
     # Iteration 0 plays task 0 only (length 2: 3 envs x 4 episodes), which meets "episodes>=12".
@@ -287,15 +288,15 @@ def test_a_sequential_curriculum_draws_each_reset_and_learns_from_finished_episo
     # Every reset drew one task: the initial one per env plus one after each finished episode.
     assert int(sequential.total_tasks) == NUM_ENVS + int(episodes.sum())
     assert int(sequential.total_episodes) == int(episodes.sum())
-    # The env carries the curriculum state that was current when its last iteration started.
-    assert int(state.env.curriculum_state.total_episodes) == int(episodes[:7].sum())
+    # The curriculum state lives in the step state only: the env keeps the initial state, never written.
+    assert int(state.env.curriculum_state.total_episodes) == 0 and int(state.env.curriculum_state.total_tasks) == 0
 
 
 def test_prioritized_level_replay_gets_scores_from_the_rollout(ppo: PPO, policy: MLPActorCritic) -> None:
     curriculum = PrioritizedLevelReplay(len(TASK_LENGTHS), temperature=0.3)
     env = CurriculumEnv(Tunable(), length_tasks(), curriculum, key=jax.random.key(0))
     state = ppo.train(env, policy, 6 * BATCH, key=jax.random.key(5), callback=[CurriculumCallback(), EpisodeLog()])
-    plr, log = state.callback_state[0].curriculum, state.callback_state[1]
+    plr, log = state.step_state.curriculum_state, state.callback_state[1]
     played = set(np.nonzero(np.asarray(log["tasks"]).sum(axis=0))[0].tolist())
     buffered = set(int(level) for level in np.asarray(plr.levels) if level >= 0)
     assert buffered == played and len(played) >= 2

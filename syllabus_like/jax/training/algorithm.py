@@ -134,12 +134,20 @@ class AbstractAlgorithm(eqx.Module):
         training_log: dict[str, Array],
         key: Key[Array, ""],
         callback: AbstractCallback,
+        rollout: PyTree = None,
         iteration_locals: dict[str, Any] | None = None,
     ) -> tuple[AbstractAlgorithmState, Bool[Array, ""]]:
         """Run ``on_iteration`` and ``continue_training``, advance the count, then :meth:`per_iteration`.
 
-        ``iteration_locals`` are added to the context's ``locals`` (e.g. the rollout).
+        ``rollout`` is the algorithm's typed rollout record (PPO:
+        :class:`~syllabus_like.jax.training.ppo.PPORollout`), given to the
+        callbacks as ``IterationContext.rollout`` (and, for code written
+        before the record existed, as ``locals["rollout"]``).
+        ``iteration_locals`` are added to the context's ``locals``.
         """
+        extras = dict(iteration_locals or {})
+        if rollout is not None:
+            extras["rollout"] = rollout
         iteration_key, continue_key = jax.random.split(key)
         context = IterationContext(
             state=state.callback_state,
@@ -149,7 +157,8 @@ class AbstractAlgorithm(eqx.Module):
             iteration_count=state.iteration_count,
             opt_state=opt_state,
             training_log=training_log,
-            locals={**self.algorithm_locals(), **(iteration_locals or {})},
+            locals={**self.algorithm_locals(), **extras},
+            rollout=rollout,
         )
         callback_state = callback.on_iteration(context, key=iteration_key)
         context = dataclasses.replace(context, state=callback_state)

@@ -157,12 +157,13 @@ class IterationContext(eqx.Module):
         training_log: scalar statistics of the iteration (PPO: losses,
             ``episode_return`` / ``episode_length`` means and ``episodes``
             finished during the rollout, ``approx_kl``, ``clip_fraction``).
-        locals: algorithm-specific extras. PPO: ``num_envs``, ``num_steps`` and
-            ``rollout``, a dict of the iteration's ``[T, B]`` arrays: ``reward``
-            (as returned by the env), ``terminated``, ``truncated``, ``done``,
-            ``info``, ``episode_return`` / ``episode_length`` (of the running
-            episode including that step: the episode's totals where ``done``),
-            ``value``, ``advantage`` (GAE), and ``last_value`` (``[B]``).
+        locals: algorithm-specific extras. PPO: ``num_envs``, ``num_steps``
+            (and ``rollout``, the same record as :attr:`rollout`).
+        rollout: the algorithm's typed record of the iteration's rollout, or
+            ``None``. PPO: a :class:`~syllabus_like.jax.training.ppo.PPORollout`
+            of ``[T, B]`` arrays (rewards, terminations, ``done``, infos,
+            episode returns and lengths, values, GAE advantages, the task
+            each environment played under a ``CurriculumEnv``).
     """
 
     state: PyTree
@@ -173,6 +174,7 @@ class IterationContext(eqx.Module):
     opt_state: PyTree
     training_log: dict[str, Array]
     locals: dict[str, Any]
+    rollout: PyTree = None
 
 
 class TrainingContext(eqx.Module):

@@ -4,30 +4,50 @@
 :class:`~syllabus_like.jax.environment.TaskTable` and a functional curriculum
 of :mod:`syllabus_like.jax.curricula` (``DomainRandomization``,
 ``SequentialCurriculum``, ``PrioritizedLevelReplay``, ...), so that *each
-environment plays its own task*, drawn at its reset; :class:`CurriculumCallback`
-updates the curriculum from the finished episodes after each iteration.
+environment plays its own task*, drawn at its reset.
+
+The curriculum state lives in one place: the algorithm's step state
+(:attr:`PPOStepState.curriculum_state <syllabus_like.jax.training.ppo.PPOStepState>`,
+as :attr:`RolloutState.curriculum_state <syllabus_like.jax.RolloutState>` in
+:func:`~syllabus_like.jax.rollout`). PPO draws from it once per reset, with
+the finished environments as the mask, through the rollout's own reset path
+(:func:`~syllabus_like.jax.rollout.reset_finished`), and after each iteration
+updates it from the finished episodes of its typed rollout record. During an
+iteration the distribution is fixed, as in :func:`~syllabus_like.jax.rollout`.
+:class:`CurriculumCallback` is optional: it records the curriculum's metrics.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TypeVar
+from typing import Literal
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Int, Key, PyTree
 
 from syllabus_like.jax.curricula.base import AbstractCurriculum
-from syllabus_like.jax.curricula.episodes import EpisodeBatch
-from syllabus_like.jax.curricula.level_scores import EpisodeAccumulator, episode_means, max_mc_scores
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
 from syllabus_like.jax.training.callback import AbstractIterationCallback, IterationContext, ResetContext
-from syllabus_like.jax.training.state import AbstractAlgorithmState
 
-__all__ = ["CurriculumCallback", "CurriculumCallbackState", "CurriculumEnv", "CurriculumEnvState"]
+__all__ = ["CurriculumCallback", "CurriculumEnv", "CurriculumEnvState", "EpisodeScore"]
 
-_State = TypeVar("_State", bound=AbstractAlgorithmState)
+#: How PPO scores a finished episode for the curriculum (PrioritizedLevelReplay uses scores; others ignore them).
+EpisodeScore = Literal["positive_value_loss", "max_mc", "none"]
+_SCORES = ("positive_value_loss", "max_mc", "none")
+
+
+def _check_score(owner: str, score: object) -> str:
+    if score not in _SCORES:
+        raise ValueError(f"{owner}: score must be 'positive_value_loss', 'max_mc' or 'none', got {score!r}")
+    return str(score)
+
+
+def _check_max_mc(owner: str, score: str, curriculum: AbstractCurriculum) -> None:
+    if score == "max_mc" and not callable(getattr(curriculum, "max_returns", None)):
+        raise TypeError(
+            f"{owner}(score='max_mc') needs a curriculum with max_returns(state) "
+            f"(PrioritizedLevelReplay); {type(curriculum).__name__} has none"
+        )
 
 
 class CurriculumEnvState(eqx.Module):
@@ -45,29 +65,34 @@ class CurriculumEnv(AbstractEnvironment[CurriculumEnvState]):
     plus a functional curriculum (:class:`~syllabus_like.jax.DomainRandomization`,
     :class:`~syllabus_like.jax.SequentialCurriculum`,
     :class:`~syllabus_like.jax.PrioritizedLevelReplay`, ...) into that
-    protocol: every reset draws a task id from ``curriculum_state`` and plays
-    ``tasks.apply(env, task_id)`` until the episode ends; ``info["task_id"]``
-    reports it. Use it with :class:`CurriculumCallback`, which updates the
-    curriculum from the finished episodes after every iteration and copies
-    the new state here before the next one (during an iteration the
-    distribution is fixed, as in :func:`~syllabus_like.jax.rollout`).
+    protocol: each environment plays ``tasks.apply(env, task_id)`` until its
+    episode ends; ``info["task_id"]`` reports the task. PPO recognises it:
+    the curriculum state moves into PPO's step state at the start of a run
+    (see the module docstring), every reset draws one task from there, and
+    the finished episodes update it after every iteration. This module
+    keeps only the *initial* state and is never written during training.
 
-    Cost: the training loop resets through ``vmap``, so each reset draws
-    its own sample (one uniform number and an ``O(num_tasks)`` cumulative
-    sum for the weighted curricula); fine for tens or hundreds of tasks. For
-    thousands of tasks, :func:`~syllabus_like.jax.rollout` batches the draws.
+    Called on its own (outside PPO), :meth:`reset` draws from the initial
+    state: a fixed distribution.
 
     Args:
         env: the environment; fields not set by ``tasks`` are shared by every task.
         tasks: the task table (``curriculum.num_tasks`` tasks).
         curriculum: the functional curriculum.
         key: initialises the curriculum state (``curriculum.init(key)``).
+        curriculum_state: the initial state instead (e.g. restored from a checkpoint).
+        score: how PPO scores each finished episode for the curriculum:
+            ``"positive_value_loss"`` (default: ``mean_t max(A_t, 0)`` with PPO's
+            GAE advantages, Jiang et al., 2021), ``"max_mc"``
+            (``max(R_max, G) - mean_t V(s_t)``, needs a curriculum with
+            ``max_returns``) or ``"none"``.
     """
 
     env: AbstractEnvironment
     tasks: TaskTable
     curriculum: AbstractCurriculum
     curriculum_state: PyTree
+    score: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -77,6 +102,7 @@ class CurriculumEnv(AbstractEnvironment[CurriculumEnvState]):
         *,
         key: Key[Array, ""],
         curriculum_state: PyTree | None = None,
+        score: EpisodeScore = "positive_value_loss",
     ) -> None:
         if not isinstance(env, AbstractEnvironment):
             raise TypeError(f"CurriculumEnv: env must be a syllabus_like.jax AbstractEnvironment, got {type(env).__name__}")
@@ -90,6 +116,8 @@ class CurriculumEnv(AbstractEnvironment[CurriculumEnvState]):
             raise ValueError(
                 f"CurriculumEnv: the curriculum has {curriculum.num_tasks} tasks but the task table has {tasks.num_tasks}"
             )
+        self.score = _check_score("CurriculumEnv", score)
+        _check_max_mc("CurriculumEnv", self.score, curriculum)
         self.env = env
         self.tasks = tasks
         self.curriculum = curriculum
@@ -116,49 +144,26 @@ class CurriculumEnv(AbstractEnvironment[CurriculumEnvState]):
         return CurriculumEnvState(env_state, state.task_id), observation, reward, terminated, truncated, info
 
 
-class CurriculumCallbackState(eqx.Module):
-    """Iteration-level state of :class:`CurriculumCallback`.
+class CurriculumCallback(AbstractIterationCallback[dict]):
+    """Records the curriculum's metrics after every iteration of a run on a :class:`CurriculumEnv`.
 
-    Attributes:
-        curriculum: the functional curriculum's state (the authoritative copy).
-        score_accumulator: per-environment sums for episodes that span
-            iterations (positive value loss or values, for the episode scores).
+    Not needed to drive the curriculum (PPO does that; see the module
+    docstring). Its iteration-level state is
+    ``curriculum.metrics(state)`` of the live curriculum state after the
+    iteration's update (e.g. a sequential curriculum's ``stage``), a dict of
+    scalars; it checks at the start of the run that the environment is a
+    :class:`CurriculumEnv`.
+
+    Args:
+        score: ``None`` (default), or the score the environment must use: a
+            run whose ``CurriculumEnv`` scores otherwise fails at its start.
+            The score itself is chosen with ``CurriculumEnv(..., score=...)``.
     """
 
-    curriculum: PyTree
-    score_accumulator: EpisodeAccumulator
+    score: str | None = eqx.field(static=True)
 
-
-class CurriculumCallback(AbstractIterationCallback):
-    """Drives the functional curriculum of a :class:`CurriculumEnv` inside ``learn``.
-
-    After every iteration it builds a ``[T, B]``
-    :class:`~syllabus_like.jax.EpisodeBatch` of the episodes that ended
-    during the rollout (task id, return, length, ``info["task_completion"]``
-    as progress, and a score), counts the tasks the resets drew
-    (``curriculum.sample(..., mask=done)``, so counters such as a
-    sequential curriculum's ``tasks`` are exact), updates the curriculum, and
-    before the next iteration copies its state into the environment.
-
-    Episode scores (for :class:`~syllabus_like.jax.PrioritizedLevelReplay`;
-    other curricula ignore them), from the algorithm's own advantages and
-    values (``IterationContext.locals["rollout"]``, which PPO provides):
-
-    * ``"positive_value_loss"``: ``mean_t max(A_t, 0)`` over the episode, with
-      ``A_t`` the algorithm's GAE advantages (Jiang et al., 2021);
-    * ``"max_mc"``: ``max(R_max, G) - mean_t V(s_t)``, with ``R_max`` the best
-      return on the level so far (needs a curriculum with ``max_returns``);
-    * ``"none"``: no score.
-    """
-
-    score: str = eqx.field(static=True)
-
-    def __init__(self, score: str = "positive_value_loss") -> None:
-        if score not in ("positive_value_loss", "max_mc", "none"):
-            raise ValueError(
-                f"CurriculumCallback: score must be 'positive_value_loss', 'max_mc' or 'none', got {score!r}"
-            )
-        self.score = score
+    def __init__(self, score: EpisodeScore | None = None) -> None:
+        self.score = None if score is None else _check_score("CurriculumCallback", score)
 
     def _curriculum_env(self, env: PyTree) -> CurriculumEnv:
         if not isinstance(env, CurriculumEnv):
@@ -166,49 +171,19 @@ class CurriculumCallback(AbstractIterationCallback):
                 "CurriculumCallback needs the training environment to be a CurriculumEnv "
                 f"(a task env + task table + functional curriculum), got {type(env).__name__}"
             )
-        if self.score == "max_mc" and not callable(getattr(env.curriculum, "max_returns", None)):
-            raise TypeError(
-                f"CurriculumCallback(score='max_mc') needs a curriculum with max_returns(state) "
-                f"(PrioritizedLevelReplay); {type(env.curriculum).__name__} has none"
-            )
+        if self.score is not None:
+            _check_max_mc("CurriculumCallback", self.score, env.curriculum)
+            if self.score != env.score:
+                raise ValueError(
+                    f"CurriculumCallback(score={self.score!r}) but the CurriculumEnv scores episodes with "
+                    f"{env.score!r}; choose the score with CurriculumEnv(..., score={self.score!r})"
+                )
         return env
 
-    def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> CurriculumCallbackState:
+    def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> dict:
         env = self._curriculum_env(ctx.env)
-        num_envs = ctx.locals["num_envs"]
-        # The algorithm's first reset drew one task per environment: count those draws.
-        curriculum_state, _ = env.curriculum.sample(env.curriculum_state, key, num_envs)
-        return CurriculumCallbackState(curriculum_state, EpisodeAccumulator.zeros(num_envs))
+        return env.curriculum.metrics(env.curriculum_state)
 
-    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> CurriculumCallbackState:
+    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> dict:
         env = self._curriculum_env(ctx.env)
-        rollout = ctx.locals.get("rollout")
-        if rollout is None:
-            raise ValueError(
-                "CurriculumCallback needs an algorithm that reports its rollout in "
-                "IterationContext.locals['rollout'] ([T, B] arrays, as PPO does)"
-            )
-        state: CurriculumCallbackState = ctx.state
-        done = rollout["done"]
-        info = rollout["info"]
-        task_id = info["task_id"]
-        accumulator = state.score_accumulator
-        if self.score == "positive_value_loss":
-            score, accumulator = episode_means(jnp.maximum(rollout["advantage"], 0.0), done, accumulator)
-        elif self.score == "max_mc":
-            mean_value, accumulator = episode_means(rollout["value"], done, accumulator)
-            score = max_mc_scores(env.curriculum.max_returns(state.curriculum), task_id, rollout["episode_return"], mean_value)
-        else:
-            score = None
-        progress = info.get("task_completion", jnp.zeros_like(rollout["reward"]))
-        episodes = EpisodeBatch(
-            task_id, rollout["episode_return"], rollout["episode_length"], progress=progress, done=done, score=score
-        )
-        # Every finished episode was followed by a reset that drew a task: count those draws, then learn.
-        curriculum_state, _ = env.curriculum.sample(state.curriculum, key, done.size, mask=done.reshape(-1))
-        curriculum_state = env.curriculum.update(curriculum_state, episodes)
-        return CurriculumCallbackState(curriculum_state, accumulator)
-
-    def apply_curriculum(self, state: _State, callback_state: CurriculumCallbackState) -> tuple[_State, CurriculumCallbackState]:
-        env = eqx.tree_at(lambda e: e.curriculum_state, state.env, callback_state.curriculum)
-        return dataclasses.replace(state, env=env), callback_state
+        return env.curriculum.metrics(ctx.step_state.curriculum_state)
