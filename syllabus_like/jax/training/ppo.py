@@ -358,10 +358,21 @@ class PPO(AbstractAlgorithm):
             if curriculum_env is not None:
                 played = step_state.env_state.task_id
                 sample_key, reset_key = jax.random.split(reset_key)
-                (inner_state, new_observation, task_id, curriculum_state), _, _ = reset_finished(
-                    curriculum_env.env, curriculum_env.tasks, curriculum_env.curriculum, done,
-                    env_state.env_state, next_observation, played, curriculum_state,
-                    sample_key, reset_key, width=width,
+
+                def reset_on_drawn_tasks(operands: tuple[PyTree, PyTree, Array, PyTree]):
+                    inner_state, observation, task_id, curriculum_state = operands
+                    operands, _, _ = reset_finished(
+                        curriculum_env.env, curriculum_env.tasks, curriculum_env.curriculum, done,
+                        inner_state, observation, task_id, curriculum_state, sample_key, reset_key, width=width,
+                    )
+                    return operands
+
+                # Most steps end no episode: skip the draw and the resets then (a draw for no reset counts nothing).
+                inner_state, new_observation, task_id, curriculum_state = lax.cond(
+                    jnp.any(done),
+                    reset_on_drawn_tasks,
+                    lambda operands: operands,
+                    (env_state.env_state, next_observation, played, curriculum_state),
                 )
                 env_state = CurriculumEnvState(inner_state, task_id)
             else:
