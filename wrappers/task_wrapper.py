@@ -19,8 +19,8 @@ class TaskWrapper(AppliesTasks, gym.Wrapper):
     it is checked against ``task_space`` (a :class:`TaskSpaceError` names both
     when it does not belong) and handed to :meth:`change_task` before the
     wrapped env resets. Without a ``"task"`` option the current task is kept.
-    Every ``reset`` and ``step`` info carries ``info["task"]`` (unless a
-    :class:`CurriculumWrapper` outside it turned :attr:`tags_infos` off).
+    Every ``reset`` and ``step`` info carries ``info["task"]`` unless it is
+    built with ``tags_infos=False``.
 
     Subclass and override :meth:`change_task` for envs that do not know about
     tasks; by default it calls ``env.unwrapped.change_task(task)``.
@@ -28,8 +28,8 @@ class TaskWrapper(AppliesTasks, gym.Wrapper):
 
     _subclass_hint = "TaskWrapper"
 
-    def __init__(self, env: gym.Env, task_space: TaskSpace) -> None:
-        self._init_tasks(task_space)
+    def __init__(self, env: gym.Env, task_space: TaskSpace, *, tags_infos: bool = True) -> None:
+        self._init_tasks(task_space, tags_infos)
         super().__init__(env)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
