@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from syllabus_like.envs.gridworld_jax import GridCrossingJax
-from syllabus_like.jax.training.field_curricula import LevelCurriculum
+from syllabus_like.jax import LevelCurriculum
 from syllabus_like.jax.training.policy import MLPActorCritic
 from syllabus_like.jax.training.ppo import PPO
 from syllabus_like.jax.training.progress import ProgressCallback

@@ -170,3 +170,17 @@ def test_a_hand_fed_and_a_ppo_fed_sequential_curriculum_switch_at_the_same_episo
     final = state.step_state.curriculum_state
     for counter in ("stage", "episodes", "tasks", "total_episodes", "total_tasks", "total_steps"):
         assert int(getattr(hand, counter)) == int(getattr(final, counter)), counter
+
+
+def test_the_task_curriculum_example_reaches_its_plr_stage():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "jax_ppo_task_curriculum.py"
+    spec = importlib.util.spec_from_file_location("jax_ppo_task_curriculum", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.main(30_000)
+    assert result["stage"] == 2 and result["recorded_stage"] == 2
+    assert 0 < result["plr_episodes"] < result["episodes"]
+    assert abs(sum(result["probabilities"]) - 1.0) < 0.01
