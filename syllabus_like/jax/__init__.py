@@ -14,13 +14,17 @@ state pytree)::
     state, task_ids = curriculum.sample(state, jax.random.key(1), 4096)
     state = curriculum.update(state, EpisodeBatch(task_ids, returns, lengths, done=dones))
 
-Also here: :func:`compile_condition` (stopping conditions as array code),
-PLR score helpers, state serialisation, the JAX environment protocol and
-:func:`rollout`; and the training API: :class:`AbstractAlgorithm` and
-:class:`PPO`, callbacks (:class:`AbstractCallback` and its variants,
-:class:`CallbackList`), and curriculum callbacks that change the env while a
-jitted loop trains (:class:`ScheduledCurriculum`, :class:`LevelCurriculum`,
-:class:`CurriculumCallback`).
+Two halves: :mod:`syllabus_like.jax.curricula` (the functional curricula,
+their sampling and scoring helpers) and :mod:`syllabus_like.jax.training`
+(the training API: :class:`AbstractAlgorithm` and :class:`PPO`, callbacks
+(:class:`AbstractCallback` and its variants, :class:`CallbackList`), curricula
+that change the env while a jitted loop trains (:class:`ScheduledCurriculum`,
+:class:`LevelCurriculum`) and :class:`CurriculumEnv`, whose resets draw tasks
+from a functional curriculum). Between them, at this level:
+:func:`compile_condition` (stopping conditions as array code), state
+serialisation, the JAX environment protocol (:class:`AbstractEnvironment`,
+:class:`TaskTable`) and :func:`rollout`. Every public name is importable from
+here.
 """
 
 try:
@@ -73,7 +77,7 @@ from syllabus_like.jax.training.schedules import (
     step_schedule,
 )
 from syllabus_like.jax.training.policy import AbstractActorCritic, MLPActorCritic
-from syllabus_like.jax.training.ppo import PPO, PPOState, PPOStepState
+from syllabus_like.jax.training.ppo import PPO, PPORollout, PPOState, PPOStepState
 from syllabus_like.jax.training.progress import ProgressCallback, ProgressReporter
 from syllabus_like.jax.curricula.base import AbstractCurriculum, EmptyState
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
@@ -129,6 +133,7 @@ __all__ = [
     "MLPActorCritic",
     "PLRState",
     "PPO",
+    "PPORollout",
     "PPOState",
     "PPOStepState",
     "PrioritizedLevelReplay",
