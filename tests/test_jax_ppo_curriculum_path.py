@@ -13,7 +13,6 @@ from syllabus_like.jax import (
     AbstractEnvironment,
     AbstractIterationCallback,
     CurriculumEnv,
-    DomainRandomization,
     EpisodeBatch,
     MLPActorCritic,
     PPO,

@@ -24,8 +24,6 @@ import abc
 from typing import Any, ClassVar, Generic, TypeVar
 
 import equinox as eqx
-import jax
-import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
