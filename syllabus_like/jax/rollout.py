@@ -45,6 +45,7 @@ from syllabus_like.validation import check_positive_int
 __all__ = [
     "RolloutOutput",
     "RolloutState",
+    "count_episode_step",
     "random_policy",
     "reset_finished",
     "reset_on_tasks",
@@ -122,6 +123,20 @@ def _check_state_unchanged(curriculum: AbstractCurriculum, before: PyTree, after
             "a rollout draws such a curriculum's tasks before the scan and keeps the state it had, so those "
             "changes would be lost. Set draws_ahead = False, or return the state unchanged from sample."
         )
+
+
+def count_episode_step(
+    episode_return: Float[Array, " B"], episode_length: Int[Array, " B"], reward: Float[Array, " B"], done: Bool[Array, " B"]
+) -> tuple[Float[Array, " B"], Int[Array, " B"], Float[Array, " B"], Int[Array, " B"]]:
+    """One step of every env's episode bookkeeping, shared by :func:`rollout` and PPO.
+
+    Returns the running episode's return and length *including* this step
+    (an episode's totals where ``done``) and the values to carry to the next
+    step (0 where ``done``: a new episode starts).
+    """
+    episode_return = episode_return + reward
+    episode_length = episode_length + 1
+    return episode_return, episode_length, jnp.where(done, 0.0, episode_return), jnp.where(done, 0, episode_length)
 
 
 def reset_on_tasks(
@@ -328,8 +343,9 @@ def rollout(
             lambda task, k, s, a: tasks.apply(env, task).step(k, s, a)
         )(carry.task_id, jax.random.split(env_key, num_envs), carry.env_state, action)
         done = terminated | truncated
-        episode_return = carry.episode_return + reward
-        episode_length = carry.episode_length + 1
+        episode_return, episode_length, next_return, next_length = count_episode_step(
+            carry.episode_return, carry.episode_length, reward, done
+        )
         progress = info.get("task_completion", jnp.zeros_like(reward)) if isinstance(info, dict) else jnp.zeros_like(reward)
         finished = EpisodeBatch(carry.task_id, episode_return, episode_length, progress=progress, done=done)
 
@@ -341,8 +357,8 @@ def rollout(
             env_state=env_state,
             observation=observation,
             task_id=task_id,
-            episode_return=jnp.where(done, 0.0, episode_return),
-            episode_length=jnp.where(done, 0, episode_length),
+            episode_return=next_return,
+            episode_length=next_length,
             curriculum_state=curriculum_state,
         )
         return carry, (RolloutOutput(finished, reward, terminated, truncated), index, fits)

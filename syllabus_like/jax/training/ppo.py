@@ -44,7 +44,7 @@ from jaxtyping import Array, Bool, Float, Int, Key, PyTree
 
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
 from syllabus_like.jax.curricula.level_scores import EpisodeAccumulator, episode_means, max_mc_scores
-from syllabus_like.jax.rollout import reset_finished, reset_on_tasks, reset_width
+from syllabus_like.jax.rollout import count_episode_step, reset_finished, reset_on_tasks, reset_width
 from syllabus_like.jax.training.algorithm import AbstractAlgorithm
 from syllabus_like.jax.training.callback import AbstractCallback, ResetContext, StepContext, as_callback
 from syllabus_like.jax.training.curriculum_env import CurriculumEnv, CurriculumEnvState
@@ -390,8 +390,9 @@ class PPO(AbstractAlgorithm):
                     jnp.any(done), reset_all_finished, lambda: (env_state, next_observation)
                 )
 
-            episode_return = step_state.episode_return + reward
-            episode_length = step_state.episode_length + 1
+            episode_return, episode_length, next_return, next_length = count_episode_step(
+                step_state.episode_return, step_state.episode_length, reward, done
+            )
             finished_return = finished_return + jnp.sum(jnp.where(done, episode_return, 0.0))
             finished_length = finished_length + jnp.sum(jnp.where(done, episode_length, 0))
             finished = finished + jnp.sum(done)
@@ -427,8 +428,8 @@ class PPO(AbstractAlgorithm):
                 policy_state=step_state.policy_state,
                 callback_state=callback_state,
                 observation=new_observation,
-                episode_return=jnp.where(done, 0.0, episode_return),
-                episode_length=jnp.where(done, 0, episode_length),
+                episode_return=next_return,
+                episode_length=next_length,
                 curriculum_state=curriculum_state,
                 score_accumulator=step_state.score_accumulator,
             )
