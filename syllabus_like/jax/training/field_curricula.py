@@ -102,7 +102,7 @@ class ScheduledCurriculum(AbstractStatelessCallback):
 
     Iteration ``i`` (0-based) runs with the field at ``schedule_fn(i)``, cast
     to the field's dtype (rounded for integer fields) and broadcast to its
-    shape. Use the schedules of this module, whose numbers are array fields,
+    shape. Use the schedules of :mod:`~syllabus_like.jax.training.schedules`, whose numbers are array fields,
     or any jittable function of the count (a plain function is part of the
     compiled program: a new one recompiles).
 
