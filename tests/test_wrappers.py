@@ -420,3 +420,17 @@ def test_a_curriculum_wrapper_steps_through_its_task_wrapper_and_leaves_its_sett
 def test_task_wrapper_rejects_a_non_bool_tags_infos():
     with pytest.raises(TypeError, match="tags_infos must be True or False, got 'yes'"):
         TaskWrapper(CountdownEnv(), SPACE, tags_infos="yes")
+
+
+def test_a_task_wrapper_without_info_tags_steps_like_its_env_and_still_applies_tasks():
+    inner = CountdownEnv()
+    env = TaskWrapper(inner, SPACE, tags_infos=False)
+    assert env.step == inner.step  # nothing added to a step: the env's own step
+    outer = CurriculumWrapper(env, DomainRandomization(SPACE, seed=1))
+    outer.reset(seed=0)
+    terminated, steps = False, 0
+    while not terminated:
+        _, _, terminated, _, info = outer.step(0)
+        steps += 1
+        assert "task" not in info
+    assert steps == outer.task == env.task

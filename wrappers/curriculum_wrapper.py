@@ -75,6 +75,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         the task key an inner task wrapper writes is removed from step infos
         unless ``task_info="every_step"`` wants it there.
         """
+        self._env_step = self.env.step  # the inner env's own step, looked up once per episode (hot path)
         self._step_updates = bool(self.source.requires_step_updates)
         inner_tags = self._task_wrapper is not None and bool(self._task_wrapper.tags_infos)
         self._strip_step_task = inner_tags and not self._task_in_step_info
@@ -100,7 +101,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
-        result = self.env.step(action)  # (obs, reward, terminated, truncated, info)
+        result = self._env_step(action)  # (obs, reward, terminated, truncated, info)
         self._episode_return += float(result[1])
         self._episode_length += 1
         if self._per_step_work:

@@ -49,6 +49,8 @@ class ReinitTaskWrapper(TaskWrapper):
     :meth:`close` closes every cached env exactly once.
     """
 
+    _fixed_env = False  # reset swaps self.env for the task's env
+
     def __init__(
         self,
         env_fn: Callable[[Any], gym.Env],
