@@ -8,13 +8,13 @@ from the goal, sparse reward 1 at the goal, 120-step limit;
 the same budget and hyperparameters:
 
 * ``direct``: every episode on the hardest level;
-* ``level``: :class:`~syllabus_like.jax.curriculum.LevelCurriculum` on the
+* ``level``: :class:`~syllabus_like.jax.training.field_curricula.LevelCurriculum` on the
   env's ``level`` field, from level 0, one level up whenever the running
   success rate (EMA over episodes) exceeds 0.8;
 * ``sequential``: the functional :class:`~syllabus_like.jax.SequentialCurriculum`
   (levels 0..4, next stage when ``episodes>=200 & episode_return>0.8``),
-  through :class:`~syllabus_like.jax.curriculum.CurriculumEnv` and
-  :class:`~syllabus_like.jax.curriculum.CurriculumCallback`;
+  through :class:`~syllabus_like.jax.training.curriculum_env.CurriculumEnv` and
+  :class:`~syllabus_like.jax.training.curriculum_env.CurriculumCallback`;
 * ``domain_randomization``: every episode on a uniformly drawn level;
 * ``plr``: :class:`~syllabus_like.jax.PrioritizedLevelReplay` over the 5
   levels, scored by positive value loss.
@@ -36,12 +36,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from syllabus_like.envs.gridworld_jax import GridCrossingJax, gridworld_task_table
-from syllabus_like.jax.curriculum import CurriculumCallback, CurriculumEnv, LevelCurriculum
-from syllabus_like.jax.domain_randomization import DomainRandomization
-from syllabus_like.jax.policy import MLPActorCritic
-from syllabus_like.jax.ppo import PPO
-from syllabus_like.jax.prioritized_level_replay import PrioritizedLevelReplay
-from syllabus_like.jax.sequential import SequentialCurriculum
+from syllabus_like.jax.training.curriculum_env import CurriculumCallback, CurriculumEnv
+from syllabus_like.jax.training.field_curricula import LevelCurriculum
+from syllabus_like.jax.curricula.domain_randomization import DomainRandomization
+from syllabus_like.jax.training.policy import MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO
+from syllabus_like.jax.curricula.prioritized_level_replay import PrioritizedLevelReplay
+from syllabus_like.jax.curricula.sequential import SequentialCurriculum
 
 HARDEST = 4
 MODES = ("direct", "level", "sequential", "domain_randomization", "plr")

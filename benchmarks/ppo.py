@@ -31,9 +31,9 @@ import numpy as np
 import optax
 
 from syllabus_like.envs.cartpole_jax import CartPoleJax
-from syllabus_like.jax.callback import AbstractIterationCallback, as_callback
-from syllabus_like.jax.policy import MLPActorCritic
-from syllabus_like.jax.ppo import PPO
+from syllabus_like.jax.training.callback import AbstractIterationCallback, as_callback
+from syllabus_like.jax.training.policy import MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO
 
 
 class ReturnHistory(AbstractIterationCallback):

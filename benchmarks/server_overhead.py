@@ -8,7 +8,7 @@ alternating timed rounds (so a change in the machine's load hits both), and
 prints env-steps/s and the ratio ours / bare as the median of the per-round
 ratios, with their spread.
 
-"Ours" is ``CurriculumWrapper(CartPoleTask(env), client)``: a TaskWrapper that
+"Ours" is ``CurriculumWrapper(CartPoleTask(env, tags_infos=False), client)``: a TaskWrapper that
 applies each task (CartPole's push force, one of 9.5 / 10.0 / 10.5 N) at reset,
 fed by a DomainRandomization curriculum through a TaskServer client.
 
@@ -129,7 +129,7 @@ def make_ours(client: Any, task_info: str | None = None) -> Callable[[], gym.Env
     options = {} if task_info is None else {"task_info": task_info}
 
     def make() -> gym.Env:
-        return CurriculumWrapper(CartPoleTask(gym.make("CartPole-v1"), FORCES), client, **options)
+        return CurriculumWrapper(CartPoleTask(gym.make("CartPole-v1"), FORCES, tags_infos=False), client, **options)
 
     return make
 

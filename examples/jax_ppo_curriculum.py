@@ -2,7 +2,7 @@
 
 The hardest level (start four rooms from the goal, sparse reward) is close to
 unlearnable from scratch: random exploration almost never reaches the goal.
-A :class:`~syllabus_like.jax.curriculum.LevelCurriculum` starts on level 0
+A :class:`~syllabus_like.jax.training.field_curricula.LevelCurriculum` starts on level 0
 and moves the env's ``level`` field up whenever the running success rate
 exceeds 0.8, so each level teaches the next. A progress bar reports every
 10 iterations; the run is checkpointed halfway and resumed.
@@ -20,10 +20,10 @@ import jax
 import jax.numpy as jnp
 
 from syllabus_like.envs.gridworld_jax import GridCrossingJax
-from syllabus_like.jax.curriculum import LevelCurriculum
-from syllabus_like.jax.policy import MLPActorCritic
-from syllabus_like.jax.ppo import PPO
-from syllabus_like.jax.progress import ProgressCallback
+from syllabus_like.jax import LevelCurriculum
+from syllabus_like.jax.training.policy import MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO
+from syllabus_like.jax.training.progress import ProgressCallback
 
 HARDEST = 4
 TOTAL_STEPS = 300_000
@@ -75,7 +75,7 @@ def main() -> None:
     state = ppo.train(env, policy, TOTAL_STEPS // 2, key=key, callback=callbacks)
     checkpoint = io.BytesIO()
     eqx.tree_serialise_leaves(checkpoint, state)
-    print(f"checkpoint after {int(state.iteration_count)} iterations: level {int(state.callback_state[0].curriculum.level)}")
+    print(f"checkpoint after {int(state.iteration_count)} iterations: level {int(state.callback_state[0].level)}")
 
     # Restore into a state of the same structure and finish the run.
     checkpoint.seek(0)
@@ -84,7 +84,7 @@ def main() -> None:
     state = ppo.resume(state, TOTAL_STEPS, key=key, callback=callbacks)
     jax.effects_barrier()
 
-    level = int(state.callback_state[0].curriculum.level)
+    level = int(state.callback_state[0].level)
     print(f"after {int(state.iteration_count)} iterations: curriculum level {level}")
     for evaluation_level in range(HARDEST + 1):
         rate = success_rate(state.policy, evaluation_level, jax.random.fold_in(key, evaluation_level))

@@ -32,6 +32,7 @@ __all__ = [
     "TaskSpace",
     "TaskSpaceError",
     "TupleTaskSpace",
+    "encoding_key",
 ]
 
 
@@ -494,14 +495,19 @@ class MultiDiscreteTaskSpace(TupleTaskSpace):
         return f"MultiDiscreteTaskSpace({_short(self.values_per_dimension)})"
 
 
-def _encoding_key(encoded: Any) -> Hashable:
-    """A hashable stand-in for an encoding (ints, float arrays, tuples/dicts of them)."""
+def encoding_key(encoded: Any) -> Hashable:
+    """A hashable stand-in for an encoding (ints, float arrays, tuples/dicts of them).
+
+    Equal encodings give equal keys, so a dict keyed by them finds a task
+    whatever array object encodes it (used by :class:`SubsetTaskSpace` and
+    :class:`~syllabus_like.wrappers.ReinitTaskWrapper`'s env cache).
+    """
     if isinstance(encoded, np.ndarray):
         return (encoded.shape, encoded.tobytes())
     if isinstance(encoded, tuple):
-        return tuple(_encoding_key(e) for e in encoded)
+        return tuple(encoding_key(e) for e in encoded)
     if isinstance(encoded, dict):
-        return tuple((k, _encoding_key(v)) for k, v in encoded.items())
+        return tuple((k, encoding_key(v)) for k, v in encoded.items())
     return encoded
 
 
@@ -544,7 +550,7 @@ class SubsetTaskSpace(TaskSpace):
         self._index: dict = {}
         for position, task in enumerate(tasks):
             encoded = parent.encode(task)  # TaskSpaceError names the task and the parent
-            key = _encoding_key(encoded)
+            key = encoding_key(encoded)
             if key in self._index:
                 raise ValueError(f"duplicate task {_short(task)} at positions {self._index[key]} and {position}")
             self._index[key] = position
@@ -558,7 +564,7 @@ class SubsetTaskSpace(TaskSpace):
         encoded = self.parent._encode_if_member(task)
         if encoded is _NOT_IN_SPACE:
             return _NOT_IN_SPACE
-        return self._index.get(_encoding_key(encoded), _NOT_IN_SPACE)
+        return self._index.get(encoding_key(encoded), _NOT_IN_SPACE)
 
     def _decode(self, encoded: int) -> Any:
         return _copy_task(self._tasks[encoded])

@@ -178,3 +178,22 @@ def test_log_metrics_to_real_tensorboard_writer(tmp_path):
     assert stage == [(0, 0.0), (1, 1.0)]
     p1 = [(e.step, e.value) for e in events.Scalars("curriculum/task_probability/1")]
     assert p1 == [(0, 0.0), (1, 1.0)]
+
+
+def test_log_metrics_takes_syllabus_logs_and_returns_the_logged_items():
+    from syllabus_like import SequentialCurriculum
+
+    curriculum = SequentialCurriculum([0, 1], ["episodes>=1"], DiscreteTaskSpace(3))
+    writer = _RecordingWriter()
+    logged = curriculum.log_metrics(writer, [("custom/lr", 0.5)], step=2, log_n_tasks=-1)
+    names = [name for name, _ in logged]
+    # -1 logs every task (3 of them), after what was gathered already and the curriculum's metrics.
+    assert names[0] == "custom/lr" and "curriculum/stage" in names
+    assert [n for n in names if n.startswith("curriculum/task_probability/")] == [
+        "curriculum/task_probability/0", "curriculum/task_probability/1", "curriculum/task_probability/2",
+    ]
+    assert sorted((name, value, 2) for name, value in logged) == sorted(writer.calls)
+    assert dict(logged)["curriculum/task_probability/0"] == 1.0
+    assert [n for n, _ in curriculum.log_metrics(writer, log_n_tasks=0) if "task_probability" in n] == []
+    with pytest.raises(ValueError, match="log_n_tasks must be a non-negative int, or -1 for every task, got -2"):
+        curriculum.log_metrics(writer, log_n_tasks=-2)

@@ -17,9 +17,10 @@ import optax
 import pytest
 from jaxtyping import Array
 
-from syllabus_like.jax.algorithm import AbstractAlgorithm, AbstractAlgorithmState, AbstractStepState
-from syllabus_like.jax.policy import AbstractActorCritic, MLPActorCritic
-from syllabus_like.jax.ppo import PPO, PPOState, _Minibatch, _Trajectory
+from syllabus_like.jax.training.algorithm import AbstractAlgorithm
+from syllabus_like.jax.training.state import AbstractAlgorithmState, AbstractStepState
+from syllabus_like.jax.training.policy import AbstractActorCritic, MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO, PPOState, _Minibatch, _Trajectory
 
 
 # --------------------------------------------------------------------------- a tiny environment

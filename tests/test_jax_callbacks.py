@@ -17,22 +17,24 @@ import numpy as np
 import pytest
 from jaxtyping import Array
 
-from syllabus_like.jax.callback import (
+from syllabus_like.jax.training.callback import (
     AbstractCallback,
     AbstractIterationCallback,
     AbstractStatelessCallback,
     AbstractStepCallback,
     AbstractTrainingCallback,
     CallbackList,
+    EmptyCallbackState,
+    EmptyCallbackStepState,
     IterationContext,
     ResetContext,
     StepContext,
     TrainingContext,
     as_callback,
 )
-from syllabus_like.jax.policy import MLPActorCritic
-from syllabus_like.jax.ppo import PPO
-from syllabus_like.jax.progress import ProgressCallback, ProgressReporter
+from syllabus_like.jax.training.policy import MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO
+from syllabus_like.jax.training.progress import ProgressCallback, ProgressReporter
 
 NUM_ENVS, NUM_STEPS, EPISODE_LENGTH = 3, 8, 3
 BATCH = NUM_ENVS * NUM_STEPS
@@ -230,9 +232,11 @@ def test_callback_variants_fill_in_the_hooks_they_do_not_use() -> None:
         state=jnp.asarray(5), env=None, policy=None, done=jnp.asarray(True), reward=jnp.asarray(1.0),
         locals={}, iteration_count=jnp.asarray(0),
     )
-    assert Stateless().reset(reset, key=key) is None and Stateless().on_step(step, key=key) is None
+    # Empty states are lerax's EmptyCallbackState / EmptyCallbackStepState (pytrees without leaves).
+    assert Stateless().reset(reset, key=key) == EmptyCallbackState()
+    assert Stateless().on_step(step, key=key) == EmptyCallbackStepState()
     assert bool(Stateless().continue_training(None, key=key))  # type: ignore[arg-type]
-    assert int(StepOnly().on_step(step, key=key)) == 6 and StepOnly().reset(reset, key=key) is None
+    assert int(StepOnly().on_step(step, key=key)) == 6 and StepOnly().reset(reset, key=key) == EmptyCallbackState()
     assert int(IterationOnly().on_step(step, key=key)) == 5  # step state passed through
     assert int(TrainingOnly().on_step(step, key=key)) == 5
     with pytest.raises(TypeError, match="abstract"):

@@ -226,3 +226,15 @@ def test_bad_input_is_rejected_with_clear_messages():
         compile_condition("x > 1 & y > 2").with_thresholds([1.0])
     with pytest.raises(TypeError, match="metrics must be a mapping"):
         compile_condition("x > 1")([1.0])  # type: ignore[arg-type]
+
+
+def test_a_compiled_condition_survives_plain_jax_jit():
+    condition = compile_condition(parse_condition("episodes>=3 & episode_return>0.5"))
+    jitted = jax.jit(condition)
+    metrics = {"episodes": jnp.asarray([2, 3, 4]), "episode_return": jnp.asarray([0.9, 0.9, 0.1])}
+    assert jitted(metrics).tolist() == [False, True, False]
+    assert jitted(metrics).tolist() == condition(metrics).tolist()
+    # New thresholds are a new function: jit'ing it gives that function's answers, not a stale cache entry.
+    looser = condition.with_thresholds([1, 0.0])
+    assert jax.jit(looser)(metrics).tolist() == [True, True, True]
+    assert hash(condition) != hash(looser) and condition in {condition}

@@ -29,7 +29,7 @@ from syllabus_like.jax import (
     state_from_bytes,
     state_to_bytes,
 )
-from syllabus_like.jax.base import prefix_sum
+from syllabus_like.jax._numerics import prefix_sum
 
 
 # Jitted entry points shared by the tests (compiling whole methods is faster than running them op by op).
@@ -68,7 +68,7 @@ def test_inverse_cdf_sampling_follows_the_weights_and_skips_zero_weights():
 
 
 def test_uniform_indices_are_the_exact_multiply_shift_and_uniform_for_traced_sizes():
-    from syllabus_like.jax.sampling import _high_word, uniform_indices
+    from syllabus_like.jax.curricula.sampling import _high_word, uniform_indices
 
     rng = np.random.default_rng(0)
     a = rng.integers(0, 2**32, 50_000, dtype=np.uint64)

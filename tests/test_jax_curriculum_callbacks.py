@@ -17,22 +17,15 @@ import numpy as np
 import pytest
 from jaxtyping import Array
 
-from syllabus_like.jax.callback import AbstractIterationCallback
-from syllabus_like.jax.curriculum import (
-    AdaptiveState,
-    CurriculumCallback,
-    CurriculumEnv,
-    LevelCurriculum,
-    ScheduledCurriculum,
-    cosine_schedule,
-    linear_schedule,
-    step_schedule,
-)
+from syllabus_like.jax.training.callback import AbstractIterationCallback
+from syllabus_like.jax.training.curriculum_env import CurriculumCallback, CurriculumEnv
+from syllabus_like.jax.training.field_curricula import AdaptiveState, LevelCurriculum, ScheduledCurriculum
+from syllabus_like.jax.training.schedules import cosine_schedule, linear_schedule, step_schedule
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
-from syllabus_like.jax.policy import MLPActorCritic
-from syllabus_like.jax.ppo import PPO
-from syllabus_like.jax.prioritized_level_replay import PrioritizedLevelReplay
-from syllabus_like.jax.sequential import SequentialCurriculum
+from syllabus_like.jax.training.policy import MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO
+from syllabus_like.jax.curricula.prioritized_level_replay import PrioritizedLevelReplay
+from syllabus_like.jax.curricula.sequential import SequentialCurriculum
 
 NUM_ENVS, NUM_STEPS = 3, 8
 BATCH = NUM_ENVS * NUM_STEPS
@@ -190,7 +183,7 @@ def test_the_average_counts_completed_episodes_only(ppo: PPO, policy: MLPActorCr
     states = run_iteration_by_iteration(ppo, policy, curriculum, 3, jax.random.key(1))
     for state in states:
         adaptive: AdaptiveState = state.callback_state
-        assert int(adaptive.curriculum.level) == 0 and int(state.env.length) == 3
+        assert int(adaptive.level) == 0 and int(state.env.length) == 3
         episodes = int(adaptive.episodes)
         assert episodes == NUM_ENVS * (int(state.iteration_count) * NUM_STEPS // 3)
         # An average over episodes of length 3 only: partial episodes would pull the mean below 3.
@@ -200,7 +193,7 @@ def test_the_average_counts_completed_episodes_only(ppo: PPO, policy: MLPActorCr
 def test_levels_advance_when_the_metric_crosses_the_threshold(ppo: PPO, policy: MLPActorCritic) -> None:
     curriculum = LevelCurriculum(length_field, LEVELS, steps_metric, threshold=3.5, smoothing=0.1)
     states = run_iteration_by_iteration(ppo, policy, curriculum, 10, jax.random.key(2))
-    levels = [int(s.callback_state.curriculum.level) for s in states]
+    levels = [int(s.callback_state.level) for s in states]
     metrics = [float(s.callback_state.metric) for s in states]
     # Level 0's episodes have metric 3 < 3.5: the average never crosses, the level never moves.
     assert levels == [0] * 10
@@ -208,7 +201,7 @@ def test_levels_advance_when_the_metric_crosses_the_threshold(ppo: PPO, policy: 
 
     lowered = eqx.tree_at(lambda c: c.threshold, curriculum, jnp.asarray(2.5, jnp.float32))
     states = run_iteration_by_iteration(ppo, policy, lowered, 10, jax.random.key(2))
-    levels = [int(s.callback_state.curriculum.level) for s in states]
+    levels = [int(s.callback_state.level) for s in states]
     metrics = [float(s.callback_state.metric) for s in states]
     for i in range(1, 10):
         crossed = metrics[i - 1] > 2.5 and levels[i - 1] < len(LEVELS) - 1
@@ -230,7 +223,7 @@ def test_tuning_threshold_and_smoothing_does_not_recompile(ppo: PPO, policy: MLP
     )
     slow = ppo.train(Tunable(), policy, 6 * BATCH, key=jax.random.key(3), callback=retuned)
     assert len(TRACES) == traces  # the compiled run was reused
-    assert int(slow.callback_state.curriculum.level) < int(fast.callback_state.curriculum.level)
+    assert int(slow.callback_state.level) < int(fast.callback_state.level)
 
 
 def test_level_curriculum_validates_its_arguments() -> None:
@@ -279,11 +272,12 @@ def test_a_sequential_curriculum_draws_each_reset_and_learns_from_finished_episo
     callbacks = [CurriculumCallback(), EpisodeLog()]
     key = jax.random.key(4)
     state = ppo.train(env, policy, BATCH, key=key, callback=callbacks)
-    stages, totals = [int(state.callback_state[0].curriculum.stage)], []
+    stages, totals = [int(state.step_state.curriculum_state.stage)], []
     for i in range(2, 9):
         state = ppo.resume(state, i * BATCH, key=key, callback=callbacks)
-        stages.append(int(state.callback_state[0].curriculum.stage))
-    sequential, log = state.callback_state[0].curriculum, state.callback_state[1]
+        stages.append(int(state.step_state.curriculum_state.stage))
+        assert int(state.callback_state[0]["stage"]) == stages[-1]  # the callback records the live state's metrics
+    sequential, log = state.step_state.curriculum_state, state.callback_state[1]
     episodes, tasks = np.asarray(log["episodes"][:8]), np.asarray(log["tasks"][:8])
 
     # Iteration 0 plays task 0 only (length 2: 3 envs x 4 episodes), which meets "episodes>=12".
@@ -294,15 +288,15 @@ def test_a_sequential_curriculum_draws_each_reset_and_learns_from_finished_episo
     # Every reset drew one task: the initial one per env plus one after each finished episode.
     assert int(sequential.total_tasks) == NUM_ENVS + int(episodes.sum())
     assert int(sequential.total_episodes) == int(episodes.sum())
-    # The env carries the curriculum state that was current when its last iteration started.
-    assert int(state.env.curriculum_state.total_episodes) == int(episodes[:7].sum())
+    # The curriculum state lives in the step state only: the env keeps the initial state, never written.
+    assert int(state.env.curriculum_state.total_episodes) == 0 and int(state.env.curriculum_state.total_tasks) == 0
 
 
 def test_prioritized_level_replay_gets_scores_from_the_rollout(ppo: PPO, policy: MLPActorCritic) -> None:
     curriculum = PrioritizedLevelReplay(len(TASK_LENGTHS), temperature=0.3)
     env = CurriculumEnv(Tunable(), length_tasks(), curriculum, key=jax.random.key(0))
     state = ppo.train(env, policy, 6 * BATCH, key=jax.random.key(5), callback=[CurriculumCallback(), EpisodeLog()])
-    plr, log = state.callback_state[0].curriculum, state.callback_state[1]
+    plr, log = state.step_state.curriculum_state, state.callback_state[1]
     played = set(np.nonzero(np.asarray(log["tasks"]).sum(axis=0))[0].tolist())
     buffered = set(int(level) for level in np.asarray(plr.levels) if level >= 0)
     assert buffered == played and len(played) >= 2

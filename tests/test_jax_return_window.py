@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from syllabus_like.jax.return_window import window_mean, window_mean_bounds, window_means
+from syllabus_like.jax.curricula.return_window import window_mean, window_mean_bounds, window_means
 
 
 def _every_window_mean(sequence: np.ndarray, kept: int, members: int, window: int) -> np.ndarray:

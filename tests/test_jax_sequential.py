@@ -12,7 +12,7 @@ from syllabus_like.curricula.sequential import SEQUENTIAL_METRICS as PYTHON_METR
 from syllabus_like.curricula.sequential import SequentialCurriculum as PythonSequential
 from syllabus_like.curricula import DomainRandomization as PythonDomainRandomization
 from syllabus_like.jax import SEQUENTIAL_METRICS, EpisodeBatch, SequentialCurriculum
-from syllabus_like.jax import sequential as sequential_module
+from syllabus_like.jax.curricula import sequential as sequential_module
 from syllabus_like.task_space import DiscreteTaskSpace
 
 CONFIGS = {
@@ -307,3 +307,66 @@ def test_state_counters_are_read_and_replaced_by_name():
     moved = seeds.replace(episodes=jnp.array([1, 2, 3]), stage=1)
     assert moved.counters.shape == (3, 8)
     assert moved.episodes.tolist() == [1, 2, 3] and moved.stage.tolist() == [1, 1, 1]
+
+
+# --------------------------------------------------------------------------- functional curricula as stages
+def _episodes(task_ids, returns, scores=None):
+    task_ids = jnp.asarray(task_ids, jnp.int32)
+    return EpisodeBatch(
+        task_ids, jnp.asarray(returns, jnp.float32), jnp.full(task_ids.shape, 5, jnp.int32),
+        score=None if scores is None else jnp.asarray(scores, jnp.float32),
+    )
+
+
+def test_prioritized_level_replay_runs_inside_a_stage_and_learns_only_while_active():
+    from syllabus_like.jax import PrioritizedLevelReplay
+
+    plr = PrioritizedLevelReplay(4, temperature=0.1, replay_prob=1.0)
+    curriculum = SequentialCurriculum([0, plr], ["episodes>=3"], 4)
+    state = curriculum.init(jax.random.key(0))
+    assert state.stage_states[0] is None and int(state.stage_states[1].episode_count) == 0
+
+    # Stage 0: task 0 only; the stage's episodes (and others) do not reach the inactive PLR.
+    state, tasks = curriculum.sample(state, jax.random.key(1), 8)
+    assert set(np.asarray(tasks).tolist()) == {0}
+    state = eqx.filter_jit(curriculum.update)(state, _episodes([0, 2, 0], [1.0, 1.0, 1.0], [0.5, 0.9, 0.5]))
+    assert int(state.stage) == 0 and int(state.stage_states[1].episode_count) == 0
+    # The third stage-0 episode ends the stage; the episode after it, in the same batch, goes to PLR.
+    state = eqx.filter_jit(curriculum.update)(state, _episodes([0, 3], [1.0, 2.0], [0.1, 5.0]))
+    assert int(state.stage) == 1
+    assert int(state.stage_states[1].episode_count) == 1
+    assert np.asarray(state.stage_states[1].levels).tolist().count(3) == 1  # task 3 entered PLR's buffer
+
+    # Stage 1 draws from PLR: with replay_prob=1 and only task 3 buffered, every draw replays task 3.
+    assert np.allclose(curriculum.probabilities(state), plr.probabilities(state.stage_states[1]))
+    state, tasks = eqx.filter_jit(curriculum.sample)(state, jax.random.key(2), 16)
+    assert set(np.asarray(tasks).tolist()) == {3}
+    assert int(state.tasks) == 16 and int(state.total_tasks) == 24  # the sequential counters still count
+
+
+def test_a_curriculum_stage_runs_under_the_ppo_curriculum_path():
+    from syllabus_like.envs.gridworld_jax import GridCrossingJax, gridworld_task_table
+    from syllabus_like.jax import CurriculumEnv, MLPActorCritic, PPO, PrioritizedLevelReplay
+
+    env = GridCrossingJax(level=1)
+    tasks = gridworld_task_table(env)
+    curriculum = SequentialCurriculum([0, PrioritizedLevelReplay(tasks.num_tasks)], ["episodes>=4"], tasks.num_tasks)
+    ppo = PPO(num_envs=4, num_steps=32, num_epochs=1, num_minibatches=1)
+    observation = env.reset(jax.random.key(0))[1]
+    policy = MLPActorCritic(observation.shape[-1], env.num_actions, key=jax.random.key(0), hidden=(8,))
+    state = ppo.train(CurriculumEnv(env, tasks, curriculum, key=jax.random.key(1)), policy, 4 * 32 * 8, key=jax.random.key(2))
+    sequential = state.step_state.curriculum_state
+    assert int(sequential.stage) == 1
+    plr = sequential.stage_states[1]
+    assert 0 < int(plr.episode_count) < int(sequential.total_episodes)  # it learned from stage-1 episodes only
+    assert np.all(np.isfinite(np.asarray(plr.scores)[np.asarray(plr.levels) >= 0]))
+
+
+def test_a_curriculum_stage_must_cover_every_task():
+    from syllabus_like.curricula import DomainRandomization as PythonDR
+    from syllabus_like.jax import PrioritizedLevelReplay
+
+    with pytest.raises(ValueError, match="stage 1 of SequentialCurriculum is invalid: PrioritizedLevelReplay has 3 tasks"):
+        SequentialCurriculum([0, PrioritizedLevelReplay(3)], ["episodes>=1"], 4)
+    with pytest.raises(ValueError, match="stage 0 .* a Python curriculum"):
+        SequentialCurriculum([PythonDR(DiscreteTaskSpace(4))], [], 4)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from syllabus_like.jax.threefry import random_bits, random_uniform, split_key
+from syllabus_like.jax.curricula.threefry import random_bits, random_uniform, split_key
 
 KEYS = {
     "typed key": lambda: jax.random.key(3),

@@ -364,3 +364,73 @@ def test_task_info_none_in_a_vector_env_leaves_infos_alone():
 def test_task_info_rejects_unknown_modes():
     with pytest.raises(ValueError, match="task_info must be one of .*'every_step', 'reset', 'none'.*got 'never'"):
         CurriculumWrapper(CountdownEnv(), DomainRandomization(SPACE), task_info="never")
+
+
+# ---------------------------------------------------------------- composition
+
+
+def test_a_task_source_is_a_protocol_and_its_flag_is_checked_at_construction():
+    from syllabus_like.wrappers.task_source import ClosableTaskSource, TaskSource
+
+    assert isinstance(DomainRandomization(SPACE), TaskSource)
+    assert not isinstance(DomainRandomization(SPACE), ClosableTaskSource)  # a curriculum holds nothing to close
+    source = type("NoFlag", (), {"sample": len, "update_on_episode": len, "update_on_step": len})()
+    assert not isinstance(source, TaskSource)
+    with pytest.raises(TypeError, match=r"^CurriculumWrapper needs a Curriculum .* lacks \['requires_step_updates'\]"):
+        CurriculumWrapper(CountdownEnv(), source)
+
+
+class CountingTaskWrapper(TaskWrapper):
+    """A TaskWrapper whose own step and reset must run: it counts them and marks the info."""
+
+    def __init__(self, env, task_space, **kwargs):
+        super().__init__(env, task_space, **kwargs)
+        self.steps = self.resets = 0
+
+    def reset(self, **kwargs):
+        self.resets += 1
+        return super().reset(**kwargs)
+
+    def step(self, action):
+        self.steps += 1
+        obs, reward, terminated, truncated, info = super().step(action)
+        info["inner_stepped"] = True
+        return obs, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("tags_infos", [True, False])
+@pytest.mark.parametrize("task_info", ["none", "reset", "every_step"])
+def test_a_curriculum_wrapper_steps_through_its_task_wrapper_and_leaves_its_settings(tags_infos, task_info):
+    inner = CountingTaskWrapper(CountdownEnv(), SPACE, tags_infos=tags_infos)
+    env = CurriculumWrapper(inner, DomainRandomization(SPACE, seed=3), task_info=task_info)
+    _, info = env.reset(seed=0)
+    assert ("task" in info) == (task_info != "none") and inner.resets == 1
+    terminated, steps = False, 0
+    while not terminated:
+        _, _, terminated, _, info = env.step(0)
+        steps += 1
+        assert info["inner_stepped"] and ("task" in info) == (task_info == "every_step")
+    assert inner.steps == steps == env.task
+    assert inner.tags_infos is tags_infos  # the outer wrapper never writes the inner one's flag
+    # The inner wrapper alone still does what it was built to do.
+    _, info = inner.reset(options={"task": 3})
+    assert ("task" in info) is tags_infos
+
+
+def test_task_wrapper_rejects_a_non_bool_tags_infos():
+    with pytest.raises(TypeError, match="tags_infos must be True or False, got 'yes'"):
+        TaskWrapper(CountdownEnv(), SPACE, tags_infos="yes")
+
+
+def test_a_task_wrapper_without_info_tags_steps_like_its_env_and_still_applies_tasks():
+    inner = CountdownEnv()
+    env = TaskWrapper(inner, SPACE, tags_infos=False)
+    assert env.step == inner.step  # nothing added to a step: the env's own step
+    outer = CurriculumWrapper(env, DomainRandomization(SPACE, seed=1))
+    outer.reset(seed=0)
+    terminated, steps = False, 0
+    while not terminated:
+        _, _, terminated, _, info = outer.step(0)
+        steps += 1
+        assert "task" not in info
+    assert steps == outer.task == env.task

@@ -12,9 +12,10 @@ from typing import Any
 
 from syllabus_like.wrappers.curriculum_wrapper import CurriculumWrapper
 from syllabus_like.wrappers.reinit_task_wrapper import ReinitTaskWrapper
+from syllabus_like.wrappers.task_source import ClosableTaskSource, TaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
-__all__ = ["CurriculumWrapper", "ReinitTaskWrapper", "TaskWrapper"]
+__all__ = ["ClosableTaskSource", "CurriculumWrapper", "ReinitTaskWrapper", "TaskSource", "TaskWrapper"]
 
 _PETTINGZOO_NAMES = ("ParallelEpisode", "PettingZooCurriculumWrapper", "PettingZooTaskWrapper")
 

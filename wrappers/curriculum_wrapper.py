@@ -18,8 +18,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     """Picks the next task at every reset and reports every finished episode.
 
     ``source`` is a :class:`~syllabus_like.Curriculum` in this process, or a
-    task-server client (anything with ``sample``, ``update_on_episode``,
-    ``update_on_step`` and ``requires_step_updates``).
+    task-server client: a :class:`~syllabus_like.wrappers.task_source.TaskSource`.
 
     The task is applied through a :class:`TaskWrapper` inside ``env`` when
     there is one (its ``apply_task``, which validates the task), otherwise through
@@ -34,8 +33,8 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     a source that has a ``close()`` method: a task-server client then delivers
     the reports it still buffers (and reconnects if it is used again).
 
-    ``task_info`` says where the task appears in infos: ``"none"`` (the
-    default) in no info, so the wrapper hands back the env's infos untouched
+    ``task_info`` says where the task appears in the infos this wrapper
+    returns: ``"none"`` (the default) in no info, so the wrapper adds nothing
     (read the task from ``env.task``, or ``envs.get_attr("task")`` in a vector
     env); ``"reset"`` puts ``info["task"]`` in every reset info, where
     Gymnasium puts what describes a new episode; ``"every_step"`` in every
@@ -47,6 +46,12 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     costs about 10 % of the throughput for a key in every step and about 2 %
     for a key at every reset, whether the loop reads it or not (see
     ``docs/benchmarks.md``); so the task enters infos only when asked for.
+
+    Wrappers compose: the env inside is stepped and reset through its own
+    ``step`` / ``reset``, and an inner :class:`TaskWrapper` keeps its settings.
+    One that writes ``info["task"]`` itself (its ``tags_infos``, on by
+    default) has the key taken out where ``task_info`` leaves it out; build it
+    with ``tags_infos=False`` to spare both the write and the removal.
     """
 
     def __init__(
@@ -61,21 +66,21 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self._task_in_step_info = task_info == "every_step"
         self._episode_return = 0.0
         self._episode_length = 0
-        # Hot path: when the env directly inside is a TaskWrapper that keeps TaskWrapper.step, a
-        # step calls the env below it, skipping a step() that only passes the call down.
-        self._skip_task_wrapper_step = self._task_wrapper is env and type(env).step is TaskWrapper.step
         self._prepare_episode()
 
     def _prepare_episode(self) -> None:
         """Settle, once per episode, what every step of it does.
 
-        The env to step is the wrapped one, or the one below a plain TaskWrapper
-        (which a ReinitTaskWrapper may have swapped at reset); step updates are
-        sent in this episode if the source asks for them now.
+        Step updates are sent in this episode if the source asks for them now;
+        the task key an inner task wrapper writes is removed from step infos
+        unless ``task_info="every_step"`` wants it there.
         """
-        self._stepped_env = self.env.env if self._skip_task_wrapper_step else self.env
+        self._env_step = self.env.step  # the inner env's own step, looked up once per episode (hot path)
         self._step_updates = bool(self.source.requires_step_updates)
-        self._per_step_work = self._task_in_step_info or self._step_updates
+        inner_tags = self._task_wrapper is not None and bool(self._task_wrapper.tags_infos)
+        self._strip_step_task = inner_tags and not self._task_in_step_info
+        self._strip_reset_task = inner_tags and self._task_info == "none"
+        self._per_step_work = self._task_in_step_info or self._step_updates or self._strip_step_task
 
     @property
     def task_info(self) -> str:
@@ -86,15 +91,17 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         task, options = self._next_task(options)
         obs, info = self.env.reset(seed=seed, options=options)
         self.task = task
-        if self._task_info != "none":
-            info["task"] = task
         self._episode_return = 0.0
         self._episode_length = 0
         self._prepare_episode()
+        if self._task_info != "none":
+            info["task"] = task
+        elif self._strip_reset_task:
+            info.pop("task", None)
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
-        result = self._stepped_env.step(action)  # (obs, reward, terminated, truncated, info)
+        result = self._env_step(action)  # (obs, reward, terminated, truncated, info)
         self._episode_return += float(result[1])
         self._episode_length += 1
         if self._per_step_work:
@@ -114,6 +121,8 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         obs, reward, terminated, truncated, info = result
         if self._task_in_step_info:
             info["task"] = self.task
+        elif self._strip_step_task:
+            info.pop("task", None)
         if self._step_updates:
             progress = float(info.get("task_completion", 0.0))
             self.source.update_on_step(

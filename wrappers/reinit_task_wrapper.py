@@ -10,7 +10,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from syllabus_like.task_space import TaskSpace, _encoding_key
+from syllabus_like.task_space import TaskSpace, encoding_key
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
 __all__ = ["ReinitTaskWrapper"]
@@ -49,6 +49,8 @@ class ReinitTaskWrapper(TaskWrapper):
     :meth:`close` closes every cached env exactly once.
     """
 
+    _fixed_env = False  # reset swaps self.env for the task's env
+
     def __init__(
         self,
         env_fn: Callable[[Any], gym.Env],
@@ -85,7 +87,7 @@ class ReinitTaskWrapper(TaskWrapper):
 
     @staticmethod
     def _key(task_space: TaskSpace, task: Any) -> Hashable:
-        return _encoding_key(task_space.encode(task))
+        return encoding_key(task_space.encode(task))
 
     def _build(self, task: Any) -> gym.Env:
         env = self.env_fn(task)

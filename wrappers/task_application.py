@@ -19,16 +19,18 @@ class AppliesTasks:
 
     #: The class name users should subclass, for error messages (set by each host class).
     _subclass_hint: str
-    #: Whether reset and step infos carry ``info["task"]``. A curriculum wrapper
-    #: outside turns it off: it writes the task into infos itself, where its
-    #: ``task_info`` says.
+    #: Whether reset and step infos carry ``info["task"]`` (a constructor
+    #: argument; a curriculum wrapper outside reads it and never changes it).
     tags_infos: bool = True
     env: Any
 
-    def _init_tasks(self, task_space: TaskSpace) -> None:
+    def _init_tasks(self, task_space: TaskSpace, tags_infos: bool = True) -> None:
         if not isinstance(task_space, TaskSpace):
             raise TypeError(f"task_space must be a TaskSpace, got {task_space!r}")
+        if not isinstance(tags_infos, bool):
+            raise TypeError(f"tags_infos must be True or False, got {tags_infos!r}")
         self.task_space = task_space
+        self.tags_infos = tags_infos
         self.task: Any = None
 
     def change_task(self, task: Any) -> None:

@@ -19,18 +19,25 @@ class TaskWrapper(AppliesTasks, gym.Wrapper):
     it is checked against ``task_space`` (a :class:`TaskSpaceError` names both
     when it does not belong) and handed to :meth:`change_task` before the
     wrapped env resets. Without a ``"task"`` option the current task is kept.
-    Every ``reset`` and ``step`` info carries ``info["task"]`` (unless a
-    :class:`CurriculumWrapper` outside it turned :attr:`tags_infos` off).
+    Every ``reset`` and ``step`` info carries ``info["task"]`` unless it is
+    built with ``tags_infos=False`` (fixed at construction).
 
     Subclass and override :meth:`change_task` for envs that do not know about
     tasks; by default it calls ``env.unwrapped.change_task(task)``.
     """
 
     _subclass_hint = "TaskWrapper"
+    #: Whether a step may go straight to the wrapped env's ``step`` when this wrapper adds nothing
+    #: to it (False for a subclass that swaps ``self.env``, such as ReinitTaskWrapper).
+    _fixed_env = True
 
-    def __init__(self, env: gym.Env, task_space: TaskSpace) -> None:
-        self._init_tasks(task_space)
+    def __init__(self, env: gym.Env, task_space: TaskSpace, *, tags_infos: bool = True) -> None:
+        self._init_tasks(task_space, tags_infos)
         super().__init__(env)
+        if not tags_infos and self._fixed_env and type(self).step is TaskWrapper.step:
+            # Nothing to add to a step: this wrapper's step *is* the wrapped env's (one call less per
+            # step on the hot path; callers, a CurriculumWrapper included, still call this wrapper's step).
+            self.step = env.step  # type: ignore[method-assign]
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         options = self._apply_task_option(options)
@@ -40,7 +47,7 @@ class TaskWrapper(AppliesTasks, gym.Wrapper):
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
+        result = self.env.step(action)  # (obs, reward, terminated, truncated, info), passed on as it came
         if self.tags_infos:
-            info["task"] = self.task
-        return obs, reward, terminated, truncated, info
+            result[4]["task"] = self.task
+        return result

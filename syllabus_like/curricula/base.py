@@ -64,7 +64,13 @@ class Curriculum:
         progress: float = 0.0,
         env_id: int | None = None,
     ) -> None:
-        """Called after each env step when :attr:`requires_step_updates` is True."""
+        """Called after each env step when :attr:`requires_step_updates` is True.
+
+        Differs from Syllabus on purpose: the parameters are named after
+        Gymnasium's step result (``obs``, ``reward``, ``terminated``,
+        ``truncated``, ``info``) rather than Syllabus's ``rew`` / ``term`` /
+        ``trunc``, and ``progress`` / ``env_id`` are keywords with defaults.
+        """
 
     def update_on_step_batch(self, step_results: Iterable[Sequence[Any]], env_id: int | None = None) -> None:
         """Apply many steps at once.
@@ -99,23 +105,48 @@ class Curriculum:
         return None
 
     def metrics(self) -> dict[str, float]:
-        """Scalars describing the curriculum's current state, for logging."""
+        """Scalars describing the curriculum's current state, for logging.
+
+        Differs from Syllabus on purpose: a sequential curriculum's ``tasks``
+        counts the tasks *sampled* in the stage (``sample(k)`` adds ``k``;
+        :data:`~syllabus_like.stages.SEQUENTIAL_METRICS`), so a condition on
+        it means the same in the Python and the JAX curriculum.
+        """
         return {}
 
-    def log_metrics(self, writer: Any, step: int | None = None, log_n_tasks: int = 1) -> None:
-        """Write :meth:`metrics` and the probabilities of the first ``log_n_tasks`` tasks.
+    def log_metrics(
+        self,
+        writer: Any,
+        logs: list[tuple[str, float]] | None = None,
+        step: int | None = None,
+        log_n_tasks: int = 1,
+    ) -> list[tuple[str, float]]:
+        """Write :meth:`metrics` and the probabilities of the first ``log_n_tasks`` tasks; return what was written.
+
+        Syllabus's signature: ``logs`` is a list of ``(tag, value)`` items
+        gathered so far (e.g. by a subclass or a wrapper, written along with
+        this curriculum's), and the result is that list extended with this
+        curriculum's items, in writing order. ``log_n_tasks=-1`` logs every
+        task's probability; ``0`` none.
 
         ``writer`` is a TensorBoard-style object (``add_scalar``), a wandb-style
         object (``log``) or a callable ``(scalars, step)``. Tags are prefixed
         with ``curriculum/``; probabilities go under ``curriculum/task_probability/<task>``.
         """
-        scalars = {f"curriculum/{name}": float(value) for name, value in self.metrics().items()}
+        if isinstance(log_n_tasks, bool) or not isinstance(log_n_tasks, int) or log_n_tasks < -1:
+            raise ValueError(
+                f"log_n_tasks must be a non-negative int, or -1 for every task, got {log_n_tasks!r}"
+            )
+        items = list(logs) if logs is not None else []
+        items.extend((f"curriculum/{name}", float(value)) for name, value in self.metrics().items())
         probabilities = self.probabilities()
         if probabilities is not None:
-            for index in range(min(int(log_n_tasks), len(probabilities))):
+            count = len(probabilities) if log_n_tasks == -1 else min(log_n_tasks, len(probabilities))
+            for index in range(count):
                 task = self.task_space.decode(index)
-                scalars[f"curriculum/task_probability/{task}"] = float(probabilities[index])
-        write_scalars(writer, scalars, step)
+                items.append((f"curriculum/task_probability/{task}", float(probabilities[index])))
+        write_scalars(writer, dict(items), step)
+        return items
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:

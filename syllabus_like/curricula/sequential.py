@@ -8,13 +8,19 @@ from typing import Any, Union
 
 import numpy as np
 
-from syllabus_like.conditions import Condition, parse_condition
+from syllabus_like.conditions import Condition
 from syllabus_like.curricula.base import Curriculum
 from syllabus_like.curricula.constant import Constant
 from syllabus_like.curricula.domain_randomization import DomainRandomization
 from syllabus_like.curricula.recent_returns import RecentReturns
-from syllabus_like.stages import SEQUENTIAL_METRICS, check_sequential_arguments
-from syllabus_like.task_space import BoxTaskSpace, SubsetTaskSpace, TaskSpace, TaskSpaceError
+from syllabus_like.stages import (
+    SEQUENTIAL_METRICS,
+    check_sequential_arguments,
+    is_subspace,
+    normalize_condition,
+    normalize_stage,
+)
+from syllabus_like.task_space import SubsetTaskSpace, TaskSpace
 from syllabus_like.validation import check_sample_count
 
 __all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum"]
@@ -23,18 +29,6 @@ logger = logging.getLogger(__name__)
 
 
 StoppingCondition = Union[str, Condition, Callable[[Mapping[str, float]], bool]]
-
-
-def _is_subspace(child: TaskSpace, parent: TaskSpace) -> bool:
-    """Whether every task of ``child`` is a task of ``parent`` (exact for finite and Box spaces)."""
-    if child == parent:
-        return True
-    if child.tasks is not None:
-        return all(parent.contains(task) for task in child.tasks)
-    if isinstance(child, BoxTaskSpace) and isinstance(parent, BoxTaskSpace):
-        return parent.contains(child.low) and parent.contains(child.high)
-    probe = np.random.default_rng(0)
-    return all(parent.contains(child.sample(probe)) for _ in range(64))
 
 
 class SequentialCurriculum(Curriculum):
@@ -96,42 +90,23 @@ class SequentialCurriculum(Curriculum):
 
     # ------------------------------------------------------------ construction
     def _make_stage(self, item: Any, index: int, seed_sequence: np.random.SeedSequence) -> Curriculum:
+        """The curriculum that runs stage ``index`` (normalised by :func:`~syllabus_like.stages.normalize_stage`)."""
         seed = int(seed_sequence.generate_state(1)[0])
-        try:
-            if isinstance(item, Curriculum):
-                if not _is_subspace(item.task_space, self.task_space):
-                    raise ValueError(f"its task space {item.task_space!r} is not inside {self.task_space!r}")
-                return item
-            if isinstance(item, TaskSpace):
-                if not _is_subspace(item, self.task_space):
-                    raise ValueError(f"task space {item!r} is not inside {self.task_space!r}")
-                return DomainRandomization(item, seed=seed)
-            if isinstance(item, list):
-                return DomainRandomization(SubsetTaskSpace(self.task_space, item), seed=seed)
-            return Constant(SubsetTaskSpace(self.task_space, [item]), item, seed=seed)
-        except (TaskSpaceError, ValueError, TypeError) as error:
-            raise ValueError(f"stage {index} of SequentialCurriculum is invalid: {error}") from error
+
+        def fits(curriculum: Curriculum) -> None:
+            if not is_subspace(curriculum.task_space, self.task_space):
+                raise ValueError(f"its task space {curriculum.task_space!r} is not inside {self.task_space!r}")
+
+        stage = normalize_stage(item, index, self.task_space, curriculum_type=Curriculum, check_curriculum=fits)
+        if stage.kind == "curriculum":
+            return stage.value
+        if stage.kind in ("space", "tasks"):
+            return DomainRandomization(stage.value, seed=seed)
+        return Constant(SubsetTaskSpace(self.task_space, [stage.value]), stage.value, seed=seed)
 
     @staticmethod
     def _make_condition(condition: StoppingCondition, index: int) -> Callable[[Mapping[str, float]], bool]:
-        if isinstance(condition, str):
-            try:
-                return parse_condition(condition, metrics=SEQUENTIAL_METRICS)
-            except ValueError as error:
-                raise ValueError(f"stopping condition {index} is invalid: {error}") from error
-        if isinstance(condition, Condition):
-            unknown = condition.metrics - set(SEQUENTIAL_METRICS)
-            if unknown:
-                raise ValueError(
-                    f"stopping condition {index} ({condition}) reads unknown metrics {sorted(unknown)}; "
-                    f"valid metrics are: {', '.join(SEQUENTIAL_METRICS)}"
-                )
-            return condition
-        if callable(condition):
-            return condition
-        raise TypeError(
-            f"stopping condition {index} must be a condition string, a Condition or a callable, got {condition!r}"
-        )
+        return normalize_condition(condition, index)
 
     def _stage_to_parent_indices(self, curriculum: Curriculum) -> np.ndarray | None:
         """For finite spaces: parent index of each task of the stage's space, in its encoding order."""

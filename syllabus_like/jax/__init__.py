@@ -14,13 +14,17 @@ state pytree)::
     state, task_ids = curriculum.sample(state, jax.random.key(1), 4096)
     state = curriculum.update(state, EpisodeBatch(task_ids, returns, lengths, done=dones))
 
-Also here: :func:`compile_condition` (stopping conditions as array code),
-PLR score helpers, state serialisation, the JAX environment protocol and
-:func:`rollout`; and the training API: :class:`AbstractAlgorithm` and
-:class:`PPO`, callbacks (:class:`AbstractCallback` and its variants,
-:class:`CallbackList`), and curriculum callbacks that change the env while a
-jitted loop trains (:class:`ScheduledCurriculum`, :class:`LevelCurriculum`,
-:class:`CurriculumCallback`).
+Two halves: :mod:`syllabus_like.jax.curricula` (the functional curricula,
+their sampling and scoring helpers) and :mod:`syllabus_like.jax.training`
+(the training API: :class:`AbstractAlgorithm` and :class:`PPO`, callbacks
+(:class:`AbstractCallback` and its variants, :class:`CallbackList`), curricula
+that change the env while a jitted loop trains (:class:`ScheduledCurriculum`,
+:class:`LevelCurriculum`) and :class:`CurriculumEnv`, whose resets draw tasks
+from a functional curriculum). Between them, at this level:
+:func:`compile_condition` (stopping conditions as array code), state
+serialisation, the JAX environment protocol (:class:`AbstractEnvironment`,
+:class:`TaskTable`) and :func:`rollout`. Every public name is importable from
+here.
 """
 
 try:
@@ -35,50 +39,58 @@ except ImportError as _error:  # pragma: no cover - exercised in a subprocess te
         "pip install 'syllabus-like[jax]'"
     ) from _error
 
-from syllabus_like.jax.algorithm import AbstractAlgorithm, AbstractAlgorithmState, AbstractStepState
-from syllabus_like.jax.callback import (
+from syllabus_like.jax.training.algorithm import AbstractAlgorithm
+from syllabus_like.jax.training.state import AbstractAlgorithmState, AbstractStepState
+from syllabus_like.jax.training.callback import (
     AbstractCallback,
+    AbstractCallbackState,
+    AbstractCallbackStepState,
     AbstractIterationCallback,
     AbstractStatelessCallback,
     AbstractStepCallback,
     AbstractTrainingCallback,
     CallbackList,
+    EmptyCallbackState,
+    EmptyCallbackStepState,
     IterationContext,
     ResetContext,
     StepContext,
     TrainingContext,
 )
-from syllabus_like.jax.curriculum import (
+from syllabus_like.jax.training.curriculum_env import CurriculumCallback, CurriculumEnv
+from syllabus_like.jax.training.field_curricula import (
     AbstractAdaptiveCurriculum,
-    AbstractSchedule,
+    AdaptiveCurriculumState,
+    AdaptiveCurriculumStepState,
     AdaptiveState,
-    CosineSchedule,
-    CurriculumCallback,
-    CurriculumEnv,
     LevelCurriculum,
     LevelState,
-    LinearSchedule,
     ScheduledCurriculum,
+)
+from syllabus_like.jax.training.schedules import (
+    AbstractSchedule,
+    CosineSchedule,
+    LinearSchedule,
     StepSchedule,
     cosine_schedule,
     linear_schedule,
     step_schedule,
 )
-from syllabus_like.jax.policy import AbstractActorCritic, MLPActorCritic
-from syllabus_like.jax.ppo import PPO, PPOState, PPOStepState
-from syllabus_like.jax.progress import ProgressCallback, ProgressReporter
-from syllabus_like.jax.base import AbstractCurriculum, EmptyState
+from syllabus_like.jax.training.policy import AbstractActorCritic, MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO, PPORollout, PPOState, PPOStepState
+from syllabus_like.jax.training.progress import ProgressCallback, ProgressReporter
+from syllabus_like.jax.curricula.base import AbstractCurriculum, EmptyState
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
-from syllabus_like.jax.constant import Constant
-from syllabus_like.jax.domain_randomization import DomainRandomization
+from syllabus_like.jax.curricula.constant import Constant
+from syllabus_like.jax.curricula.domain_randomization import DomainRandomization
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
-from syllabus_like.jax.episodes import EpisodeBatch
-from syllabus_like.jax.learning_progress import LearningProgress, LearningProgressState
-from syllabus_like.jax.level_scores import EpisodeAccumulator, episode_means, max_mc_scores, positive_value_loss
-from syllabus_like.jax.prioritized_level_replay import PLRState, PrioritizedLevelReplay
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.learning_progress import LearningProgress, LearningProgressState
+from syllabus_like.jax.curricula.level_scores import EpisodeAccumulator, episode_means, max_mc_scores, positive_value_loss
+from syllabus_like.jax.curricula.prioritized_level_replay import PLRState, PrioritizedLevelReplay
 from syllabus_like.jax.rollout import RolloutOutput, RolloutState, random_policy, rollout, rollout_init
-from syllabus_like.jax.sampling import categorical_from_cdf, cumulative_weights, sample_categorical
-from syllabus_like.jax.sequential import SEQUENTIAL_METRICS, SequentialCurriculum, SequentialState
+from syllabus_like.jax.curricula.sampling import categorical_from_cdf, cumulative_weights, sample_categorical
+from syllabus_like.jax.curricula.sequential import SEQUENTIAL_METRICS, SequentialCurriculum, SequentialState
 from syllabus_like.jax.serialization import load_state, save_state, state_from_bytes, state_to_bytes
 
 __all__ = [
@@ -87,6 +99,8 @@ __all__ = [
     "AbstractAlgorithm",
     "AbstractAlgorithmState",
     "AbstractCallback",
+    "AbstractCallbackState",
+    "AbstractCallbackStepState",
     "AbstractCurriculum",
     "AbstractEnvironment",
     "AbstractIterationCallback",
@@ -95,6 +109,8 @@ __all__ = [
     "AbstractStepCallback",
     "AbstractStepState",
     "AbstractTrainingCallback",
+    "AdaptiveCurriculumState",
+    "AdaptiveCurriculumStepState",
     "AdaptiveState",
     "CallbackList",
     "CompiledCondition",
@@ -103,6 +119,8 @@ __all__ = [
     "CurriculumCallback",
     "CurriculumEnv",
     "DomainRandomization",
+    "EmptyCallbackState",
+    "EmptyCallbackStepState",
     "EmptyState",
     "EpisodeAccumulator",
     "EpisodeBatch",
@@ -115,6 +133,7 @@ __all__ = [
     "MLPActorCritic",
     "PLRState",
     "PPO",
+    "PPORollout",
     "PPOState",
     "PPOStepState",
     "PrioritizedLevelReplay",

@@ -155,7 +155,15 @@ class CompiledCondition(eqx.Module):
         float_bounds: ``[n, 2]`` order keys of the float32 neighbours of each threshold.
         int_bounds: ``[n, 4]`` int32 words of ``floor`` and ``ceil`` of each threshold.
         thresholds: ``[n]`` the thresholds in the default float dtype.
+
+    It works inside jitted code (the thresholds are traced leaves, so new
+    thresholds reuse the program) and passed to ``jax.jit`` itself:
+    ``jax.jit`` keys its cache on the function's hash, and a Module's
+    dataclass hash would hash its array fields, which are unhashable; a
+    compiled condition hashes by identity instead.
     """
+
+    __hash__ = object.__hash__
 
     structure: _Structure = eqx.field(static=True)
     comparisons: tuple[tuple[str, str], ...] = eqx.field(static=True)

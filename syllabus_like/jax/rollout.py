@@ -36,12 +36,23 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
-from syllabus_like.jax.base import AbstractCurriculum, prefix_sum
+from syllabus_like.jax._numerics import prefix_sum
+from syllabus_like.jax.curricula.base import AbstractCurriculum
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
-from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
 from syllabus_like.validation import check_positive_int
 
-__all__ = ["RolloutOutput", "RolloutState", "random_policy", "rollout", "rollout_init"]
+__all__ = [
+    "RolloutOutput",
+    "RolloutState",
+    "count_episode_step",
+    "random_policy",
+    "reset_finished",
+    "reset_on_tasks",
+    "reset_width",
+    "rollout",
+    "rollout_init",
+]
 
 Policy = Callable[[PRNGKeyArray, PyTree], Array]
 ScoreFunction = Callable[[EpisodeBatch], Float[Array, "T B"]]
@@ -114,6 +125,124 @@ def _check_state_unchanged(curriculum: AbstractCurriculum, before: PyTree, after
         )
 
 
+def count_episode_step(
+    episode_return: Float[Array, " B"], episode_length: Int[Array, " B"], reward: Float[Array, " B"], done: Bool[Array, " B"]
+) -> tuple[Float[Array, " B"], Int[Array, " B"], Float[Array, " B"], Int[Array, " B"]]:
+    """One step of every env's episode bookkeeping, shared by :func:`rollout` and PPO.
+
+    Returns the running episode's return and length *including* this step
+    (an episode's totals where ``done``) and the values to carry to the next
+    step (0 where ``done``: a new episode starts).
+    """
+    episode_return = episode_return + reward
+    episode_length = episode_length + 1
+    return episode_return, episode_length, jnp.where(done, 0.0, episode_return), jnp.where(done, 0, episode_length)
+
+
+def reset_on_tasks(
+    env: AbstractEnvironment, tasks: TaskTable, task_ids: Int[Array, " n"], key: PRNGKeyArray
+) -> tuple[PyTree, PyTree]:
+    """Reset one environment per entry of ``task_ids``, each on its task: ``(env_states, observations)``."""
+    count = task_ids.shape[0]
+    return jax.vmap(lambda task, k: tasks.apply(env, task).reset(k))(task_ids, jax.random.split(key, count))
+
+
+def reset_width(num_envs: int, max_resets_per_step: int | None = None) -> int:
+    """``P``, the slots a step's resets use when few environments finish (default ``B // 8``, at least 1)."""
+    if max_resets_per_step is None:
+        return max(1, num_envs // 8)
+    return min(check_positive_int("max_resets_per_step", max_resets_per_step), num_envs)
+
+
+def reset_finished(
+    env: AbstractEnvironment,
+    tasks: TaskTable,
+    curriculum: AbstractCurriculum | None,
+    done: Bool[Array, " B"],
+    env_state: PyTree,
+    observation: PyTree,
+    task_id: Int[Array, " B"],
+    curriculum_state: PyTree,
+    sample_key: PRNGKeyArray,
+    reset_key: PRNGKeyArray,
+    *,
+    width: int,
+    drawn_ahead: Int[Array, " P"] | None = None,
+) -> tuple[tuple[PyTree, PyTree, Int[Array, " B"], PyTree], Int[Array, " P"], Bool[Array, ""]]:
+    """Reset the finished environments on freshly drawn tasks: one draw per finished environment, no more.
+
+    The one reset path of the library: :func:`rollout` and
+    :class:`~syllabus_like.jax.PPO` (with a
+    :class:`~syllabus_like.jax.CurriculumEnv`) both call it after each step.
+    The finished environments are gathered, in order, into ``width`` slots;
+    when at most ``width`` finished, a step draws ``width`` tasks (those past
+    the finished ones masked out of the curriculum's counters) and runs
+    ``width`` resets, otherwise the full-width path draws ``B`` tasks with
+    ``mask=done``. Either way the curriculum counts exactly one draw per
+    finished environment.
+
+    Args:
+        curriculum: draws the new tasks from ``curriculum_state``; ``None``
+            keeps each environment's task.
+        done: the environments that finished this step.
+        env_state, observation, task_id: the batch after the step (leading axis ``B``).
+        drawn_ahead: this step's ``width`` tasks drawn before the scan (for a
+            curriculum with ``draws_ahead``), used on the few-resets path.
+
+    Returns:
+        ``(env_state, observation, task_id, curriculum_state)`` after the resets,
+        the slot ``index`` (``[P]``, ``B`` marks an unused slot) and whether the
+        finished environments ``fit`` in the slots.
+    """
+    num_envs = done.shape[0]
+    # The finished envs in order, in ``width`` slots (``B`` marks an unused slot).
+    rank = prefix_sum(done.astype(jnp.int32)) - 1
+    index = jnp.full((width,), num_envs, jnp.int32).at[jnp.where(done, rank, width)].set(
+        jnp.arange(num_envs, dtype=jnp.int32), mode="drop"
+    )
+    fits = rank[-1] < width
+
+    def resets(count: int):
+        def run(operands: tuple[PyTree, PyTree, Array, PyTree]) -> tuple[PyTree, PyTree, Array, PyTree]:
+            env_state, observation, task_id, curriculum_state = operands
+            if count == num_envs:
+                slots, used = jnp.arange(num_envs), done
+            else:
+                slots, used = index, index < num_envs
+            if drawn_ahead is not None and count == width:
+                drawn = drawn_ahead
+            elif curriculum is not None:
+                curriculum_state, drawn = curriculum.sample(curriculum_state, sample_key, count, mask=used)
+            else:
+                drawn = task_id[jnp.minimum(slots, num_envs - 1)]
+            fresh_state, fresh_observation = reset_on_tasks(env, tasks, drawn, reset_key)
+            if count == num_envs:
+                return (
+                    _select(done, fresh_state, env_state),
+                    _select(done, fresh_observation, observation),
+                    jnp.where(done, drawn, task_id),
+                    curriculum_state,
+                )
+            target = jnp.where(used, slots, num_envs)
+
+            def scatter(full: Array, part: Array) -> Array:
+                return full.at[target].set(part, mode="drop")
+
+            return (
+                jax.tree.map(scatter, env_state, fresh_state),
+                jax.tree.map(scatter, observation, fresh_observation),
+                scatter(task_id, drawn),
+                curriculum_state,
+            )
+
+        return run
+
+    operands = (env_state, observation, task_id, curriculum_state)
+    if width == num_envs:
+        return resets(num_envs)(operands), index, fits
+    return jax.lax.cond(fits, resets(width), resets(num_envs), operands), index, fits
+
+
 def rollout_init(
     env: AbstractEnvironment,
     tasks: TaskTable,
@@ -141,9 +270,7 @@ def rollout_init(
         drawn = jnp.asarray(task_ids, jnp.int32)
         if drawn.shape != (num_envs,):
             raise ValueError(f"task_ids must have shape ({num_envs},), got {drawn.shape}")
-    env_state, observation = jax.vmap(lambda task, k: tasks.apply(env, task).reset(k))(
-        drawn, jax.random.split(reset_key, num_envs)
-    )
+    env_state, observation = reset_on_tasks(env, tasks, drawn, reset_key)
     return RolloutState(
         env_state=env_state,
         observation=observation,
@@ -180,7 +307,7 @@ def rollout(
         score_fn: per-episode scores for the curriculum update (e.g. for
             :class:`PrioritizedLevelReplay`), computed from the ``[T, B]``
             episode batch; value-based scores come from
-            :mod:`syllabus_like.jax.level_scores` in a training loop.
+            :mod:`syllabus_like.jax.curricula.level_scores` in a training loop.
         max_resets_per_step: ``P`` (static, default ``B // 8``). Only the envs
             that finished need a new task and a reset; when at most ``P`` did,
             they are gathered into ``P`` slots, so a step draws ``P`` tasks and
@@ -193,10 +320,7 @@ def rollout(
     """
     _check(env, tasks, curriculum)
     num_envs = state.task_id.shape[0]
-    if max_resets_per_step is None:
-        width = max(1, num_envs // 8)
-    else:
-        width = min(check_positive_int("max_resets_per_step", max_resets_per_step), num_envs)
+    width = reset_width(num_envs, max_resets_per_step)
 
     # Draws made before the scan, one row of ``width`` per step, for curricula that allow it.
     drawing_ahead = curriculum is not None and curriculum.draws_ahead
@@ -209,57 +333,6 @@ def rollout(
     else:
         drawn_ahead = jnp.zeros((num_steps, 0), jnp.int32)
 
-    def reset_finished(
-        count: int,
-        done: Bool[Array, " B"],
-        index: Int[Array, " P"],
-        sample_key: PRNGKeyArray,
-        reset_key: PRNGKeyArray,
-        step_draws: Int[Array, " P"],
-    ):
-        """Draw tasks for and reset the finished envs, using ``count`` slots (``count == B``: one per env).
-
-        With ``count < B``, ``index`` lists the finished envs in order (``B`` marks an unused slot).
-        With ``count == width`` and a curriculum that draws ahead, the tasks are ``step_draws``
-        (this step's row of the draws made before the scan).
-        """
-
-        def run(operands: tuple[PyTree, PyTree, Array, PyTree]) -> tuple[PyTree, PyTree, Array, PyTree]:
-            env_state, observation, task_id, curriculum_state = operands
-            if count == num_envs:
-                slots, used = jnp.arange(num_envs), done
-            else:
-                slots, used = index, index < num_envs
-            if drawing_ahead and count == width:
-                drawn = step_draws
-            elif curriculum is not None:
-                curriculum_state, drawn = curriculum.sample(curriculum_state, sample_key, count, mask=used)
-            else:
-                drawn = task_id[jnp.minimum(slots, num_envs - 1)]
-            fresh_state, fresh_observation = jax.vmap(lambda task, k: tasks.apply(env, task).reset(k))(
-                drawn, jax.random.split(reset_key, count)
-            )
-            if count == num_envs:
-                return (
-                    _select(done, fresh_state, env_state),
-                    _select(done, fresh_observation, observation),
-                    jnp.where(done, drawn, task_id),
-                    curriculum_state,
-                )
-            target = jnp.where(used, slots, num_envs)
-
-            def scatter(full: Array, part: Array) -> Array:
-                return full.at[target].set(part, mode="drop")
-
-            return (
-                jax.tree.map(scatter, env_state, fresh_state),
-                jax.tree.map(scatter, observation, fresh_observation),
-                scatter(task_id, drawn),
-                curriculum_state,
-            )
-
-        return run
-
     def one_step(
         carry: RolloutState, inputs: tuple[PRNGKeyArray, Int[Array, " P"]]
     ) -> tuple[RolloutState, RolloutOutput]:
@@ -270,31 +343,22 @@ def rollout(
             lambda task, k, s, a: tasks.apply(env, task).step(k, s, a)
         )(carry.task_id, jax.random.split(env_key, num_envs), carry.env_state, action)
         done = terminated | truncated
-        episode_return = carry.episode_return + reward
-        episode_length = carry.episode_length + 1
+        episode_return, episode_length, next_return, next_length = count_episode_step(
+            carry.episode_return, carry.episode_length, reward, done
+        )
         progress = info.get("task_completion", jnp.zeros_like(reward)) if isinstance(info, dict) else jnp.zeros_like(reward)
         finished = EpisodeBatch(carry.task_id, episode_return, episode_length, progress=progress, done=done)
 
-        operands = (env_state, observation, carry.task_id, carry.curriculum_state)
-        # The finished envs in order, in ``width`` slots (``B`` marks an unused slot).
-        rank = prefix_sum(done.astype(jnp.int32)) - 1
-        index = jnp.full((width,), num_envs, jnp.int32).at[jnp.where(done, rank, width)].set(
-            jnp.arange(num_envs, dtype=jnp.int32), mode="drop"
+        (env_state, observation, task_id, curriculum_state), index, fits = reset_finished(
+            env, tasks, curriculum, done, env_state, observation, carry.task_id, carry.curriculum_state,
+            sample_key, reset_key, width=width, drawn_ahead=step_draws if drawing_ahead else None,
         )
-        fits = rank[-1] < width
-        full = reset_finished(num_envs, done, index, sample_key, reset_key, step_draws)
-        if width == num_envs:
-            operands = full(operands)
-        else:
-            few = reset_finished(width, done, index, sample_key, reset_key, step_draws)
-            operands = jax.lax.cond(fits, few, full, operands)
-        env_state, observation, task_id, curriculum_state = operands
         carry = RolloutState(
             env_state=env_state,
             observation=observation,
             task_id=task_id,
-            episode_return=jnp.where(done, 0.0, episode_return),
-            episode_length=jnp.where(done, 0, episode_length),
+            episode_return=next_return,
+            episode_length=next_length,
             curriculum_state=curriculum_state,
         )
         return carry, (RolloutOutput(finished, reward, terminated, truncated), index, fits)

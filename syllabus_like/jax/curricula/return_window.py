@@ -38,7 +38,7 @@ def row_prefix_sums(rows: Float[Array, "r w"]) -> Float[Array, "r w"]:
     ``(a + b) * 2**-24`` times the sum of the row's magnitudes:
     :func:`window_mean_bounds` widens its bounds by exactly that, which is why
     these float sums keep their own fixed two levels rather than
-    :func:`syllabus_like.jax.base.prefix_sum` (blocks of 16, as many levels as
+    :func:`syllabus_like.jax.curricula.base.prefix_sum` (blocks of 16, as many levels as
     the length needs; meant for integer counts, where it is exact).
     ``HIGHEST`` precision keeps GPUs from rounding the inputs to TF32.
     """

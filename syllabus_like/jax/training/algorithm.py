@@ -51,12 +51,13 @@ import optax
 from jax import lax
 from jaxtyping import Array, Bool, Int, Key, PyTree
 
-from syllabus_like.jax.callback import (
+from syllabus_like.jax.training.callback import (
     AbstractCallback,
     IterationContext,
     TrainingContext,
     as_callback,
 )
+from syllabus_like.jax.training.state import AbstractAlgorithmState, AbstractStepState
 
 __all__ = [
     "AbstractAlgorithm",
@@ -68,65 +69,6 @@ _Self = TypeVar("_Self")
 
 # Fixed fold_in tags that turn the user's key into independent streams.
 _RESET_STREAM, _ITERATION_STREAM, _START_STREAM, _END_STREAM = 0, 1, 2, 3
-
-
-class AbstractStepState(eqx.Module):
-    """What the environment loop carries from one step to the next; every leaf has a leading ``num_envs`` axis.
-
-    Concrete step states are equinox Modules with the default (dataclass)
-    ``__init__``, so that :meth:`with_callback_state` can rebuild them.
-
-    Attributes:
-        env_state: the environments' states.
-        policy_state: the policy's recurrent state (``None`` for a feed-forward policy).
-        callback_state: the callbacks' step-level state.
-    """
-
-    env_state: eqx.AbstractVar[PyTree]
-    policy_state: eqx.AbstractVar[PyTree]
-    callback_state: eqx.AbstractVar[PyTree]
-
-    def with_callback_state(self: _Self, callback_state: PyTree) -> _Self:
-        """This step state with ``callback_state`` replaced."""
-        return dataclasses.replace(self, callback_state=callback_state)  # type: ignore[type-var]
-
-
-class AbstractAlgorithmState(eqx.Module):
-    """Everything that changes during training: the run's checkpoint.
-
-    Concrete states are equinox Modules with the default (dataclass)
-    ``__init__``, so that :meth:`next` and :meth:`with_callback_states` can
-    rebuild them. Save one with ``eqx.tree_serialise_leaves``.
-
-    Attributes:
-        iteration_count: iterations completed.
-        step_state: the environment loop's state (:class:`AbstractStepState`).
-        env: the environment module (curricula change its fields).
-        policy: the policy being trained.
-        opt_state: the optimizer state.
-        callback_state: the callbacks' iteration-level state.
-    """
-
-    iteration_count: eqx.AbstractVar[Int[Array, ""]]
-    step_state: eqx.AbstractVar[AbstractStepState]
-    env: eqx.AbstractVar[PyTree]
-    policy: eqx.AbstractVar[PyTree]
-    opt_state: eqx.AbstractVar[PyTree]
-    callback_state: eqx.AbstractVar[PyTree]
-
-    def next(self: _Self, step_state: AbstractStepState, policy: PyTree, opt_state: PyTree) -> _Self:
-        """The state after one iteration: count + 1, with the new step state, policy and optimizer state."""
-        return dataclasses.replace(
-            self,  # type: ignore[type-var]
-            iteration_count=self.iteration_count + 1,  # type: ignore[attr-defined]
-            step_state=step_state,
-            policy=policy,
-            opt_state=opt_state,
-        )
-
-    def with_callback_states(self: _Self, callback_state: PyTree) -> _Self:
-        """This state with the callbacks' iteration-level state replaced."""
-        return dataclasses.replace(self, callback_state=callback_state)  # type: ignore[type-var]
 
 
 class AbstractAlgorithm(eqx.Module):
@@ -192,12 +134,20 @@ class AbstractAlgorithm(eqx.Module):
         training_log: dict[str, Array],
         key: Key[Array, ""],
         callback: AbstractCallback,
+        rollout: PyTree = None,
         iteration_locals: dict[str, Any] | None = None,
     ) -> tuple[AbstractAlgorithmState, Bool[Array, ""]]:
         """Run ``on_iteration`` and ``continue_training``, advance the count, then :meth:`per_iteration`.
 
-        ``iteration_locals`` are added to the context's ``locals`` (e.g. the rollout).
+        ``rollout`` is the algorithm's typed rollout record (PPO:
+        :class:`~syllabus_like.jax.training.ppo.PPORollout`), given to the
+        callbacks as ``IterationContext.rollout`` (and, for code written
+        before the record existed, as ``locals["rollout"]``).
+        ``iteration_locals`` are added to the context's ``locals``.
         """
+        extras = dict(iteration_locals or {})
+        if rollout is not None:
+            extras["rollout"] = rollout
         iteration_key, continue_key = jax.random.split(key)
         context = IterationContext(
             state=state.callback_state,
@@ -207,7 +157,8 @@ class AbstractAlgorithm(eqx.Module):
             iteration_count=state.iteration_count,
             opt_state=opt_state,
             training_log=training_log,
-            locals={**self.algorithm_locals(), **(iteration_locals or {})},
+            locals={**self.algorithm_locals(), **extras},
+            rollout=rollout,
         )
         callback_state = callback.on_iteration(context, key=iteration_key)
         context = dataclasses.replace(context, state=callback_state)
@@ -230,7 +181,7 @@ class AbstractAlgorithm(eqx.Module):
         """Train ``policy`` on ``env`` for ``total_timesteps`` environment steps; return the trained policy.
 
         ``callback`` is one callback, a sequence of them (run as a
-        :class:`~syllabus_like.jax.callback.CallbackList`) or None. The run
+        :class:`~syllabus_like.jax.training.callback.CallbackList`) or None. The run
         stops early after the first iteration whose ``continue_training``
         is False. Use :meth:`train` to get the whole final state.
         """

@@ -10,6 +10,7 @@ or in large masked batches.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
@@ -20,14 +21,21 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
-from syllabus_like.conditions import Condition, parse_condition
-from syllabus_like.jax.base import AbstractCurriculum, check_draw_count, count_used, prefix_sum, saturating_add
+from syllabus_like.conditions import Condition
+from syllabus_like.jax._numerics import count_used, prefix_sum, saturating_add
+from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
-from syllabus_like.jax.episodes import EpisodeBatch
-from syllabus_like.jax.return_window import window_mean, window_mean_bounds, window_means
-from syllabus_like.jax.sampling import uniform_indices
-from syllabus_like.stages import SEQUENTIAL_METRICS, check_sequential_arguments
-from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace, TaskSpaceError
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.return_window import window_mean, window_mean_bounds, window_means
+from syllabus_like.jax.curricula.sampling import uniform_indices
+from syllabus_like.stages import (
+    SEQUENTIAL_METRICS,
+    check_sequential_arguments,
+    normalize_condition,
+    normalize_stage,
+    stage_error,
+)
+from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace
 
 __all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum", "SequentialState"]
 
@@ -71,6 +79,9 @@ class SequentialState(eqx.Module):
     counters: Int[Array, " 8"]
     returns: Float[Array, " return_buffer_size"]
     mean_return: Float[Array, ""]
+    #: One entry per stage: the state of the functional curriculum that runs it, ``None`` for a
+    #: stage of tasks. Kept across stage switches; only the active stage's is sampled and updated.
+    stage_states: tuple[Any, ...] = ()
 
     stage = _counter("stage", "The active stage.")
     steps = _counter("steps", "Env steps of this stage's episodes.")
@@ -97,6 +108,7 @@ class SequentialState(eqx.Module):
             counters=counters,
             returns=changes.get("returns", self.returns),
             mean_return=changes.get("mean_return", self.mean_return),
+            stage_states=self.stage_states,
         )
 
 
@@ -107,6 +119,12 @@ class _CallableCondition(eqx.Module):
 
     def __call__(self, metrics: Mapping[str, Array], present: Mapping[str, Array]) -> Array:
         return jnp.asarray(self.function(metrics, present), dtype=bool)
+
+
+def _as_ids(result: tuple[Any, Array]) -> tuple[Any, Int[Array, " n"]]:
+    """A stage curriculum's ``(state, task_ids)`` with the ids as int32, as every stage's branch returns them."""
+    state, task_ids = result
+    return state, jnp.asarray(task_ids, jnp.int32)
 
 
 def _as_task_space(task_space: TaskSpace | int) -> TaskSpace:
@@ -125,9 +143,16 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     Args:
         curriculum_list: one item per stage, as for the Python version:
             a ``list`` of tasks (uniform over them), a finite :class:`TaskSpace`
-            inside ``task_space`` (uniform over its tasks), or a single task
-            (always that task). A stage's tasks are its members: only episodes
-            on them count towards ``episodes``, ``steps`` and ``episode_return``.
+            inside ``task_space`` (uniform over its tasks), a single task
+            (always that task), or a functional curriculum
+            (:class:`~syllabus_like.jax.PrioritizedLevelReplay`,
+            :class:`~syllabus_like.jax.LearningProgress`, ...) over all
+            ``num_tasks`` task ids, which then draws the stage's tasks and
+            learns from its episodes. A stage's tasks are its members: only
+            episodes on them count towards ``episodes``, ``steps`` and
+            ``episode_return`` (a curriculum stage's members are all tasks).
+            As in the Python version, only the active stage's curriculum is
+            sampled and updated; its state is kept while other stages run.
         stopping_conditions: condition strings over :data:`SEQUENTIAL_METRICS`,
             parsed :class:`Condition` or :class:`CompiledCondition` objects, or
             jittable callables ``(metrics, present) -> bool array``. ``N``
@@ -162,6 +187,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     stage_sizes: Int[Array, " stages"]
     stage_members: Bool[Array, "stages num_tasks"]
     conditions: tuple[Any, ...]
+    stage_curricula: tuple[AbstractCurriculum | None, ...]
 
     def __init__(
         self,
@@ -179,6 +205,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
 
         num_tasks = int(space.num_tasks)  # type: ignore[arg-type]
         stages = [self._stage_ids(item, index, space) for index, item in enumerate(curriculum_list)]
+        self.stage_curricula = tuple(item if isinstance(item, AbstractCurriculum) else None for item in curriculum_list)
         width = max(len(ids) for ids in stages)
         table = np.zeros((len(stages), width), dtype=np.int32)
         members = np.zeros((len(stages), num_tasks), dtype=bool)
@@ -208,51 +235,47 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     # ------------------------------------------------------------ construction
     @staticmethod
     def _stage_ids(item: Any, index: int, space: TaskSpace) -> list[int]:
-        """The task ids of a stage."""
-        try:
-            if isinstance(item, list):
-                if not item:
-                    raise ValueError("an empty list of tasks")
-                ids = [int(space.encode(task)) for task in item]
-                if len(set(ids)) != len(ids):
-                    raise ValueError(f"duplicate tasks in {item!r}")
-                return ids
-            if isinstance(item, TaskSpace):
-                tasks = item.tasks
-                if tasks is None:
-                    raise ValueError(f"task space {item!r} is infinite")
-                return [int(space.encode(task)) for task in tasks]
-            if hasattr(item, "update_on_episode"):
-                raise TypeError(
-                    f"a Python curriculum ({type(item).__name__}) cannot run inside JAX; give the stage's "
-                    "tasks as a list, a finite TaskSpace or a single task"
+        """The task ids of a stage (normalised by :func:`~syllabus_like.stages.normalize_stage`)."""
+        if hasattr(item, "update_on_episode") and not isinstance(item, AbstractCurriculum):
+            raise stage_error(
+                index,
+                f"a Python curriculum ({type(item).__name__}) cannot run inside JAX; give the stage's tasks "
+                "as a list, a finite TaskSpace or a single task, or a syllabus_like.jax curriculum",
+            )
+
+        def fits(curriculum: AbstractCurriculum) -> None:
+            if curriculum.num_tasks != space.num_tasks:
+                raise ValueError(
+                    f"{type(curriculum).__name__} has {curriculum.num_tasks} tasks; a curriculum stage draws "
+                    f"task ids of the whole space, so it needs num_tasks={space.num_tasks}"
                 )
-            return [int(space.encode(item))]
-        except (TaskSpaceError, ValueError, TypeError) as error:
-            raise ValueError(f"stage {index} of SequentialCurriculum is invalid: {error}") from error
+
+        stage = normalize_stage(item, index, space, curriculum_type=AbstractCurriculum, check_curriculum=fits)
+        if stage.kind == "curriculum":
+            return list(range(int(space.num_tasks)))  # type: ignore[arg-type]
+        if stage.kind == "task":
+            return [int(space.encode(stage.value))]
+        tasks = stage.value.tasks
+        if tasks is None:
+            raise stage_error(index, f"task space {stage.value!r} is infinite")
+        return [int(space.encode(task)) for task in tasks]
 
     @staticmethod
     def _condition(condition: StoppingCondition, index: int) -> Any:
-        if isinstance(condition, str):
-            try:
-                return compile_condition(parse_condition(condition, metrics=SEQUENTIAL_METRICS))
-            except ValueError as error:
-                raise ValueError(f"stopping condition {index} is invalid: {error}") from error
-        if isinstance(condition, (Condition, CompiledCondition)):
-            compiled = compile_condition(condition) if isinstance(condition, Condition) else condition
-            unknown = compiled.metrics - set(SEQUENTIAL_METRICS)
+        if isinstance(condition, CompiledCondition):
+            unknown = condition.metrics - set(SEQUENTIAL_METRICS)
             if unknown:
                 raise ValueError(
                     f"stopping condition {index} reads unknown metrics {sorted(unknown)}; "
                     f"valid metrics are: {', '.join(SEQUENTIAL_METRICS)}"
                 )
-            return compiled
-        if callable(condition):
-            return _CallableCondition(condition)
-        raise TypeError(
-            f"stopping condition {index} must be a condition string, a Condition, a CompiledCondition "
-            f"or a callable, got {condition!r}"
+            return condition
+        normalized = normalize_condition(
+            condition, index, accepted="a condition string, a Condition, a CompiledCondition or a callable"
         )
+        if isinstance(normalized, Condition):
+            return compile_condition(normalized)
+        return _CallableCondition(normalized)
 
     def with_thresholds(self, stage: int, values: Sequence[float] | ArrayLike) -> "SequentialCurriculum":
         """A copy whose stage-``stage`` condition has new thresholds (no recompilation)."""
@@ -262,12 +285,47 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         return eqx.tree_at(lambda c: c.conditions[stage], self, condition.with_thresholds(values))
 
     # ------------------------------------------------------------------- state
+    @property
+    def has_curriculum_stages(self) -> bool:
+        """Whether a functional curriculum runs some stage."""
+        return any(curriculum is not None for curriculum in self.stage_curricula)
+
     def init(self, key: PRNGKeyArray) -> SequentialState:
+        keys = jax.random.split(key, self.num_stages)
         return SequentialState(
             counters=jnp.zeros((len(_COUNTERS),), dtype=jnp.int32),
             returns=jnp.zeros((self.return_buffer_size,), jnp.float32),
             mean_return=jnp.zeros((), jnp.float32),
+            stage_states=tuple(
+                None if curriculum is None else curriculum.init(keys[index])
+                for index, curriculum in enumerate(self.stage_curricula)
+            ),
         )
+
+    def _on_active_stage(
+        self,
+        stage: Int[Array, ""],
+        stage_states: tuple[Any, ...],
+        on_curriculum: Callable[[AbstractCurriculum, Any], tuple[Any, Array]],
+        on_tasks: Callable[[], Array],
+    ) -> tuple[tuple[Any, ...], Array]:
+        """Run the active stage's branch: ``on_curriculum(curriculum, its state)`` or ``on_tasks()``.
+
+        Returns every stage's state (only the active curriculum's may change) and the branch's result.
+        """
+
+        def branch(index: int) -> Callable[[tuple[Any, ...]], tuple[tuple[Any, ...], Array]]:
+            curriculum = self.stage_curricula[index]
+
+            def run(states: tuple[Any, ...]) -> tuple[tuple[Any, ...], Array]:
+                if curriculum is None:
+                    return states, on_tasks()
+                state, result = on_curriculum(curriculum, states[index])
+                return states[:index] + (state,) + states[index + 1 :], result
+
+            return run
+
+        return lax.switch(stage, [branch(index) for index in range(self.num_stages)], stage_states)
 
     def _next_stage(self, stage: Int[Array, ""]) -> Int[Array, ""]:
         following = stage + 1
@@ -336,8 +394,19 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         n = check_draw_count(n)
         used = count_used(n, mask)
         state, _ = self.check_stopping_conditions(state)
-        position = uniform_indices(key, n, self.stage_sizes[state.stage])
-        task_ids = self.stage_tasks[state.stage, position]
+        if self.has_curriculum_stages:
+            stage_states, task_ids = self._on_active_stage(
+                state.stage,
+                state.stage_states,
+                lambda curriculum, inner: _as_ids(curriculum.sample(inner, key, n, mask=mask)),
+                lambda: self.stage_tasks[state.stage, uniform_indices(key, n, self.stage_sizes[state.stage])].astype(
+                    jnp.int32
+                ),
+            )
+            state = dataclasses.replace(state, stage_states=stage_states)
+        else:
+            position = uniform_indices(key, n, self.stage_sizes[state.stage])
+            task_ids = self.stage_tasks[state.stage, position]
         state = state.replace(
             tasks=saturating_add(state.tasks, used), total_tasks=saturating_add(state.total_tasks, used)
         )
@@ -385,11 +454,25 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             sequence = jnp.concatenate([state.returns, jnp.zeros((size,), jnp.float32)])
             sequence = sequence.at[slot].set(returns, mode="drop")
             count = jnp.minimum(state.num_returns + member_count, window)
-            return lax.cond(
+            after, stop = lax.cond(
                 self._may_fire(state, final, sequence, member_count[-1]),
                 lambda: self._apply_until_switch(state, active, increments, member_count, sequence, count),
                 lambda: (self._apply_without_switch(state, final, sequence, member_count[-1]), jnp.int32(size)),
             )
+            if self.has_curriculum_stages:
+                # The stage's curriculum learns from its episodes processed before the switch (if any).
+                learned = EpisodeBatch(
+                    batch.task_id, batch.episode_return, batch.length,
+                    progress=batch.progress, done=member & (position < stop), score=batch.score,
+                )
+                stage_states, _ = self._on_active_stage(
+                    state.stage,
+                    after.stage_states,
+                    lambda curriculum, inner: (curriculum.update(inner, learned), jnp.zeros(())),
+                    lambda: jnp.zeros(()),
+                )
+                after = dataclasses.replace(after, stage_states=stage_states)
+            return after, stop
 
         state, _ = lax.while_loop(
             lambda carry: carry[1] < size, process_from, (state, jnp.zeros((), jnp.int32))
@@ -509,9 +592,20 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
 
     # --------------------------------------------------------------- reporting
     def probabilities(self, state: SequentialState) -> Float[Array, " num_tasks"]:
-        size = self.stage_sizes[state.stage]
-        weights = jnp.where(jnp.arange(self.stage_tasks.shape[1]) < size, 1.0 / size, 0.0)
-        return jnp.zeros((self.num_tasks,), jnp.float32).at[self.stage_tasks[state.stage]].add(weights)
+        def of_tasks() -> Array:
+            size = self.stage_sizes[state.stage]
+            weights = jnp.where(jnp.arange(self.stage_tasks.shape[1]) < size, 1.0 / size, 0.0)
+            return jnp.zeros((self.num_tasks,), jnp.float32).at[self.stage_tasks[state.stage]].add(weights)
+
+        if not self.has_curriculum_stages:
+            return of_tasks()
+        _, probabilities = self._on_active_stage(
+            state.stage,
+            state.stage_states,
+            lambda curriculum, inner: (inner, jnp.asarray(curriculum.probabilities(inner), jnp.float32)),
+            of_tasks,
+        )
+        return probabilities
 
     def metrics(self, state: SequentialState) -> dict[str, Array]:
         """``stage`` and the stage metrics; ``episode_return`` is NaN until a stage episode finishes."""

@@ -6,9 +6,9 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from syllabus_like.jax.base import AbstractCurriculum, EmptyState, check_draw_count, validate_task_count
-from syllabus_like.jax.episodes import EpisodeBatch
-from syllabus_like.jax.sampling import uniform_indices
+from syllabus_like.jax.curricula.base import AbstractCurriculum, EmptyState, check_draw_count, validate_task_count
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.sampling import uniform_indices
 
 __all__ = ["DomainRandomization"]
 

@@ -2,7 +2,7 @@
 
 PLR keeps a buffer of levels (tasks) with a *score* each, an estimate of how
 much the agent can still learn there (e.g. the positive value loss, see
-:mod:`syllabus_like.jax.level_scores`). Each draw either replays a level from
+:mod:`syllabus_like.jax.curricula.level_scores`). Each draw either replays a level from
 the buffer, with probability ``p`` (``replay_prob``), or plays a level that
 is not in the buffer (uniformly), with probability ``1 - p``.
 
@@ -51,15 +51,11 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from syllabus_like.jax.base import (
-    AbstractCurriculum,
-    check_draw_count,
-    saturating_add,
-    validate_task_count,
-)
-from syllabus_like.jax.episodes import EpisodeBatch
-from syllabus_like.jax.sampling import cached_cumulative_weights, categorical_from_cdf, cumulative_weights
-from syllabus_like.jax.threefry import random_uniform
+from syllabus_like.jax._numerics import saturating_add
+from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count, validate_task_count
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.sampling import cached_cumulative_weights, categorical_from_cdf, cumulative_weights
+from syllabus_like.jax.curricula.threefry import random_uniform
 from syllabus_like.validation import check_positive_int
 
 __all__ = ["PLRState", "PrioritizedLevelReplay"]

@@ -32,6 +32,7 @@ the compiled program; the batch shape (``num_envs``, ``num_steps``,
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import equinox as eqx
@@ -41,12 +42,17 @@ import optax
 from jax import lax
 from jaxtyping import Array, Bool, Float, Int, Key, PyTree
 
-from syllabus_like.jax.algorithm import AbstractAlgorithm, AbstractAlgorithmState, AbstractStepState
-from syllabus_like.jax.callback import AbstractCallback, ResetContext, StepContext, as_callback
-from syllabus_like.jax.policy import AbstractActorCritic
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.level_scores import EpisodeAccumulator, episode_means, max_mc_scores
+from syllabus_like.jax.rollout import count_episode_step, reset_finished, reset_on_tasks, reset_width
+from syllabus_like.jax.training.algorithm import AbstractAlgorithm
+from syllabus_like.jax.training.callback import AbstractCallback, ResetContext, StepContext, as_callback
+from syllabus_like.jax.training.curriculum_env import CurriculumEnv, CurriculumEnvState
+from syllabus_like.jax.training.policy import AbstractActorCritic
+from syllabus_like.jax.training.state import AbstractAlgorithmState, AbstractStepState
 from syllabus_like.validation import check_positive_int
 
-__all__ = ["PPO", "PPOState", "PPOStepState"]
+__all__ = ["PPO", "PPORollout", "PPOState", "PPOStepState"]
 
 
 class PPOStepState(AbstractStepState):
@@ -59,6 +65,13 @@ class PPOStepState(AbstractStepState):
         observation: the current observation of every environment.
         episode_return: return of the running episode so far.
         episode_length: steps of the running episode so far.
+        curriculum_state: with a :class:`~syllabus_like.jax.CurriculumEnv`, the
+            functional curriculum's state: the only copy, from which every
+            reset draws its task and which learns from the finished episodes
+            after each iteration (``None`` for any other environment).
+        score_accumulator: with a :class:`~syllabus_like.jax.CurriculumEnv`,
+            the per-environment sums behind the episode scores of episodes
+            that span iterations (``None`` otherwise).
     """
 
     env_state: PyTree
@@ -67,6 +80,48 @@ class PPOStepState(AbstractStepState):
     observation: Array
     episode_return: Float[Array, " num_envs"]
     episode_length: Int[Array, " num_envs"]
+    curriculum_state: PyTree = None
+    score_accumulator: EpisodeAccumulator | None = None
+
+
+class PPORollout(eqx.Module):
+    """One iteration's rollout as callbacks see it (``IterationContext.rollout``): ``[T, B]`` arrays.
+
+    Replaces the string-keyed ``locals["rollout"]`` dict; indexing by field
+    name (``rollout["done"]``) still works, so code written for the dict
+    keeps working.
+
+    Attributes:
+        reward: the rewards as the environments returned them.
+        terminated, truncated: how each step ended (``truncated`` excludes ``terminated``).
+        done: ``terminated | truncated``.
+        info: the environments' info dicts.
+        episode_return, episode_length: of the running episode including that
+            step (the episode's totals where ``done``).
+        value: ``V(s_t)`` before each step.
+        advantage: the GAE advantages.
+        last_value: ``[B]``, ``V`` of the state after the last step.
+        task_id: with a :class:`~syllabus_like.jax.CurriculumEnv`, the task
+            each environment played at that step (``None`` otherwise).
+    """
+
+    reward: Float[Array, "T B"]
+    terminated: Bool[Array, "T B"]
+    truncated: Bool[Array, "T B"]
+    done: Bool[Array, "T B"]
+    info: PyTree
+    episode_return: Float[Array, "T B"]
+    episode_length: Int[Array, "T B"]
+    value: Float[Array, "T B"]
+    advantage: Float[Array, "T B"]
+    last_value: Float[Array, " B"]
+    task_id: Int[Array, "T B"] | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        """``rollout["done"]`` is ``rollout.done``: the dict interface this record replaces."""
+        if not isinstance(name, str) or name not in {field.name for field in dataclasses.fields(self)}:
+            raise KeyError(f"PPORollout has no field {name!r}")
+        return getattr(self, name)
 
 
 class PPOState(AbstractAlgorithmState):
@@ -118,7 +173,7 @@ def _scalar(name: str, value: Any, low: float, high: float, *, low_open: bool = 
 
 
 class PPO(AbstractAlgorithm):
-    """PPO-Clip for discrete actions with an :class:`~syllabus_like.jax.policy.AbstractActorCritic`.
+    """PPO-Clip for discrete actions with an :class:`~syllabus_like.jax.training.policy.AbstractActorCritic`.
 
     Args:
         num_envs: environments stepped in parallel (vmapped).
@@ -240,8 +295,13 @@ class PPO(AbstractAlgorithm):
     ) -> tuple[AbstractAlgorithmState, Bool[Array, ""]]:
         state = self.begin_iteration(state, callback)
         rollout_key, update_key, callback_key = jax.random.split(key, 3)
-        step_state, trajectory, rollout, last_value, rollout_log = self._collect(state, rollout_key, callback)
+        step_state, trajectory, report, last_value, rollout_log = self._collect(state, rollout_key, callback)
         advantage, target = self._advantages(trajectory, last_value)
+        rollout = PPORollout(
+            **report, value=trajectory.value, done=trajectory.done, advantage=advantage, last_value=last_value
+        )
+        if isinstance(state.env, CurriculumEnv):
+            step_state = _update_curriculum(state.env, step_state, rollout)
         policy, opt_state, update_log = self._update(
             state.policy, state.opt_state, trajectory, advantage, target, update_key
         )
@@ -253,7 +313,7 @@ class PPO(AbstractAlgorithm):
             training_log={**rollout_log, **update_log},
             key=callback_key,
             callback=callback,
-            iteration_locals={"rollout": {**rollout, "advantage": advantage, "last_value": last_value}},
+            rollout=rollout,
         )
 
     def _collect(
@@ -261,11 +321,15 @@ class PPO(AbstractAlgorithm):
     ) -> tuple[PPOStepState, _Trajectory, dict[str, Any], Float[Array, " B"], dict[str, Array]]:
         """Run ``num_steps`` vmapped environment steps with automatic resets and ``on_step`` callbacks.
 
-        Returns the new step state, the learning trajectory, the rollout as
-        callbacks see it (``[T, B]`` arrays), the value after the last step
-        and the rollout's statistics.
+        Returns the new step state, the learning trajectory, the rollout's
+        ``[T, B]`` fields for :class:`PPORollout`, the value after the last
+        step and the rollout's statistics. With a :class:`CurriculumEnv`, the
+        finished environments reset through :func:`~syllabus_like.jax.rollout.reset_finished`,
+        which draws one task per reset from the step state's curriculum state.
         """
         env, policy, num_envs = state.env, state.policy, self.num_envs
+        curriculum_env = env if isinstance(env, CurriculumEnv) else None
+        width = reset_width(num_envs)
 
         def one_step(carry: tuple[PPOStepState, Array, Array, Array], step_key: Key[Array, ""]):
             step_state, finished_return, finished_length, finished = carry
@@ -290,17 +354,45 @@ class PPO(AbstractAlgorithm):
             )
             learning_reward = reward + self.gamma * jnp.where(truncated, final_value, 0.0)
 
-            def reset_finished() -> tuple[PyTree, Array]:
-                fresh_state, fresh_observation = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
-                return _where_envs(done, fresh_state, env_state), _where_envs(done, fresh_observation, next_observation)
+            curriculum_state = step_state.curriculum_state
+            if curriculum_env is not None:
+                played = step_state.env_state.task_id
+                sample_key, reset_key = jax.random.split(reset_key)
 
-            # Most steps end no episode: skip the resets then.
-            env_state, new_observation = lax.cond(
-                jnp.any(done), reset_finished, lambda: (env_state, next_observation)
+                def reset_on_drawn_tasks(operands: tuple[PyTree, PyTree, Array, PyTree]):
+                    inner_state, observation, task_id, curriculum_state = operands
+                    operands, _, _ = reset_finished(
+                        curriculum_env.env, curriculum_env.tasks, curriculum_env.curriculum, done,
+                        inner_state, observation, task_id, curriculum_state, sample_key, reset_key, width=width,
+                    )
+                    return operands
+
+                # Most steps end no episode: skip the draw and the resets then (a draw for no reset counts nothing).
+                inner_state, new_observation, task_id, curriculum_state = lax.cond(
+                    jnp.any(done),
+                    reset_on_drawn_tasks,
+                    lambda operands: operands,
+                    (env_state.env_state, next_observation, played, curriculum_state),
+                )
+                env_state = CurriculumEnvState(inner_state, task_id)
+            else:
+                played = None
+
+                def reset_all_finished() -> tuple[PyTree, Array]:
+                    fresh_state, fresh_observation = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
+                    return (
+                        _where_envs(done, fresh_state, env_state),
+                        _where_envs(done, fresh_observation, next_observation),
+                    )
+
+                # Most steps end no episode: skip the resets then.
+                env_state, new_observation = lax.cond(
+                    jnp.any(done), reset_all_finished, lambda: (env_state, next_observation)
+                )
+
+            episode_return, episode_length, next_return, next_length = count_episode_step(
+                step_state.episode_return, step_state.episode_length, reward, done
             )
-
-            episode_return = step_state.episode_return + reward
-            episode_length = step_state.episode_length + 1
             finished_return = finished_return + jnp.sum(jnp.where(done, episode_return, 0.0))
             finished_length = finished_length + jnp.sum(jnp.where(done, episode_length, 0))
             finished = finished + jnp.sum(done)
@@ -336,8 +428,10 @@ class PPO(AbstractAlgorithm):
                 policy_state=step_state.policy_state,
                 callback_state=callback_state,
                 observation=new_observation,
-                episode_return=jnp.where(done, 0.0, episode_return),
-                episode_length=jnp.where(done, 0, episode_length),
+                episode_return=next_return,
+                episode_length=next_length,
+                curriculum_state=curriculum_state,
+                score_accumulator=step_state.score_accumulator,
             )
             transition = _Trajectory(
                 observation=observation,
@@ -354,6 +448,7 @@ class PPO(AbstractAlgorithm):
                 "info": info,
                 "episode_return": episode_return,
                 "episode_length": episode_length,
+                "task_id": played,
             }
             return (next_step_state, finished_return, finished_length, finished), (transition, report)
 
@@ -369,7 +464,6 @@ class PPO(AbstractAlgorithm):
             "episode_length": finished_length / denominator,
             "reward": jnp.mean(trajectory.reward),
         }
-        rollout = {**rollout, "value": trajectory.value, "done": trajectory.done}
         return step_state, trajectory, rollout, last_value, rollout_log
 
     def _advantages(
@@ -479,7 +573,16 @@ def _reset(
     ppo: PPO, env: PyTree, policy: AbstractActorCritic, key: Key[Array, ""], callback: AbstractCallback
 ) -> PPOState:
     env_key, callback_key, step_callback_key = jax.random.split(key, 3)
-    env_state, observation = jax.vmap(env.reset)(jax.random.split(env_key, ppo.num_envs))
+    curriculum_state = score_accumulator = None
+    if isinstance(env, CurriculumEnv):
+        # The run's one copy of the curriculum state starts here; the first resets draw from it.
+        sample_key, env_key = jax.random.split(env_key)
+        curriculum_state, task_ids = env.curriculum.sample(env.curriculum_state, sample_key, ppo.num_envs)
+        inner_state, observation = reset_on_tasks(env.env, env.tasks, task_ids, env_key)
+        env_state = CurriculumEnvState(inner_state, task_ids)
+        score_accumulator = EpisodeAccumulator.zeros(ppo.num_envs)
+    else:
+        env_state, observation = jax.vmap(env.reset)(jax.random.split(env_key, ppo.num_envs))
     context = ResetContext(env=env, policy=policy, locals=ppo.algorithm_locals())
     callback_state = callback.reset(context, key=callback_key)
     step_callback_state = jax.vmap(lambda k: callback.step_reset(context, key=k))(
@@ -492,6 +595,8 @@ def _reset(
         observation=observation,
         episode_return=jnp.zeros(ppo.num_envs, jnp.float32),
         episode_length=jnp.zeros(ppo.num_envs, jnp.int32),
+        curriculum_state=curriculum_state,
+        score_accumulator=score_accumulator,
     )
     return PPOState(
         iteration_count=jnp.asarray(0, jnp.int32),
@@ -500,4 +605,32 @@ def _reset(
         policy=policy,
         opt_state=ppo.optimizer.init(eqx.filter(policy, eqx.is_inexact_array)),
         callback_state=callback_state,
+    )
+
+
+def _update_curriculum(env: CurriculumEnv, step_state: PPOStepState, rollout: PPORollout) -> PPOStepState:
+    """Let the curriculum learn from the rollout's finished episodes, with the episode scores ``env.score`` names.
+
+    Scores (for :class:`~syllabus_like.jax.PrioritizedLevelReplay`; other
+    curricula ignore them): ``"positive_value_loss"`` is ``mean_t max(A_t, 0)``
+    over the episode with PPO's GAE advantages (Jiang et al., 2021);
+    ``"max_mc"`` is ``max(R_max, G) - mean_t V(s_t)``; ``"none"`` gives none.
+    """
+    accumulator = step_state.score_accumulator
+    curriculum_state = step_state.curriculum_state
+    if env.score == "positive_value_loss":
+        score, accumulator = episode_means(jnp.maximum(rollout.advantage, 0.0), rollout.done, accumulator)
+    elif env.score == "max_mc":
+        mean_value, accumulator = episode_means(rollout.value, rollout.done, accumulator)
+        max_returns = env.curriculum.max_returns(curriculum_state)  # type: ignore[attr-defined]
+        score = max_mc_scores(max_returns, rollout.task_id, rollout.episode_return, mean_value)
+    else:
+        score = None
+    info = rollout.info if isinstance(rollout.info, dict) else {}
+    progress = info.get("task_completion", jnp.zeros_like(rollout.reward))
+    episodes = EpisodeBatch(
+        rollout.task_id, rollout.episode_return, rollout.episode_length, progress=progress, done=rollout.done, score=score
+    )
+    return dataclasses.replace(
+        step_state, curriculum_state=env.curriculum.update(curriculum_state, episodes), score_accumulator=accumulator
     )

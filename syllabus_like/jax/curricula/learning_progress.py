@@ -33,10 +33,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from syllabus_like.jax.base import AbstractCurriculum, check_draw_count, validate_task_count
-from syllabus_like.jax.episodes import EpisodeBatch
-from syllabus_like.jax.sampling import cached_cumulative_weights, categorical_from_cdf, cumulative_weights
-from syllabus_like.jax.threefry import random_uniform
+from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count, validate_task_count
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.sampling import cached_cumulative_weights, categorical_from_cdf, cumulative_weights
+from syllabus_like.jax.curricula.threefry import random_uniform
 
 __all__ = ["LearningProgress", "LearningProgressState"]
 

@@ -22,8 +22,8 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from syllabus_like.jax.base import prefix_sum
-from syllabus_like.jax.threefry import random_bits, random_uniform
+from syllabus_like.jax._numerics import prefix_sum
+from syllabus_like.jax.curricula.threefry import random_bits, random_uniform
 
 __all__ = [
     "UNITS",

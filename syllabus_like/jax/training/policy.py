@@ -1,6 +1,6 @@
 """Actor-critic policies for discrete actions, as equinox Modules.
 
-:class:`AbstractActorCritic` is what :class:`~syllabus_like.jax.ppo.PPO`
+:class:`AbstractActorCritic` is what :class:`~syllabus_like.jax.training.ppo.PPO`
 needs from a policy, for *one* observation (the algorithm vmaps):
 
 * ``action_and_value(observation, key)``: sample an action and return it with

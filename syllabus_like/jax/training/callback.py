@@ -1,6 +1,6 @@
 """Callbacks: pure hooks that observe, and may steer, a jitted training run.
 
-A training run (:meth:`AbstractAlgorithm.learn <syllabus_like.jax.algorithm.AbstractAlgorithm.learn>`)
+A training run (:meth:`AbstractAlgorithm.learn <syllabus_like.jax.training.algorithm.AbstractAlgorithm.learn>`)
 is one ``jax.jit``-compiled program, so a callback cannot keep Python
 attributes or print: every hook is a pure function of a *context* and returns
 the callback's next *state*, an explicit pytree that the algorithm carries
@@ -44,23 +44,26 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Int, Key, PyTree
 
-if TYPE_CHECKING:
-    from syllabus_like.jax.algorithm import AbstractAlgorithmState, AbstractStepState
+from syllabus_like.jax.training.state import AbstractAlgorithmState, AbstractStepState
 
 __all__ = [
     "AbstractCallback",
+    "AbstractCallbackState",
+    "AbstractCallbackStepState",
     "AbstractIterationCallback",
     "AbstractStatelessCallback",
     "AbstractStepCallback",
     "AbstractTrainingCallback",
     "CallbackList",
+    "EmptyCallbackState",
+    "EmptyCallbackStepState",
     "IterationContext",
     "ResetContext",
     "StepContext",
@@ -68,7 +71,34 @@ __all__ = [
     "as_callback",
 ]
 
-_State = TypeVar("_State", bound="AbstractAlgorithmState")
+_State = TypeVar("_State", bound=AbstractAlgorithmState)
+
+
+# --------------------------------------------------------------------------- callback states
+class AbstractCallbackState(eqx.Module):
+    """Base of a callback's iteration-level state (one per run; lerax's name).
+
+    Any pytree works as a callback state; deriving from this class only says
+    what the state is for.
+    """
+
+
+class AbstractCallbackStepState(eqx.Module):
+    """Base of a callback's step-level state (one per environment, vmapped; lerax's name)."""
+
+
+class EmptyCallbackState(AbstractCallbackState):
+    """The iteration-level state of a callback that keeps none (a pytree without leaves)."""
+
+
+class EmptyCallbackStepState(AbstractCallbackStepState):
+    """The step-level state of a callback that keeps none (a pytree without leaves)."""
+
+
+#: The type of a callback's iteration-level state (any pytree).
+StateT = TypeVar("StateT")
+#: The type of a callback's step-level state (any pytree, for one environment).
+StepStateT = TypeVar("StepStateT")
 
 
 # --------------------------------------------------------------------------- contexts
@@ -127,12 +157,13 @@ class IterationContext(eqx.Module):
         training_log: scalar statistics of the iteration (PPO: losses,
             ``episode_return`` / ``episode_length`` means and ``episodes``
             finished during the rollout, ``approx_kl``, ``clip_fraction``).
-        locals: algorithm-specific extras. PPO: ``num_envs``, ``num_steps`` and
-            ``rollout``, a dict of the iteration's ``[T, B]`` arrays: ``reward``
-            (as returned by the env), ``terminated``, ``truncated``, ``done``,
-            ``info``, ``episode_return`` / ``episode_length`` (of the running
-            episode including that step: the episode's totals where ``done``),
-            ``value``, ``advantage`` (GAE), and ``last_value`` (``[B]``).
+        locals: algorithm-specific extras. PPO: ``num_envs``, ``num_steps``
+            (and ``rollout``, the same record as :attr:`rollout`).
+        rollout: the algorithm's typed record of the iteration's rollout, or
+            ``None``. PPO: a :class:`~syllabus_like.jax.training.ppo.PPORollout`
+            of ``[T, B]`` arrays (rewards, terminations, ``done``, infos,
+            episode returns and lengths, values, GAE advantages, the task
+            each environment played under a ``CurriculumEnv``).
     """
 
     state: PyTree
@@ -143,6 +174,7 @@ class IterationContext(eqx.Module):
     opt_state: PyTree
     training_log: dict[str, Array]
     locals: dict[str, Any]
+    rollout: PyTree = None
 
 
 class TrainingContext(eqx.Module):
@@ -170,8 +202,12 @@ class TrainingContext(eqx.Module):
 
 
 # --------------------------------------------------------------------------- base class
-class AbstractCallback(eqx.Module):
+class AbstractCallback(eqx.Module, Generic[StateT, StepStateT]):
     """A set of hooks into a jitted training run; see the module docstring for the order.
+
+    Generic in its two state types, as lerax's: ``AbstractCallback[StateT, StepStateT]``
+    with ``StateT`` the iteration-level state and ``StepStateT`` the
+    step-level state of one environment.
 
     Every hook is traced inside ``jax.jit`` (the step-level ones inside
     ``jax.vmap`` over environments as well) and must be a pure function of
@@ -181,34 +217,34 @@ class AbstractCallback(eqx.Module):
     """
 
     @abc.abstractmethod
-    def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> PyTree:
+    def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> StateT:
         """Return the initial iteration-level state."""
 
     @abc.abstractmethod
-    def step_reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> PyTree:
+    def step_reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> StepStateT:
         """Return the initial step-level state of *one* environment (vmapped over environments)."""
 
     @abc.abstractmethod
-    def on_step(self, ctx: StepContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_step(self, ctx: StepContext, *, key: Key[Array, ""]) -> StepStateT:
         """Return the step-level state after one environment step (vmapped over environments)."""
 
     @abc.abstractmethod
-    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> StateT:
         """Return the iteration-level state after an iteration's update."""
 
     @abc.abstractmethod
-    def on_training_start(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_training_start(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> StateT:
         """Return the iteration-level state at the start of a learn / resume call."""
 
     @abc.abstractmethod
-    def on_training_end(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_training_end(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> StateT:
         """Return the iteration-level state at the end of a learn / resume call."""
 
     def continue_training(self, ctx: IterationContext, *, key: Key[Array, ""]) -> Bool[Array, ""]:
         """Whether to run another iteration (checked after :meth:`on_iteration`). Default: always."""
         return jnp.asarray(True)
 
-    def apply_curriculum(self, state: _State, callback_state: PyTree) -> tuple[_State, PyTree]:
+    def apply_curriculum(self, state: _State, callback_state: StateT) -> tuple[_State, StateT]:
         """Change the algorithm state before an iteration's rollout; default: no change.
 
         ``state`` is the algorithm state as this callback sees it: its
@@ -217,95 +253,104 @@ class AbstractCallback(eqx.Module):
         ``callback_state`` is its iteration-level state. Return the new
         algorithm state (e.g. with an environment field changed through
         ``eqx.tree_at``) and the new iteration-level state. Curricula
-        (:mod:`syllabus_like.jax.curriculum`) override this.
+        (:mod:`syllabus_like.jax.training.field_curricula`) override this.
         """
         return state, callback_state
 
 
 # --------------------------------------------------------------------------- variants
-class AbstractStatelessCallback(AbstractCallback):
-    """A callback without state (``None`` everywhere); override the hooks you need.
+class AbstractStatelessCallback(AbstractCallback[EmptyCallbackState, EmptyCallbackStepState]):
+    """A callback without state (:class:`EmptyCallbackState` / :class:`EmptyCallbackStepState`); override the hooks you need.
 
     Typical use: a :meth:`continue_training` rule that reads the context
     only, or an :meth:`apply_curriculum` that is a function of the algorithm state.
     """
 
-    def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> None:
-        return None
+    def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> EmptyCallbackState:
+        return EmptyCallbackState()
 
-    def step_reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> None:
-        return None
+    def step_reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> EmptyCallbackStepState:
+        return EmptyCallbackStepState()
 
-    def on_step(self, ctx: StepContext, *, key: Key[Array, ""]) -> None:
-        return None
+    def on_step(self, ctx: StepContext, *, key: Key[Array, ""]) -> EmptyCallbackStepState:
+        return EmptyCallbackStepState()
 
-    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> None:
-        return None
+    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> EmptyCallbackState:
+        return EmptyCallbackState()
 
-    def on_training_start(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> None:
-        return None
+    def on_training_start(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> EmptyCallbackState:
+        return EmptyCallbackState()
 
-    def on_training_end(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> None:
-        return None
+    def on_training_end(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> EmptyCallbackState:
+        return EmptyCallbackState()
 
 
-class AbstractStepCallback(AbstractCallback):
+class AbstractStepCallback(AbstractCallback[EmptyCallbackState, StepStateT]):
     """A callback with per-environment state only: implement :meth:`step_reset` and :meth:`on_step`.
 
-    The iteration-level hooks keep the iteration-level state (``None``)
-    unchanged; read the step-level states from ``ctx.step_state.callback_state``
-    in :meth:`continue_training` if needed.
+    The iteration-level hooks keep the iteration-level state
+    (:class:`EmptyCallbackState`) unchanged; read the step-level states from
+    ``ctx.step_state.callback_state`` in :meth:`continue_training` if needed.
     """
 
-    def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> None:
-        return None
+    def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> EmptyCallbackState:
+        return EmptyCallbackState()
 
-    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> EmptyCallbackState:
         return ctx.state
 
-    def on_training_start(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_training_start(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> EmptyCallbackState:
         return ctx.state
 
-    def on_training_end(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_training_end(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> EmptyCallbackState:
         return ctx.state
 
 
-class AbstractIterationCallback(AbstractCallback):
+class AbstractIterationCallback(AbstractCallback[StateT, EmptyCallbackStepState]):
     """A callback with iteration-level state only: implement :meth:`reset` and :meth:`on_iteration`."""
 
-    def step_reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> None:
-        return None
+    def step_reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> EmptyCallbackStepState:
+        return EmptyCallbackStepState()
 
-    def on_step(self, ctx: StepContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_step(self, ctx: StepContext, *, key: Key[Array, ""]) -> EmptyCallbackStepState:
         return ctx.state
 
-    def on_training_start(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_training_start(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> StateT:
         return ctx.state
 
-    def on_training_end(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_training_end(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> StateT:
         return ctx.state
 
 
-class AbstractTrainingCallback(AbstractCallback):
+class AbstractTrainingCallback(AbstractCallback[StateT, EmptyCallbackStepState]):
     """A callback for the start / end of training: implement :meth:`reset`,
     :meth:`on_training_start` and :meth:`on_training_end`."""
 
-    def step_reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> None:
-        return None
+    def step_reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> EmptyCallbackStepState:
+        return EmptyCallbackStepState()
 
-    def on_step(self, ctx: StepContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_step(self, ctx: StepContext, *, key: Key[Array, ""]) -> EmptyCallbackStepState:
         return ctx.state
 
-    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> PyTree:
+    def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> StateT:
         return ctx.state
 
 
 # --------------------------------------------------------------------------- composition
+def _with_step_callback_state(step_state: AbstractStepState, callback_state: PyTree) -> AbstractStepState:
+    """``step_state`` with its callback state replaced, ``None`` included (a callback's own state may be ``None``).
+
+    ``with_callback_state(None)`` keeps the current state (lerax's meaning),
+    so narrowing to one callback's slice cannot go through it.
+    """
+    return dataclasses.replace(step_state, callback_state=callback_state)
+
+
 def _split(key: Key[Array, ""], n: int) -> list[Key[Array, ""]]:
     return list(jax.random.split(key, n)) if n else []
 
 
-class CallbackList(AbstractCallback):
+class CallbackList(AbstractCallback[tuple[Any, ...], tuple[Any, ...]]):
     """Several callbacks run as one; their states are tuples, one entry per callback.
 
     Each callback sees contexts holding only its own entry (both the
@@ -346,7 +391,7 @@ class CallbackList(AbstractCallback):
 
     def _iteration_view(self, ctx: Any, index: int) -> Any:
         """``ctx`` with ``state`` and ``step_state.callback_state`` narrowed to callback ``index``."""
-        step_state = ctx.step_state.with_callback_state(ctx.step_state.callback_state[index])
+        step_state = _with_step_callback_state(ctx.step_state, ctx.step_state.callback_state[index])
         return dataclasses.replace(ctx, state=ctx.state[index], step_state=step_state)
 
     def on_iteration(self, ctx: IterationContext, *, key: Key[Array, ""]) -> tuple[PyTree, ...]:
@@ -382,11 +427,11 @@ class CallbackList(AbstractCallback):
         step_states = list(state.step_state.callback_state)
         for i, callback in enumerate(self.callbacks):
             view = state.with_callback_states(states[i])
-            view = dataclasses.replace(view, step_state=view.step_state.with_callback_state(step_states[i]))
+            view = dataclasses.replace(view, step_state=_with_step_callback_state(view.step_state, step_states[i]))
             state, states[i] = callback.apply_curriculum(view, states[i])
             step_states[i] = state.step_state.callback_state
         state = state.with_callback_states(tuple(states))
-        state = dataclasses.replace(state, step_state=state.step_state.with_callback_state(tuple(step_states)))
+        state = dataclasses.replace(state, step_state=_with_step_callback_state(state.step_state, tuple(step_states)))
         return state, tuple(states)
 
 

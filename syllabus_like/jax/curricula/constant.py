@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from syllabus_like.jax.base import AbstractCurriculum, EmptyState, check_draw_count, validate_task_count
-from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.base import AbstractCurriculum, EmptyState, check_draw_count, validate_task_count
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
 
 __all__ = ["Constant"]
 

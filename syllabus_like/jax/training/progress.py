@@ -11,7 +11,7 @@ and once when it ends. On the host it
 * writes every reported scalar to a TensorBoard-style ``writer`` (anything
   with ``add_scalar(tag, value, step)``, e.g. ``tensorboardX.SummaryWriter``),
   the step being the number of environment steps so far;
-* logs a line through :mod:`logging` (logger ``syllabus_like.jax.progress``, INFO).
+* logs a line through :mod:`logging` (logger ``syllabus_like.jax.training.progress``, INFO).
 
 The host side (:class:`ProgressReporter`) is plain Python and can be used
 without JAX, e.g. to test a writer.
@@ -33,7 +33,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Key
 
-from syllabus_like.jax.callback import AbstractStatelessCallback, IterationContext, TrainingContext
+from syllabus_like.jax.training.callback import AbstractStatelessCallback, IterationContext, TrainingContext
 from syllabus_like.validation import check_positive_int
 
 __all__ = ["ProgressCallback", "ProgressReporter", "ScalarWriter"]
