@@ -127,14 +127,24 @@ class SequentialCurriculum(Curriculum):
         self.curricula: list[Curriculum] = [
             self._make_stage(item, index, child) for index, (item, child) in enumerate(zip(curriculum_list, children))
         ]
-        self.stopping_conditions = [self._make_condition(c, i, self.metric_names) for i, c in enumerate(stopping_conditions)]
+        self.stopping_conditions = [
+            self._make_condition(c, i, self.metric_names) for i, c in enumerate(stopping_conditions)
+        ]
+        # Between updates a stage's metrics change only by sampling (tasks, total_tasks), so a
+        # sample re-checks only conditions that read those, and opaque callables.
+        self._check_on_sample = [
+            not isinstance(c, Condition) or bool(c.metrics & {"tasks", "total_tasks"})
+            for c in self.stopping_conditions
+        ]
         self.loop = loop
         self.return_buffer_size = return_buffer_size
         self._parent_indices = [self._stage_to_parent_indices(c) for c in self.curricula]
+        self._parent_index_sets = [None if i is None else frozenset(i.tolist()) for i in self._parent_indices]
 
         self.stage = 0
         self.stage_history: list[dict[str, int]] = []
         self._done = False
+        self._unchecked = True  # the metrics changed since the conditions were last checked
         self._total_steps = 0
         self._total_episodes = 0
         self._total_tasks = 0
@@ -266,9 +276,12 @@ class SequentialCurriculum(Curriculum):
         The condition after the last stage (without ``loop``) marks the
         curriculum :attr:`done` instead, which is not a switch.
         """
+        self._unchecked = False
         if self._done or self.stage >= len(self.stopping_conditions):
             return False
-        if not self.stopping_conditions[self.stage](self.stage_metrics()):
+        condition = self.stopping_conditions[self.stage]
+        values = self.stage_metrics()
+        if not (condition.root.evaluate(values) if isinstance(condition, Condition) else condition(values)):
             return False
         previous = self.stage
         if previous == self.num_stages - 1 and not self.loop:
@@ -285,6 +298,7 @@ class SequentialCurriculum(Curriculum):
         )
         self.stage_history.append({"stage": self.stage, "episode": self._total_episodes, "step": self._total_steps})
         self._reset_stage_counters()
+        self._unchecked = True  # the new stage's condition may already hold
         if self.on_stage_change is not None:
             self.on_stage_change(previous, self.stage)
         return True
@@ -301,7 +315,8 @@ class SequentialCurriculum(Curriculum):
         they are passed through without another encode/decode round trip.
         """
         check_sample_count(k)  # before the check, which may end the stage
-        self.check_stopping_conditions()
+        if self._unchecked or (self.stage < len(self._check_on_sample) and self._check_on_sample[self.stage]):
+            self.check_stopping_conditions()
         tasks = self.current_curriculum.sample(k)
         self._tasks += len(tasks)
         self._total_tasks += len(tasks)
@@ -319,12 +334,12 @@ class SequentialCurriculum(Curriculum):
 
     def update_on_episode(self, episode_return, length, task, progress=0.0, env_id=None, metrics=None) -> None:
         """Count the episode; on a task of the active stage also record its return, progress and ``metrics``."""
-        self.task_space.encode(task)  # TaskSpaceError for a task outside the space
+        in_stage = self._in_active_stage(task)  # TaskSpaceError for a task outside the space
         custom_values = self._checked_custom_values(metrics)  # before anything changes
         self._total_episodes += 1
         self._total_steps += int(length)
         current = self.current_curriculum
-        if current.task_space.contains(task):
+        if in_stage:
             self._episodes += 1
             self._steps += int(length)
             self._record("episode_return", self._returns, float(episode_return))
@@ -333,6 +348,14 @@ class SequentialCurriculum(Curriculum):
                 self._record(name, self._custom[name], value)
             current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
         self.check_stopping_conditions()
+
+    def _in_active_stage(self, task: Any) -> bool:
+        """Whether ``task`` (checked to be in the space) is a task of the active stage."""
+        index = self.task_space.encode(task)
+        stage_indices = self._parent_index_sets[self.stage]
+        if stage_indices is not None:
+            return index in stage_indices
+        return self.current_curriculum.task_space.contains(task)
 
     def report_metrics(self, values: Mapping[str, float]) -> None:
         """Record trainer-side values of user metrics (e.g. an evaluation score) in the active stage.
@@ -413,6 +436,7 @@ class SequentialCurriculum(Curriculum):
         self._total_tasks = int(state["total_tasks"])
         for curriculum, curriculum_state in zip(self.curricula, state["curricula"]):
             curriculum.load_state_dict(curriculum_state)
+        self._unchecked = True
 
     def __repr__(self) -> str:
         return f"SequentialCurriculum({self.num_stages} stages over {self.task_space!r}, stage={self.stage})"
