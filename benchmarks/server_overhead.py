@@ -70,7 +70,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
-from syllabus_like import DiscreteTaskSpace, DomainRandomization
+from syllabus_like import DiscreteTaskSpace, DomainRandomization, SequentialCurriculum
 from syllabus_like.server import TaskServer
 from syllabus_like.wrappers import CurriculumWrapper, TaskWrapper
 
@@ -174,7 +174,14 @@ def report(title: str, results: dict[str, list[float]], baseline: str = "bare", 
 # ---------------------------------------------------------------- sections
 def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
     actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
-    with TaskServer(DomainRandomization(FORCES, seed=0), backend="local") as server:
+    # A SequentialCurriculum whose condition reads the progress metrics is checked at every
+    # episode and every sample; this one never fires, so it serves all forces throughout.
+    sequential = SequentialCurriculum(
+        [FORCES, FORCES], ["success_rate >= 0.99 & episode_return_ema > 1e9"], FORCES, seed=0
+    )
+    with TaskServer(DomainRandomization(FORCES, seed=0), backend="local") as server, TaskServer(
+        sequential, backend="local"
+    ) as sequential_server:
         client = server.client()
         makers = {
             "bare": make_bare,
@@ -184,6 +191,7 @@ def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
             "ours (local)": make_ours(client),
             "ours (local, task in reset infos)": make_ours(client, task_info="reset"),
             "ours (local, task every step)": make_ours(client, task_info="every_step"),
+            "ours (local, Sequential on success_rate)": make_ours(sequential_server.client()),
         }
         envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
         lengths: dict[str, float] = {}

@@ -12,6 +12,7 @@ conditions read exactly the same metric names. Depends only on
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -22,12 +23,17 @@ from syllabus_like.task_space import BoxTaskSpace, SubsetTaskSpace, TaskSpace, T
 from syllabus_like.validation import check_positive_int
 
 __all__ = [
+    "DEFAULT_SMOOTHING",
     "SEQUENTIAL_METRICS",
+    "SEQUENTIAL_PROGRESS_METRICS",
     "Stage",
+    "check_custom_metrics",
     "check_sequential_arguments",
+    "check_smoothing",
     "is_subspace",
     "normalize_condition",
     "normalize_stage",
+    "sequential_metric_names",
     "stage_error",
 ]
 
@@ -51,13 +57,73 @@ SEQUENTIAL_METRICS: tuple[str, ...] = (
     "episode_return",
 )
 
+#: The progress and smoothed metrics the Python :class:`~syllabus_like.SequentialCurriculum`
+#: reads besides :data:`SEQUENTIAL_METRICS` (the JAX one does not compute them yet).
+#:
+#: ``success_rate``        mean reported progress (``info["task_completion"]``, 0..1) of this
+#:                         stage's last ``return_buffer_size`` episodes (no value before the first)
+#: ``episode_return_ema``  exponential moving average of this stage's episode returns
+#: ``success_rate_ema``    exponential moving average of this stage's episode progress
+#:
+#: Every user metric ``name`` declared with ``custom_metrics`` adds ``name`` (the mean of its last
+#: ``return_buffer_size`` values reported in this stage) and ``name_ema``.
+SEQUENTIAL_PROGRESS_METRICS: tuple[str, ...] = ("success_rate", "episode_return_ema", "success_rate_ema")
+
+#: Weight of the newest value in the ``*_ema`` metrics: ``ema = (1 - s) * ema + s * value``,
+#: starting from the stage's first value (lerax's adaptive curricula smooth the same way).
+DEFAULT_SMOOTHING = 0.05
+
+_METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_./]*\Z")
+
+
+def check_custom_metrics(custom_metrics: Any) -> tuple[str, ...]:
+    """The user metric names as a tuple; ValueError for a name the condition language cannot read or a clash."""
+    if isinstance(custom_metrics, (str, bytes)) or not isinstance(custom_metrics, Sequence):
+        raise TypeError(f"custom_metrics must be a list of metric names, got {custom_metrics!r}")
+    names = tuple(custom_metrics)
+    reserved = set(SEQUENTIAL_METRICS) | set(SEQUENTIAL_PROGRESS_METRICS) | {"stage", "done"}
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str) or not _METRIC_NAME.match(name):
+            raise ValueError(
+                f"custom metric name {name!r} is not a name conditions can read "
+                "(a letter or '_', then letters, digits, '_', '.', '/')"
+            )
+        if name in reserved or name.endswith("_ema") or name in seen:
+            raise ValueError(
+                f"custom metric name {name!r} clashes with a built-in metric, an '_ema' variant or another "
+                f"custom metric; built-in names are: {', '.join(sorted(reserved))}"
+            )
+        seen.add(name)
+    return names
+
+
+def check_smoothing(smoothing: Any) -> float:
+    """``smoothing`` as a float in (0, 1]; ValueError otherwise."""
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0.0 < smoothing <= 1.0:
+        raise ValueError(f"smoothing must be a number in (0, 1], got {smoothing!r}")
+    return float(smoothing)
+
+
+def sequential_metric_names(custom_metrics: Sequence[str] = ()) -> tuple[str, ...]:
+    """Every name a Python SequentialCurriculum's conditions may read, given its user metrics."""
+    custom = tuple(name for metric in custom_metrics for name in (metric, f"{metric}_ema"))
+    return (*SEQUENTIAL_METRICS, *SEQUENTIAL_PROGRESS_METRICS, *custom)
+
 
 def check_sequential_arguments(
-    curriculum_list: Any, stopping_conditions: Any, *, loop: bool, return_buffer_size: Any
+    curriculum_list: Any,
+    stopping_conditions: Any,
+    *,
+    loop: bool,
+    return_buffer_size: Any,
+    final_condition_allowed: bool = False,
 ) -> None:
     """Raise a clear error unless the arguments describe a valid sequence of stages.
 
     ``N`` stages need ``N - 1`` stopping conditions, or ``N`` with ``loop=True``.
+    With ``final_condition_allowed``, ``N`` conditions without ``loop`` are valid
+    too: the last one marks the curriculum done.
     """
     if isinstance(curriculum_list, (str, bytes)) or not isinstance(curriculum_list, Sequence):
         raise TypeError(f"curriculum_list must be a list of stages, got {curriculum_list!r}")
@@ -65,12 +131,16 @@ def check_sequential_arguments(
         raise ValueError("SequentialCurriculum needs at least one stage, got an empty curriculum_list")
     if isinstance(stopping_conditions, (str, bytes)) or not isinstance(stopping_conditions, Sequence):
         raise TypeError(f"stopping_conditions must be a list, got {stopping_conditions!r}")
-    expected = len(curriculum_list) if loop else len(curriculum_list) - 1
-    if len(stopping_conditions) != expected:
-        raise ValueError(
-            f"{len(curriculum_list)} stages need {expected} stopping conditions"
-            f"{' (loop=True: one per stage)' if loop else ''}, got {len(stopping_conditions)}"
-        )
+    stages, given = len(curriculum_list), len(stopping_conditions)
+    if loop:
+        valid, wanted, hint = given == stages, f"{stages} stopping conditions (loop=True: one per stage)", ""
+    else:
+        valid, wanted, hint = given == stages - 1, f"{stages - 1} stopping conditions", ""
+        if final_condition_allowed:
+            valid = valid or given == stages
+            hint = f" ({stages} would mark the curriculum done after its last stage)"
+    if not valid:
+        raise ValueError(f"{stages} stages need {wanted}, got {given}{hint}")
     check_positive_int("return_buffer_size", return_buffer_size)
 
 
@@ -146,26 +216,31 @@ def normalize_stage(
 
 
 def normalize_condition(
-    condition: Any, index: int, *, accepted: str = "a condition string, a Condition or a callable"
+    condition: Any,
+    index: int,
+    *,
+    accepted: str = "a condition string, a Condition or a callable",
+    metrics: Sequence[str] = SEQUENTIAL_METRICS,
 ) -> Condition | Callable[..., Any]:
-    """Stopping condition ``index`` as a parsed :class:`Condition` over :data:`SEQUENTIAL_METRICS`, or a callable.
+    """Stopping condition ``index`` as a parsed :class:`Condition` over ``metrics``, or a callable.
 
     Strings are parsed (syntax errors and unknown metrics are ValueErrors
     naming the condition's index); a :class:`Condition` must read only
-    sequential metrics; any other callable is returned as it is. ``accepted``
-    names what the caller accepts, for the TypeError on anything else.
+    ``metrics`` (default: :data:`SEQUENTIAL_METRICS`, what both runtimes
+    compute); any other callable is returned as it is. ``accepted`` names what
+    the caller accepts, for the TypeError on anything else.
     """
     if isinstance(condition, str):
         try:
-            return parse_condition(condition, metrics=SEQUENTIAL_METRICS)
+            return parse_condition(condition, metrics=metrics)
         except ValueError as error:
             raise ValueError(f"stopping condition {index} is invalid: {error}") from error
     if isinstance(condition, Condition):
-        unknown = condition.metrics - set(SEQUENTIAL_METRICS)
+        unknown = condition.metrics - set(metrics)
         if unknown:
             raise ValueError(
                 f"stopping condition {index} ({condition}) reads unknown metrics {sorted(unknown)}; "
-                f"valid metrics are: {', '.join(SEQUENTIAL_METRICS)}"
+                f"valid metrics are: {', '.join(metrics)}"
             )
         return condition
     if callable(condition):

@@ -45,7 +45,9 @@ def _stream(seed: int, length: int, num_tasks: int = 6):
 
 
 def _python_metrics(curriculum: PythonSequential) -> dict[str, float]:
-    return {"stage": float(curriculum.stage), **curriculum.stage_metrics()}
+    """The Python curriculum's values of the metrics both runtimes compute."""
+    values = curriculum.stage_metrics()
+    return {"stage": float(curriculum.stage), **{name: values[name] for name in SEQUENTIAL_METRICS if name in values}}
 
 
 _metrics = eqx.filter_jit(lambda curriculum, state: curriculum.metrics(state))

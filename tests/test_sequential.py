@@ -85,6 +85,9 @@ def test_metrics_are_counted_as_documented():
         "tasks": 3.0,
         "total_tasks": 3.0,
         "episode_return": 1.0,
+        "success_rate": 0.0,
+        "episode_return_ema": 1.0,
+        "success_rate_ema": 0.0,
     }
     curriculum.update_on_episode(3.0, 4, "easy")
     assert curriculum.stage == 1

@@ -10,12 +10,19 @@ not need it either.
 
 from typing import Any
 
-from syllabus_like.wrappers.curriculum_wrapper import CurriculumWrapper
+from syllabus_like.wrappers.curriculum_wrapper import EPISODE_METRICS_KEY, CurriculumWrapper
 from syllabus_like.wrappers.reinit_task_wrapper import ReinitTaskWrapper
 from syllabus_like.wrappers.task_source import ClosableTaskSource, TaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
-__all__ = ["ClosableTaskSource", "CurriculumWrapper", "ReinitTaskWrapper", "TaskSource", "TaskWrapper"]
+__all__ = [
+    "EPISODE_METRICS_KEY",
+    "ClosableTaskSource",
+    "CurriculumWrapper",
+    "ReinitTaskWrapper",
+    "TaskSource",
+    "TaskWrapper",
+]
 
 _PETTINGZOO_NAMES = ("ParallelEpisode", "PettingZooCurriculumWrapper", "PettingZooTaskWrapper")
 

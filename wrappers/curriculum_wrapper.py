@@ -9,7 +9,11 @@ import gymnasium as gym
 from syllabus_like.wrappers.task_source import FollowsTaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
-__all__ = ["CurriculumWrapper"]
+__all__ = ["EPISODE_METRICS_KEY", "CurriculumWrapper"]
+
+#: The info key whose value, on an episode's last step, is reported with the episode as its
+#: user metrics (a mapping of names to numbers; see ``SequentialCurriculum(custom_metrics=...)``).
+EPISODE_METRICS_KEY = "curriculum_metrics"
 
 _TASK_INFO_MODES = ("every_step", "reset", "none")
 
@@ -25,7 +29,9 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     ``env.unwrapped.change_task(task)``. An explicit ``reset(options={"task": t})``
     wins over the curriculum. Each finished episode (terminated or truncated)
     is reported with its return, length, task and progress, taken from
-    ``info["task_completion"]`` when the env provides it. Step updates are sent
+    ``info["task_completion"]`` when the env provides it, and with the user
+    metrics in ``info["curriculum_metrics"]`` (:data:`EPISODE_METRICS_KEY`) on
+    its last step when the env (or a wrapper inside) puts them there. Step updates are sent
     in episodes that start while ``source.requires_step_updates`` is true (it
     is read at every reset, not at every step). An episode abandoned by
     an early ``reset()`` is not reported. Works under Gymnasium vector envs'
@@ -107,14 +113,21 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         if self._per_step_work:
             self._step_extras(result)
         if result[2] or result[3]:
-            self.source.update_on_episode(
-                self._episode_return,
-                self._episode_length,
-                self.task,
-                float(result[4].get("task_completion", 0.0)),
-                env_id=self.env_id,
-            )
+            self._report_episode(result[4])
         return result
+
+    def _report_episode(self, info: dict) -> None:
+        """Report the finished episode, with the env's ``info["curriculum_metrics"]`` when it has them."""
+        progress = float(info.get("task_completion", 0.0))
+        metrics = info.get(EPISODE_METRICS_KEY)
+        if metrics is None:
+            self.source.update_on_episode(
+                self._episode_return, self._episode_length, self.task, progress, env_id=self.env_id
+            )
+        else:
+            self.source.update_on_episode(
+                self._episode_return, self._episode_length, self.task, progress, env_id=self.env_id, metrics=metrics
+            )
 
     def _step_extras(self, result: tuple[Any, SupportsFloat, bool, bool, dict]) -> None:
         """The task into the step's info, and the step to the source, where asked for."""

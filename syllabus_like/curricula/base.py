@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -93,8 +93,15 @@ class Curriculum:
         task: Any,
         progress: float = 0.0,
         env_id: int | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Called once per finished episode with its return, length and task."""
+        """Called once per finished episode with its return, length and task.
+
+        ``metrics`` are named per-episode values of the user's own (e.g. a
+        distance reached); curricula that read none ignore them
+        (:class:`~syllabus_like.SequentialCurriculum` reads those declared in
+        its ``custom_metrics``).
+        """
 
     def update_task_progress(self, task: Any, progress: float, env_id: int | None = None) -> None:
         """Called when an env reports progress (in [0, 1]) on ``task`` mid-episode."""

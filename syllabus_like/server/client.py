@@ -33,10 +33,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from syllabus_like.server.protocol import EPISODE, PROGRESS, STEPS, TaskServerError, pack_steps
+from syllabus_like.server.protocol import (
+    EPISODE,
+    EPISODE_WITH_METRICS,
+    PROGRESS,
+    STEPS,
+    TaskServerError,
+    checked_metrics,
+    pack_steps,
+)
 from syllabus_like.validation import check_positive_int, check_prefetch, check_sample_count
 
 __all__ = ["AUTO_PREFETCH_MAX", "AUTO_PREFETCH_SECONDS", "BufferedClient"]
@@ -176,12 +184,25 @@ class BufferedClient:
             return sampled
 
     def update_on_episode(
-        self, episode_return: float, length: int, task: Any, progress: float = 0.0, env_id: int | None = None
+        self,
+        episode_return: float,
+        length: int,
+        task: Any,
+        progress: float = 0.0,
+        env_id: int | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
         """Buffer an episode report; top up tasks for the reset that follows (sending the report)."""
+        if metrics is None:
+            report: tuple = (EPISODE, float(episode_return), int(length), task, float(progress), env_id)
+        else:
+            report = (
+                EPISODE_WITH_METRICS, float(episode_return), int(length), task, float(progress), env_id,
+                checked_metrics(metrics),
+            )
         with self._lock:
             self._before_use()
-            self._buffer((EPISODE, float(episode_return), int(length), task, float(progress), env_id))
+            self._buffer(report)
             self._top_up(1)
 
     def update_on_step(

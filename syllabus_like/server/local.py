@@ -8,7 +8,7 @@ loop, for a SyncVectorEnv).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from syllabus_like.server.host import CurriculumHost, LockedCurriculum
@@ -45,11 +45,22 @@ class LocalClient:
             return self._curriculum.sample(k)
 
     def update_on_episode(
-        self, episode_return: float, length: int, task: Any, progress: float = 0.0, env_id: int | None = None
+        self,
+        episode_return: float,
+        length: int,
+        task: Any,
+        progress: float = 0.0,
+        env_id: int | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
         self._check_open()
         with self._lock:
-            self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            if metrics is None:
+                self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            else:
+                self._curriculum.update_on_episode(
+                    episode_return, length, task, progress, env_id=env_id, metrics=metrics
+                )
 
     def update_on_step(
         self,

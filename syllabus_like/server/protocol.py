@@ -8,6 +8,8 @@ A client sends **requests** ``(reports, num_tasks, wants_reply)``:
 * ``reports`` is a list of report records, applied to the curriculum in order:
 
   - ``(EPISODE, episode_return, length, task, progress, env_id)``
+  - ``(EPISODE_WITH_METRICS, episode_return, length, task, progress, env_id, metrics)``: an episode
+    that came with user metrics (a dict of names to floats)
   - ``(STEPS, env_id, tasks, observations, rewards, terminated, truncated, infos, progresses)``:
     consecutive step updates of one env, in columns (see :func:`pack_steps`),
     applied with one ``update_on_step_batch``
@@ -26,17 +28,19 @@ order of the requests that asked for them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = [
     "EPISODE",
+    "EPISODE_WITH_METRICS",
     "PROGRESS",
     "STEPS",
     "TaskServerError",
     "apply_reports",
+    "checked_metrics",
     "pack_steps",
     "unpack_steps",
 ]
@@ -44,10 +48,29 @@ __all__ = [
 EPISODE = 0
 STEPS = 1
 PROGRESS = 2
+EPISODE_WITH_METRICS = 3
 
 
 class TaskServerError(RuntimeError):
     """The task server cannot serve a request: it failed, it was closed, or it is unreachable."""
+
+
+def checked_metrics(metrics: Any) -> dict[str, float]:
+    """User metrics as a plain ``{name: float}`` dict, checked where they are reported.
+
+    TypeError for anything but a mapping of string names to real numbers, so a
+    bad report fails in the worker that made it, not in the server.
+    """
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"episode metrics must be a mapping of metric names to numbers, got {metrics!r}")
+    checked = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str):
+            raise TypeError(f"episode metric names must be strings, got {name!r}")
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"episode metric {name!r} must be a real number, got {value!r}")
+        checked[name] = float(value)
+    return checked
 
 
 def pack_steps(env_id: int | None, steps: Sequence[tuple]) -> tuple:
@@ -87,8 +110,11 @@ def apply_reports(curriculum: Any, reports: Sequence[tuple]) -> None:
             curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
         elif kind == STEPS:
             curriculum.update_on_step_batch(unpack_steps(report), env_id=report[1])
+        elif kind == EPISODE_WITH_METRICS:
+            _, episode_return, length, task, progress, env_id, metrics = report
+            curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, metrics=metrics)
         elif kind == PROGRESS:
             _, task, progress, env_id = report
             curriculum.update_task_progress(task, progress, env_id=env_id)
         else:
-            raise ValueError(f"unknown report kind {kind!r}; expected EPISODE, STEPS or PROGRESS")
+            raise ValueError(f"unknown report kind {kind!r}; expected EPISODE, STEPS or PROGRESS, or EPISODE_WITH_METRICS")
