@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARY = [ROOT / "syllabus_like", ROOT / "wrappers", ROOT / "envs"]
+LIBRARY = [ROOT / "syllabus_like"]
 
 
 def _module_name(path: Path) -> str:
     relative = path.relative_to(ROOT).with_suffix("")
     parts = list(relative.parts)
-    if parts[0] in ("wrappers", "envs"):
-        parts = ["syllabus_like", *parts]
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)

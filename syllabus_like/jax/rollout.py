@@ -185,7 +185,9 @@ def reset_finished(
         curriculum: draws the new tasks from ``curriculum_state``; ``None``
             keeps each environment's task.
         done: the environments that finished this step.
-        env_state, observation, task_id: the batch after the step (leading axis ``B``).
+        env_state: the environments' states after the step (leading axis ``B``).
+        observation: their observations after the step.
+        task_id: their tasks.
         drawn_ahead: this step's ``width`` tasks drawn before the scan (for a
             curriculum with ``draws_ahead``), used on the few-resets path.
 
