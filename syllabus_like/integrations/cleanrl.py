@@ -164,9 +164,10 @@ class TaskTracker:
 
 
 def _item(batched: Any, index: int) -> Any:
-    """Sub-env ``index``'s entry of a Gymnasium-aggregated info value (dicts are aggregated per key)."""
+    """Sub-env ``index``'s entry of a Gymnasium-aggregated info value (dicts are aggregated per key,
+    each with its ``_key`` mask beside it)."""
     if isinstance(batched, Mapping):
-        return {key: _item(value, index) for key, value in batched.items()}
+        return {key: _item(value, index) for key, value in batched.items() if not key.startswith("_")}
     value = batched[index]
     return value.item() if isinstance(value, np.generic) else value
 
