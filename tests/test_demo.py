@@ -1,22 +1,17 @@
-"""The Q-learning agent, the curriculum demo and the ``syllabus-like demo`` command."""
+"""The Q-learning agent, the curriculum demo (run through the experiment layer) and ``syllabus-like demo``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from syllabus_like import SequentialCurriculum, parse_condition
-from syllabus_like.cli import main
-from syllabus_like.demo import (
-    DemoConfig,
-    QLearningAgent,
-    evaluate_greedy,
-    format_table,
-    make_sequential_curriculum,
-    run_demo,
-    stopping_condition,
-)
+from gymnasium import spaces
 from syllabus_like.envs import NUM_LEVELS
+
+from syllabus_like import parse_condition
+from syllabus_like.agents import QLearningAgent
+from syllabus_like.cli import main
+from syllabus_like.demo import DEMO_FILES, DemoConfig, experiments_directory, format_table, run_demo, stopping_condition
+from syllabus_like.experiment import Agent, Experiment, LearningStats
 
 HARDEST = NUM_LEVELS - 1
 
@@ -72,23 +67,67 @@ def test_agent_rejects_bad_settings(kwargs, message):
         QLearningAgent(settings.pop("num_states"), settings.pop("num_actions"), **settings)
 
 
+def test_the_demo_module_keeps_the_agent_under_its_old_name():
+    from syllabus_like.demo.q_learning import QLearningAgent as OldName
+
+    assert OldName is QLearningAgent
+
+
+def test_agent_protocol_spaces_masks_and_exploration_reset():
+    agent = QLearningAgent.from_spaces(spaces.Discrete(3), spaces.Discrete(4), epsilon=1.0, seed=0)
+    assert isinstance(agent, Agent) and agent.q_values.shape == (3, 4)
+    mask = np.array([0, 1, 0, 1])
+    assert {agent.get_action(0, mask) for _ in range(100)} == {1, 3}  # random choices stay legal
+    agent.q_values[0] = [9.0, 1.0, 9.0, 2.0]
+    assert {agent.get_action(0, mask, greedy=True) for _ in range(20)} == {3}  # best legal, not best overall
+    with pytest.raises(ValueError, match="legal_mask must mark at least one of 4 actions"):
+        agent.get_action(0, np.zeros(4))
+    agent.reset_exploration(0.05)
+    assert agent.epsilon == 0.05
+    with pytest.raises(ValueError, match=r"exploration value \(epsilon\) must be in \[0, 1\], got 2"):
+        agent.reset_exploration(2)
+    with pytest.raises(ValueError, match="QLearningAgent needs a Discrete observation_space"):
+        QLearningAgent.from_spaces(spaces.Box(0, 1, (2,)), spaces.Discrete(2))
+    assert QLearningAgent(spaces.Discrete(5), spaces.Discrete(2)).q_values.shape == (5, 2)  # spaces work too
+    with pytest.raises(ValueError, match="QLearningAgent needs a Discrete space for num_actions"):
+        QLearningAgent(5, spaces.Box(0, 1, (2,)))
+
+
+def test_agent_save_and_load_restore_table_settings_and_generator(tmp_path):
+    agent = QLearningAgent(3, 2, learning_rate=0.3, epsilon=0.5, seed=1)
+    agent.update(0, 1, 1.0, 2, terminated=True)
+    path = agent.save(str(tmp_path / "q"))
+    assert path == str(tmp_path / "q.npz")
+    restored = QLearningAgent(3, 2, seed=99)
+    restored.load(str(tmp_path / "q"))
+    np.testing.assert_array_equal(restored.q_values, agent.q_values)
+    assert (restored.learning_rate, restored.epsilon) == (0.3, 0.5)
+    assert [restored.get_action(1) for _ in range(50)] == [agent.get_action(1) for _ in range(50)]
+    with pytest.raises(ValueError, match=r"holds a Q-table of shape \(3, 2\), this agent's is \(4, 2\)"):
+        QLearningAgent(4, 2).load(path)
+
+
 # -------------------------------------------------------------------------- the demo
 
 
-def test_the_curriculum_is_a_sequence_of_levels_with_parsed_conditions():
-    curriculum = make_sequential_curriculum(SMALL, seed=0)
-    assert isinstance(curriculum, SequentialCurriculum)
-    assert curriculum.num_stages == NUM_LEVELS and curriculum.stage == 0
-    expected = parse_condition(stopping_condition(SMALL))
-    assert curriculum.stopping_conditions == [expected] * (NUM_LEVELS - 1)
+def test_the_demo_runs_the_yaml_files_under_examples():
+    directory = experiments_directory()
+    assert directory.name == "experiments" and directory.parent.name == "examples"
+    curriculum = Experiment.load(directory / DEMO_FILES["curriculum"], variables=SMALL.variables())
+    sequential = curriculum.tasks[0].curriculum
+    assert sequential.num_stages == NUM_LEVELS
+    assert sequential.stopping_conditions == [parse_condition(stopping_condition(SMALL))] * (NUM_LEVELS - 1)
     assert stopping_condition(SMALL) == "episodes>=30 & episode_return>=0.9"
-    assert curriculum.sample(3) == [0, 0, 0]
+    assert curriculum.tasks[0].stop_conditions == {"max_episodes": 300}
+    direct = Experiment.load(directory / DEMO_FILES["direct"], variables=SMALL.variables())
+    assert direct.tasks[0].curriculum is None and direct.tasks[0].env.level == HARDEST
 
 
-def test_small_demo_switches_stages_and_the_curriculum_beats_direct_training():
+def test_small_demo_switches_stages_and_the_curriculum_beats_direct_training(tmp_path):
     events: list[str] = []
     progress: list[tuple] = []
-    result = run_demo(SMALL, on_event=events.append, on_progress=lambda *args: progress.append(args))
+    result = run_demo(SMALL, output_dir=tmp_path, on_event=events.append,
+                      on_progress=lambda seed, method, task, stats: progress.append((seed, method, stats.episodes)))
 
     assert [(run.seed, run.method) for run in result.runs] == [(0, "direct"), (0, "curriculum")]
     direct, curriculum = result.runs
@@ -98,7 +137,6 @@ def test_small_demo_switches_stages_and_the_curriculum_beats_direct_training():
     at = [s.episode for s in curriculum.stage_switches]
     assert at == sorted(at) and at[0] >= SMALL.min_stage_episodes
     assert all(b - a >= SMALL.min_stage_episodes for a, b in zip(at, at[1:]))
-    assert curriculum.stage_switches[0].condition == str(parse_condition(stopping_condition(SMALL)))
 
     for run in result.runs:
         assert run.train_episodes == SMALL.episodes
@@ -110,8 +148,11 @@ def test_small_demo_switches_stages_and_the_curriculum_beats_direct_training():
 
     assert sum("level 0 -> 1" in event for event in events) == 1
     assert sum("greedy success" in event for event in events) == 2
-    assert progress[-1] == (0, "curriculum", SMALL.episodes, SMALL.episodes, HARDEST)
+    assert progress[-1] == (0, "curriculum", SMALL.episodes)
     assert {p[1] for p in progress} == {"direct", "curriculum"}
+    kept = LearningStats.load(tmp_path / "curriculum" / "seed_0" / "curriculum")
+    assert kept.agent_evaluations.tolist() == [curriculum.success_rate]
+    assert len(kept.stage_switches) == HARDEST
 
 
 def test_result_table_has_a_row_per_seed_and_a_mean():
@@ -135,11 +176,6 @@ def test_demo_is_reproducible():
     assert strip(first) == strip(second)
 
 
-def test_greedy_evaluation_of_an_untrained_agent_rarely_succeeds_on_the_hardest_level():
-    agent = QLearningAgent(7 * 26, 4, seed=0)
-    assert evaluate_greedy(agent, level=HARDEST, episodes=10, seed=0) == 0.0
-
-
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -161,12 +197,13 @@ def test_demo_command_prints_switches_and_the_table(capsys):
                  "--min-stage-episodes", "30", "--return-buffer-size", "30"])
     out, err = capsys.readouterr()
     assert code == 0
-    assert "episodes>=30 & episode_return>=0.9" in out
+    assert "episodes>=30 & episode_return>=0.9" in out and "gridworld_curriculum.yml" in out
     assert "seed 0 curriculum: level 3 -> 4 after" in out
     table = out[out.index("seed  direct"):].splitlines()
     assert table[2].split()[:3] == ["0", "0.00", "1.00"]
     assert table[3].startswith("mean")
-    assert "\r" in err and "300/300 episodes" in err  # the progress line goes to stderr
+    assert "\r" not in err  # not a terminal: whole progress lines, no carriage returns
+    assert "seed 0 curriculum: 300/300 episodes" in err
 
 
 def test_demo_command_quiet_and_bad_options(capsys):

@@ -1,81 +1,91 @@
-"""The curriculum demo: the same agent and budget, with and without a curriculum.
+"""The curriculum demo: the same agent and budget, with and without a curriculum, through the experiment layer.
 
-A tabular Q-learning agent (:class:`~syllabus_like.demo.q_learning.QLearningAgent`)
-is trained for the hardest level of :class:`~syllabus_like.envs.GridCrossingEnv`
-twice, each time for the same number of training episodes:
+Two experiments, YAML files under ``examples/experiments/`` (the file a user
+reads is the file that runs):
 
-* **direct**: every episode plays the hardest level
-  (a :class:`~syllabus_like.Constant` curriculum);
-* **curriculum**: a :class:`~syllabus_like.SequentialCurriculum` plays level
-  0, 1, ... in turn, moving on when the stopping condition (in the condition
-  language, e.g. ``"episodes>=50 & episode_return>=0.9"``) holds, and ends on
-  the hardest level, which takes whatever budget is left.
+* ``gridworld_direct.yml``: every training episode plays the hardest level of
+  :class:`~syllabus_like.envs.GridCrossingEnv`;
+* ``gridworld_curriculum.yml``: one learning task whose
+  :class:`~syllabus_like.SequentialCurriculum` plays level 0, 1, ... in turn,
+  moving on when its stopping condition holds, and ends on the hardest level.
 
-Both runs go through :class:`~syllabus_like.wrappers.CurriculumWrapper`, which
-samples each episode's task at reset and reports each finished episode back.
-Afterwards each agent is evaluated greedily on the hardest level. The demo
-repeats this for several seeds.
+Both train a :class:`~syllabus_like.agents.QLearningAgent` for the same number
+of episodes and end with one greedy evaluation on the hardest level. The
+demo's settings (:class:`DemoConfig`) reach the files as ``$variables``. The
+demo runs both for several seeds.
 
 This module computes and reports through callbacks; it never prints. The
-``syllabus-like demo`` command (:mod:`syllabus_like.cli`) shows the events, a
-progress line and the final table.
+``syllabus-like demo`` command (:mod:`syllabus_like.cli`) shows the events,
+the progress and the final table.
 """
 
 from __future__ import annotations
 
-import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from syllabus_like.curricula import Constant, Curriculum, SequentialCurriculum
-from syllabus_like.demo.q_learning import QLearningAgent
-from syllabus_like.envs.gridworld import NUM_LEVELS, GridCrossingEnv
-from syllabus_like.wrappers import CurriculumWrapper
+from syllabus_like.envs.gridworld import NUM_LEVELS
+from syllabus_like.experiment import Experiment, LearningStats
+from syllabus_like.experiment.agent_spec import build_agent
 
 __all__ = [
+    "DEMO_FILES",
     "HARDEST_LEVEL",
+    "METHODS",
     "DemoConfig",
     "DemoResult",
     "RunResult",
     "StageSwitch",
-    "evaluate_greedy",
+    "experiments_directory",
     "format_table",
-    "make_sequential_curriculum",
     "run_demo",
     "stopping_condition",
-    "train",
 ]
 
-logger = logging.getLogger(__name__)
-
 METHODS: tuple[str, str] = ("direct", "curriculum")
+#: The experiment file of each method, under ``examples/experiments/``.
+DEMO_FILES: dict[str, str] = {"direct": "gridworld_direct.yml", "curriculum": "gridworld_curriculum.yml"}
 #: The level both runs are evaluated on.
 HARDEST_LEVEL: int = NUM_LEVELS - 1
 
-#: ``on_progress(seed, method, episodes_done, episodes_total, level)``
-ProgressCallback = Callable[[int, str, int, int, int], None]
+#: ``on_progress(seed, method, task_name, stats)`` after each training episode.
+ProgressCallback = Callable[[int, str, str, LearningStats], None]
 #: ``on_event(message)``: a line worth showing (stage switches, run results).
 EventCallback = Callable[[str], None]
 
 
+def experiments_directory() -> Path:
+    """``examples/experiments``: under the working directory, else in the source checkout this package runs from."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        candidate = root / "examples" / "experiments"
+        if all((candidate / name).exists() for name in DEMO_FILES.values()):
+            return candidate
+    raise FileNotFoundError(
+        "the demo's experiment files (examples/experiments/gridworld_*.yml) were not found under the working "
+        "directory nor next to the package; run it from the repository root or pass --experiments DIR"
+    )
+
+
 @dataclass(frozen=True)
 class DemoConfig:
-    """Everything the demo can be told; the defaults are the built-in demo.
+    """Everything the demo can be told; the defaults are the built-in demo (and the YAML files' own).
 
     Attributes:
-        seeds: one direct and one curriculum run per seed (agent, env and
-            curriculum are all seeded from it).
+        seeds: one direct and one curriculum run per seed.
         episodes: training episodes per run (the shared budget).
         eval_episodes: greedy evaluation episodes on the hardest level.
-        min_stage_episodes: a stage lasts at least this many episodes.
+        min_stage_episodes: an easier stage lasts at least this many episodes.
         advance_return: ... and until the mean return of its last
             ``return_buffer_size`` episodes (= the success rate: the reward is
             1 at the goal, 0 elsewhere) reaches this.
         return_buffer_size: episodes in the ``episode_return`` mean.
-        learning_rate, discount, epsilon: the Q-learning agent's settings.
+        epsilon: the Q-learning agent's exploration rate.
     """
 
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -84,8 +94,6 @@ class DemoConfig:
     min_stage_episodes: int = 50
     advance_return: float = 0.9
     return_buffer_size: int = 50
-    learning_rate: float = 0.5
-    discount: float = 0.95
     epsilon: float = 0.1
 
     def __post_init__(self) -> None:
@@ -98,6 +106,17 @@ class DemoConfig:
         if not 0.0 <= self.advance_return <= 1.0:
             raise ValueError(f"DemoConfig.advance_return must be in [0, 1], got {self.advance_return!r}")
 
+    def variables(self) -> dict[str, Any]:
+        """The ``$variables`` the experiment files read."""
+        return {
+            "episodes": self.episodes,
+            "eval_episodes": self.eval_episodes,
+            "min_stage_episodes": self.min_stage_episodes,
+            "advance_return": self.advance_return,
+            "return_buffer_size": self.return_buffer_size,
+            "epsilon": self.epsilon,
+        }
+
 
 @dataclass(frozen=True)
 class StageSwitch:
@@ -106,7 +125,6 @@ class StageSwitch:
     episode: int
     from_level: int
     to_level: int
-    condition: str
 
 
 @dataclass(frozen=True)
@@ -138,132 +156,47 @@ class DemoResult:
 
 
 def stopping_condition(config: DemoConfig) -> str:
-    """The condition that ends every easier stage, in the condition language."""
-    return f"episodes>={config.min_stage_episodes} & episode_return>={config.advance_return:g}"
-
-
-def make_sequential_curriculum(config: DemoConfig, seed: int) -> SequentialCurriculum:
-    """Levels ``0, 1, ..., hardest`` in turn, each easier one ended by :func:`stopping_condition`."""
-    levels = list(range(NUM_LEVELS))
-    return SequentialCurriculum(
-        levels,
-        [stopping_condition(config)] * (len(levels) - 1),
-        GridCrossingEnv().task_space,
-        return_buffer_size=config.return_buffer_size,
-        seed=seed,
-    )
-
-
-def train(
-    env: CurriculumWrapper,
-    agent: QLearningAgent,
-    episodes: int,
-    *,
-    seed: int,
-    on_episode: Callable[[int, int], None] | None = None,
-) -> tuple[int, int]:
-    """Run ``episodes`` Q-learning episodes on ``env``.
-
-    Returns the number of steps taken and of episodes that reached the goal.
-    ``on_episode(episodes_done, level_just_played)`` is called after each episode.
-    """
-    total_steps = 0
-    successes = 0
-    for episode in range(episodes):
-        state, _ = env.reset(seed=seed if episode == 0 else None)
-        level = int(env.task)
-        done = False
-        while not done:
-            action = agent.act(state)
-            next_state, reward, terminated, truncated, _ = env.step(action)
-            agent.update(state, action, float(reward), next_state, terminated)
-            state = next_state
-            total_steps += 1
-            done = terminated or truncated
-        successes += int(terminated)
-        if on_episode is not None:
-            on_episode(episode + 1, level)
-    return total_steps, successes
-
-
-def evaluate_greedy(agent: QLearningAgent, *, level: int, episodes: int, seed: int) -> float:
-    """Fraction of ``episodes`` greedy episodes on ``level`` that reach the goal (no learning)."""
-    env = GridCrossingEnv(level=level)
-    successes = 0
-    for episode in range(episodes):
-        state, _ = env.reset(seed=seed if episode == 0 else None)
-        while True:
-            state, _, terminated, truncated, _ = env.step(agent.act(state, greedy=True))
-            if terminated or truncated:
-                successes += int(terminated)
-                break
-    return successes / episodes
+    """The condition that ends every easier stage, as the curriculum file spells it with ``config``'s values."""
+    return f"episodes>={config.min_stage_episodes} & episode_return>={config.advance_return}"
 
 
 def _run(
+    path: Path,
     config: DemoConfig,
     seed: int,
     method: str,
+    output_dir: str | None,
     on_progress: ProgressCallback | None,
     on_event: EventCallback | None,
 ) -> RunResult:
     start = time.perf_counter()
-    base_env = GridCrossingEnv()
-    curriculum: Curriculum
-    if method == "direct":
-        curriculum = Constant(base_env.task_space, HARDEST_LEVEL, seed=seed)
-    else:
-        curriculum = make_sequential_curriculum(config, seed)
-    env = CurriculumWrapper(base_env, curriculum)
-    agent = QLearningAgent(
-        base_env.observation_space.n,
-        base_env.action_space.n,
-        learning_rate=config.learning_rate,
-        discount=config.discount,
-        epsilon=config.epsilon,
-        seed=seed,
-    )
-    switches: list[StageSwitch] = []
-    progress_every = max(1, config.episodes // 100)
-
-    previous_stage = getattr(curriculum, "stage", 0)
-
-    def on_episode(done: int, level: int) -> None:
-        nonlocal previous_stage
-        # The curriculum checks its condition when the episode is reported, so
-        # a switch shows here; stage i of the sequential curriculum plays level i.
-        stage = getattr(curriculum, "stage", 0)
-        if stage != previous_stage:
-            condition = str(curriculum.stopping_conditions[previous_stage])  # type: ignore[attr-defined]
-            switch = StageSwitch(done, previous_stage, stage, condition)
-            switches.append(switch)
-            previous_stage = stage
-            logger.info("seed %d: curriculum level %d -> %d after %d episodes", seed, switch.from_level, stage, done)
-            if on_event is not None:
-                on_event(
-                    f"seed {seed} curriculum: level {switch.from_level} -> {switch.to_level} "
-                    f"after {done} episodes ({switch.condition})"
-                )
-        if on_progress is not None and (done % progress_every == 0 or done == config.episodes):
-            on_progress(seed, method, done, config.episodes, level)
-
-    steps, successes = train(env, agent, config.episodes, seed=seed, on_episode=on_episode)
-    success = evaluate_greedy(agent, level=HARDEST_LEVEL, episodes=config.eval_episodes, seed=seed + 10_000)
+    experiment = Experiment.load(path, variables=config.variables())
+    experiment.seed = seed
+    experiment.output_dir = output_dir
+    agent = build_agent(experiment.agent_config or {}, experiment.tasks[0].env, seed)
+    hook = None if on_progress is None else (lambda name, stats: on_progress(seed, method, name, stats))
+    stats = experiment.run(agent, on_episode=hook)
+    task_stats = stats[experiment.task_names[-1]]
+    # The stage's index is the level it plays: curriculum_list is [0, 1, ..., hardest].
+    switches = tuple(StageSwitch(s["episode"], s["from_stage"], s["to_stage"]) for s in task_stats.stage_switches)
+    if on_event is not None:
+        for switch in switches:
+            on_event(f"seed {seed} {method}: level {switch.from_level} -> {switch.to_level} after {switch.episode} episodes")
     result = RunResult(
         seed=seed,
         method=method,
-        success_rate=success,
-        train_episodes=config.episodes,
-        train_steps=steps,
-        train_successes=successes,
+        success_rate=float(task_stats.agent_evaluations[-1]),
+        train_episodes=task_stats.episodes,
+        train_steps=task_stats.total_steps,
+        train_successes=int(np.sum(task_stats.episode_rewards > 0)),
         seconds=time.perf_counter() - start,
-        stage_switches=tuple(switches),
+        stage_switches=switches,
     )
     if on_event is not None:
         on_event(
-            f"seed {seed} {method}: greedy success on level {HARDEST_LEVEL} = {success:.2f} "
-            f"(trained {config.episodes} episodes, {successes} reached the goal, {steps} steps, "
-            f"{result.seconds:.1f} s)"
+            f"seed {seed} {method}: greedy success on level {HARDEST_LEVEL} = {result.success_rate:.2f} "
+            f"(trained {result.train_episodes} episodes, {result.train_successes} reached the goal, "
+            f"{result.train_steps} steps, {result.seconds:.1f} s)"
         )
     return result
 
@@ -271,14 +204,24 @@ def _run(
 def run_demo(
     config: DemoConfig | None = None,
     *,
+    experiments_dir: str | os.PathLike | None = None,
+    output_dir: str | os.PathLike | None = None,
     on_progress: ProgressCallback | None = None,
     on_event: EventCallback | None = None,
 ) -> DemoResult:
-    """Train and evaluate both methods for every seed of ``config`` (default: the built-in demo)."""
+    """Run both experiment files for every seed of ``config`` (default: the built-in demo).
+
+    With ``output_dir``, each run's stats and agent go to
+    ``output_dir/<method>/seed_<n>/`` (what ``syllabus-like aggregate`` and
+    ``plot`` read).
+    """
     config = DemoConfig() if config is None else config
-    runs = [
-        _run(config, seed, method, on_progress, on_event) for seed in config.seeds for method in METHODS
-    ]
+    directory = Path(experiments_dir) if experiments_dir is not None else experiments_directory()
+    runs = []
+    for seed in config.seeds:
+        for method in METHODS:
+            run_output = None if output_dir is None else os.path.join(output_dir, method, f"seed_{seed}")
+            runs.append(_run(directory / DEMO_FILES[method], config, seed, method, run_output, on_progress, on_event))
     return DemoResult(config=config, runs=tuple(runs))
 
 
