@@ -42,11 +42,12 @@ import gymnasium as gym
 
 from syllabus_like.conditions import Condition, parse_condition
 from syllabus_like.curricula import Curriculum
+from syllabus_like.integrations.sb3_agent import SB3Agent
 from syllabus_like.integrations.worker_errors import PIPE_ERRORS, RecordsWorkerErrors, WorkerErrorDrop
 from syllabus_like.server import TaskServer
 from syllabus_like.wrappers import CurriculumWrapper
 
-__all__ = ["CurriculumCallback", "CurriculumVecEnv", "curriculum_evaluation", "make_curriculum_vec_env"]
+__all__ = ["CurriculumCallback", "CurriculumVecEnv", "SB3Agent", "curriculum_evaluation", "make_curriculum_vec_env"]
 
 EnvSpec = str | Callable[..., gym.Env]
 
