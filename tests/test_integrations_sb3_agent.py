@@ -201,3 +201,23 @@ def test_a_callback_that_stops_learning_early_is_an_error_not_a_busy_loop():
     agent.callbacks.append(StopAtOnce())
     with pytest.raises(RuntimeError, match="model.learn stopped at 1 timesteps, before .*stop condition held"):
         task.run(agent)
+
+
+def test_the_example_yaml_runs_through_the_cli_with_an_sb3_agent(tmp_path, capsys):
+    from pathlib import Path
+
+    from syllabus_like.cli import main
+    from syllabus_like.experiment import LearningStats
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "experiments" / "sb3_gridworld.yml"
+    output = tmp_path / "runs"
+    code = main(["run", str(path), "--seeds", "3", "--output", str(output), "-q",
+                 "--var", "episodes=6", "--var", "eval_every=3", "--var", "eval_episodes=2"])
+    assert code == 0, capsys.readouterr()
+    run = output / "seed_3"
+    assert {"curriculum.agent.zip", "level3.agent.zip", "run.json"} <= {p.name for p in run.iterdir()}
+    for name in ("curriculum", "level3"):
+        stats = LearningStats.load(run / name)
+        assert stats.episodes == 6 and stats.evaluation_episodes.tolist() == [0, 3, 6]
+    assert LearningStats.load(run / "curriculum").episode_tasks[0] == 0
+    assert "seed 3  level3: 6 episodes" in capsys.readouterr().out
