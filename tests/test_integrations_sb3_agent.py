@@ -221,3 +221,44 @@ def test_the_example_yaml_runs_through_the_cli_with_an_sb3_agent(tmp_path, capsy
         assert stats.episodes == 6 and stats.evaluation_episodes.tolist() == [0, 3, 6]
     assert LearningStats.load(run / "curriculum").episode_tasks[0] == 0
     assert "seed 3  level3: 6 episodes" in capsys.readouterr().out
+
+
+class MaskRecordingPPO(PPO):
+    """A PPO whose predict takes action masks, as sb3-contrib's MaskablePPO's does; records them."""
+
+    masks: list = []
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False, action_masks=None):
+        MaskRecordingPPO.masks.append(action_masks)
+        return super().predict(observation, state, episode_start, deterministic)
+
+
+def test_an_envs_action_mask_reaches_models_that_take_masks_and_others_ignore_it():
+    from experiment_helpers import ScriptedEnv
+
+    def task() -> LearningTask:
+        return LearningTask(ScriptedEnv, {"action_mask": True}, {"max_episodes": 2}, evaluation_interval=2,
+                            evaluation_count=1)
+
+    MaskRecordingPPO.masks = []
+    masked = task()
+    masked.run(SB3Agent(MaskRecordingPPO("MlpPolicy", masked.env, **SMALL_PPO)))
+    assert len(MaskRecordingPPO.masks) == 4 and all(m.tolist() == [True, False] for m in MaskRecordingPPO.masks)
+    plain = task()
+    assert plain.run(SB3Agent(PPO("MlpPolicy", plain.env, **SMALL_PPO))).agent_evaluations.tolist() == [1.0, 1.0]
+
+
+def test_an_interrupted_task_saves_the_model_then_re_raises(tmp_path):
+    class InterruptAfter(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps == 40:
+                raise KeyboardInterrupt
+            return True
+
+    task = grid_task(stop={"max_episodes": 1000}, include_init_eval=False, agent_save_path=str(tmp_path / "agent"),
+                     stats_save_path=str(tmp_path / "agent"))
+    agent = ppo_agent(task, callback=InterruptAfter())
+    with pytest.raises(KeyboardInterrupt):
+        task.run(agent)
+    assert (tmp_path / "agent.zip").exists() and (tmp_path / "agent.stats.json").exists()
+    assert PPO.load(tmp_path / "agent.zip").num_timesteps == 40

@@ -175,6 +175,8 @@ class SB3Agent:
         self.learn_timesteps = learn_timesteps
         self.callbacks = callbacks
         self.learn_kwargs = learn_kwargs
+        self._masks_checked_for: BaseAlgorithm | None = None
+        self._predict_masks = False
 
     @classmethod
     def from_spaces(
@@ -185,6 +187,7 @@ class SB3Agent:
         algorithm: Any = "PPO",
         policy: Any = "MlpPolicy",
         learn_timesteps: int = DEFAULT_LEARN_TIMESTEPS,
+        callback: BaseCallback | Sequence[BaseCallback] | None = None,
         learn_kwargs: Mapping[str, Any] | None = None,
         **algorithm_kwargs: Any,
     ) -> SB3Agent:
@@ -192,8 +195,9 @@ class SB3Agent:
 
         ``algorithm`` is one of :data:`SB3_ALGORITHMS` by name, a
         ``"package.module:Name"`` reference or a class; ``policy`` what SB3
-        takes (``"MlpPolicy"``, ``"CnnPolicy"``, a class). Every other keyword
-        goes to the algorithm (``learning_rate``, ``n_steps``, ``seed``,
+        takes (``"MlpPolicy"``, ``"CnnPolicy"``, a class);
+        ``learn_timesteps``, ``callback`` and ``learn_kwargs`` are
+        :class:`SB3Agent`'s. Every other keyword goes to the algorithm (``learning_rate``, ``n_steps``, ``seed``,
         ``device``, ``policy_kwargs``, ...). In YAML::
 
             agent:
@@ -211,7 +215,7 @@ class SB3Agent:
             raise ValueError(
                 f"{algorithm_class.__name__} rejects the arguments {algorithm_kwargs!r} with policy {policy!r}: {error}"
             ) from error
-        return cls(model, learn_timesteps=learn_timesteps, learn_kwargs=learn_kwargs)
+        return cls(model, learn_timesteps=learn_timesteps, callback=callback, learn_kwargs=learn_kwargs)
 
     # ------------------------------------------------------------ the agent
     def get_action(self, obs: Any, legal_mask: Any = None, greedy: bool = False) -> Any:
@@ -225,7 +229,12 @@ class SB3Agent:
         return action
 
     def _predict_takes_masks(self) -> bool:
-        return "action_masks" in inspect.signature(self.model.predict).parameters
+        """Whether the model's ``predict`` takes ``action_masks`` (checked once per model; evaluation asks per step)."""
+        model = self.model
+        if self._masks_checked_for is not model:
+            self._predict_masks = "action_masks" in inspect.signature(model.predict).parameters
+            self._masks_checked_for = model
+        return self._predict_masks
 
     def learn_task(self, task: Any, env: gym.Env, *, seed: int | None = None, verbose: int = 0) -> None:
         """Train the model on ``env`` (the task's :meth:`~LearningTask.training_env`) until ``task.should_stop()``.
