@@ -262,3 +262,17 @@ def test_an_interrupted_task_saves_the_model_then_re_raises(tmp_path):
         task.run(agent)
     assert (tmp_path / "agent.zip").exists() and (tmp_path / "agent.stats.json").exists()
     assert PPO.load(tmp_path / "agent.zip").num_timesteps == 40
+
+
+def test_the_overhead_benchmark_trains_both_ways_and_prints_its_ratio(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "sb3_agent_overhead.py"
+    spec = importlib.util.spec_from_file_location("sb3_agent_overhead", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.plain_sb3(128) == 512  # one rollout of n_steps
+    assert module.through_learning_task(128) >= 128
+    assert module.run(rounds=1, steps=256) > 0
+    assert "ratio ours / plain" in capsys.readouterr().out
