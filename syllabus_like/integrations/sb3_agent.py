@@ -197,8 +197,9 @@ class SB3Agent:
         ``"package.module:Name"`` reference or a class; ``policy`` what SB3
         takes (``"MlpPolicy"``, ``"CnnPolicy"``, a class);
         ``learn_timesteps``, ``callback`` and ``learn_kwargs`` are
-        :class:`SB3Agent`'s. Every other keyword goes to the algorithm (``learning_rate``, ``n_steps``, ``seed``,
-        ``device``, ``policy_kwargs``, ...). In YAML::
+        :class:`SB3Agent`'s. Every other keyword goes to the algorithm
+        (``learning_rate``, ``n_steps``, ``seed``, ``device``,
+        ``policy_kwargs``, ...). In YAML::
 
             agent:
               type: syllabus_like.integrations.sb3:SB3Agent
