@@ -194,7 +194,8 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples" / "experimen
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_every_example_experiment_loads_and_round_trips(path, tmp_path):
     experiment = Experiment.load(path)
-    assert experiment.agent_config is not None and experiment.agent_config["type"].startswith("syllabus_like.agents")
+    assert experiment.agent_config is not None
+    assert experiment.agent_config["type"].startswith(("syllabus_like.agents", "syllabus_like.integrations"))
     assert Experiment.load(experiment.save(tmp_path / "copy")) == experiment
 
 

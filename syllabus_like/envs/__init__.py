@@ -9,7 +9,12 @@
 
 import gymnasium as gym
 
-from syllabus_like.envs.cartpole import CARTPOLE_DEFAULT_TASK, CartPoleTaskWrapper, cartpole_task_space
+from syllabus_like.envs.cartpole import (
+    CARTPOLE_DEFAULT_TASK,
+    CARTPOLE_IMAGE_SHAPE,
+    CartPoleTaskWrapper,
+    cartpole_task_space,
+)
 from syllabus_like.envs.gridworld import CROSSING_MAP, LEVEL_FIELDS, LEVELS, NUM_LEVELS, GridCrossingEnv
 
 GRID_CROSSING_ID = "syllabus_like/GridCrossing-v0"
@@ -19,6 +24,7 @@ if GRID_CROSSING_ID not in gym.registry:
 __all__ = [
     "GRID_CROSSING_ID",
     "CARTPOLE_DEFAULT_TASK",
+    "CARTPOLE_IMAGE_SHAPE",
     "CROSSING_MAP",
     "LEVELS",
     "LEVEL_FIELDS",

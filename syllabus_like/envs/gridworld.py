@@ -42,6 +42,7 @@ from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace
 
 __all__ = [
     "ACTION_DELTAS",
+    "CELL_PIXELS",
     "CROSSING_MAP",
     "LEVELS",
     "LEVEL_FIELDS",
@@ -79,6 +80,13 @@ LEVELS.setflags(write=False)
 
 NUM_LEVELS: int = len(LEVELS)
 
+#: Side, in pixels, of one cell in ``render_mode="rgb_array"`` images.
+CELL_PIXELS: int = 8
+_WALL_COLOUR = np.array([40, 40, 40], dtype=np.uint8)
+_FLOOR_COLOUR = np.array([230, 230, 230], dtype=np.uint8)
+_GOAL_COLOUR = np.array([40, 170, 60], dtype=np.uint8)
+_AGENT_COLOUR = np.array([210, 40, 40], dtype=np.uint8)
+
 #: Row and column change of each action: 0 up, 1 right, 2 down, 3 left.
 ACTION_DELTAS: np.ndarray = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]], dtype=np.int64)
 ACTION_DELTAS.setflags(write=False)
@@ -106,14 +114,17 @@ class GridCrossingEnv(gym.Env[int, int]):
 
     Args:
         level: the initial difficulty level (default: the hardest).
-        render_mode: ``None`` or ``"ansi"`` (a text picture of the map).
+        render_mode: ``None``, ``"ansi"`` (a text picture of the map) or
+            ``"rgb_array"`` (an image of it, :data:`CELL_PIXELS` pixels a
+            cell: walls dark, floor light, goal green, agent red), the mode
+            Stable-Baselines3's ``make_vec_env`` and Gymnasium's ``RecordVideo`` ask for.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, level: int | None = None, render_mode: str | None = None) -> None:
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be None, 'ansi' or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
 
         self.walls = np.array([[ch == "#" for ch in row] for row in CROSSING_MAP], dtype=bool)
@@ -181,7 +192,9 @@ class GridCrossingEnv(gym.Env[int, int]):
             info["task_completion"] = self._completion(terminated)
         return self._cell, reward, terminated, truncated, info
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return self._render_image()
         if self.render_mode != "ansi":
             return None
         rows = [list(row) for row in CROSSING_MAP]
@@ -191,6 +204,14 @@ class GridCrossingEnv(gym.Env[int, int]):
         return "\n".join("".join(row) for row in rows)
 
     # -------------------------------------------------------------- helpers
+    def _render_image(self) -> np.ndarray:
+        """The map as an ``(height * CELL_PIXELS, width * CELL_PIXELS, 3)`` uint8 image."""
+        cells = np.where(self.walls[..., None], _WALL_COLOUR, _FLOOR_COLOUR).astype(np.uint8)
+        cells[divmod(self.goal_cell, self.width)] = _GOAL_COLOUR
+        if self._cell >= 0:
+            cells[divmod(self._cell, self.width)] = _AGENT_COLOUR
+        return np.repeat(np.repeat(cells, CELL_PIXELS, axis=0), CELL_PIXELS, axis=1)
+
     def _completion(self, reached_goal: bool) -> float:
         if reached_goal:
             return 1.0

@@ -8,7 +8,7 @@ every academia name to ours. ``Experiment`` is academia's ``Curriculum``
 (here ``Curriculum`` is the task sampler).
 """
 
-from syllabus_like.experiment.agent import Agent, SavableAgent
+from syllabus_like.experiment.agent import Agent, LoopOwningAgent, SavableAgent
 from syllabus_like.experiment.aggregator import LearningStatsAggregator
 from syllabus_like.experiment.episode_statistics import EpisodeStatistics
 from syllabus_like.experiment.experiment import Experiment
@@ -26,5 +26,6 @@ __all__ = [
     "LearningStats",
     "LearningStatsAggregator",
     "LearningTask",
+    "LoopOwningAgent",
     "SavableAgent",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Agent", "SavableAgent"]
+__all__ = ["Agent", "LoopOwningAgent", "SavableAgent"]
 
 
 @runtime_checkable
@@ -27,8 +27,7 @@ class Agent(Protocol):
     where it is).
 
     Agents that own their training loop (Stable-Baselines3 models, the JAX
-    PPO) train on :meth:`LearningTask.training_env`, whose wrapper gathers the
-    statistics, and ask :meth:`LearningTask.should_stop` themselves.
+    PPO) are :class:`LoopOwningAgent` instead: they need no ``update``.
     """
 
     def get_action(self, obs: Any, legal_mask: Any = None, greedy: bool = False) -> Any: ...
@@ -45,3 +44,29 @@ class SavableAgent(Agent, Protocol):
     def save(self, path: str) -> str: ...
 
     def load(self, path: str) -> None: ...
+
+
+@runtime_checkable
+class LoopOwningAgent(Protocol):
+    """An agent that runs its own training loop (a Stable-Baselines3 model, a JAX trainer).
+
+    :meth:`LearningTask.run` evaluates it with ``get_action`` as it does an
+    :class:`Agent` (the initial evaluation included) and, instead of stepping
+    the env itself, calls ``learn_task(task, env, seed=..., verbose=...)``
+    once. ``env`` is ``task.training_env()``: the task's env (in its
+    :class:`~syllabus_like.wrappers.CurriculumWrapper` when the task has a
+    curriculum) inside the wrapper that records every finished episode in
+    ``task.stats``. ``seed`` seeds the env's first reset (None: unseeded). The
+    agent trains on ``env`` and, after each finished training episode, calls
+    ``task.evaluate_if_due(self, verbose)`` and stops once
+    ``task.should_stop()`` is True; the runner raises ``RuntimeError`` if
+    ``learn_task`` returns before that. ``reset_exploration``, ``save`` and
+    ``load`` are optional, as for :class:`Agent`.
+
+    The runner recognises such an agent by its callable ``learn_task``
+    attribute.
+    """
+
+    def get_action(self, obs: Any, legal_mask: Any = None, greedy: bool = False) -> Any: ...
+
+    def learn_task(self, task: Any, env: Any, *, seed: int | None = None, verbose: int = 0) -> None: ...

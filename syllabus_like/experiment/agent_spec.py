@@ -4,7 +4,8 @@ A library agent named without the arguments that follow from the env (for
 :class:`~syllabus_like.agents.QLearningAgent`, the sizes of its ``Discrete``
 spaces) is built with its ``from_spaces(observation_space, action_space,
 **args)`` classmethod from the first task's env. A ``seed`` argument, when the
-agent takes one and the block gives none, is the run's seed.
+agent (its constructor or its ``from_spaces``) takes one and the block gives
+none, is the run's seed.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def build_agent(config: Mapping[str, Any] | str, env: Any, seed: int | None = No
         raise ValueError(f"unknown agent setting(s) {unknown}; valid ones are: {', '.join(AGENT_FIELDS)}")
     agent_type = resolve_reference(config["type"], "agent type")
     arguments = dict(config.get("args") or {})
-    if seed is not None and "seed" not in arguments and _accepts(agent_type, "seed"):
+    takes_seed = _accepts(agent_type, "seed") or _accepts(getattr(agent_type, "from_spaces", None), "seed")
+    if seed is not None and "seed" not in arguments and takes_seed:
         arguments["seed"] = seed
     if not _binds(agent_type, arguments) and callable(getattr(agent_type, "from_spaces", None)):
         return agent_type.from_spaces(env.observation_space, env.action_space, **arguments)

@@ -61,12 +61,19 @@ def _split_seed(seed: int | None) -> tuple[int | None, int | None]:
     return int(training.generate_state(1)[0]), int(evaluation.generate_state(1)[0])
 
 
+def _owns_training_loop(agent: Any) -> bool:
+    """Whether ``agent`` trains in its own loop (a :class:`~syllabus_like.experiment.LoopOwningAgent`)."""
+    return callable(getattr(agent, "learn_task", None))
+
+
 def _check_agent(agent: Any) -> None:
-    missing = [name for name in ("get_action", "update") if not callable(getattr(agent, name, None))]
+    needed = ("get_action",) if _owns_training_loop(agent) else ("get_action", "update")
+    missing = [name for name in needed if not callable(getattr(agent, name, None))]
     if missing:
         raise TypeError(
             f"{agent!r} is not an Agent: it lacks {missing} (see syllabus_like.experiment.Agent); "
-            "agents that own their training loop train on LearningTask.training_env() instead"
+            "an agent that owns its training loop has learn_task(task, env, seed=..., verbose=...) and get_action "
+            "(see syllabus_like.experiment.LoopOwningAgent)"
         )
 
 
@@ -321,7 +328,9 @@ class LearningTask:
         one derived from its seed). Every run starts with fresh stats and, for
         a curriculum given as a dict, a fresh curriculum seeded by the run's
         seed; a curriculum given as an object carries on from its state. ``on_episode(stats)`` is called after each
-        training episode. The agent and the stats are saved to
+        training episode. An agent with ``learn_task`` (a
+        :class:`~syllabus_like.experiment.LoopOwningAgent`) trains in its own
+        loop on :meth:`training_env`. The agent and the stats are saved to
         ``agent_save_path`` / ``stats_save_path`` (when set) on completion and
         on interruption; a ``KeyboardInterrupt`` or an exception is re-raised
         after saving.
@@ -357,6 +366,9 @@ class LearningTask:
     def _train(self, agent: Any, env: EpisodeStatistics, verbose: int, seed: int | None) -> None:
         if self.include_init_eval:
             self.evaluate(agent, verbose)
+        if _owns_training_loop(agent):
+            self._train_in_agent_loop(agent, env, verbose, seed)
+            return
         # The loop steps the env inside the statistics wrapper and hands it each episode's
         # return and length at the end (EpisodeStatistics.record_episode): per step, exactly
         # the work of a hand-written loop that keeps its returns.
@@ -392,6 +404,19 @@ class LearningTask:
                         break
             record_episode(episode_return, length)
             evaluate_if_due(agent, verbose)
+
+    def _train_in_agent_loop(self, agent: Any, env: EpisodeStatistics, verbose: int, seed: int | None) -> None:
+        """Hand the loop to ``agent.learn_task``; it must return only once a stop condition holds."""
+        if self.should_stop():
+            return  # e.g. a condition on the initial evaluation already holds: no training at all
+        agent.learn_task(self, env, seed=seed, verbose=verbose)
+        if not self.should_stop():
+            label = self.name if self.name is not None else "task"
+            raise RuntimeError(
+                f"{agent!r}.learn_task returned before a stop condition of {label} ({self.stop_conditions!r}) "
+                f"held, after {self.stats.episodes} episodes and {self.stats.total_steps} steps; an agent that owns "
+                "its training loop trains until LearningTask.should_stop() is True"
+            )
 
     def _save_outputs(self, agent: Any, verbose: int) -> None:
         if self.stats_save_path is not None:

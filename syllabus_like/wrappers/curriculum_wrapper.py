@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
+import numpy as np
 
 from syllabus_like.wrappers.task_source import FollowsTaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
@@ -58,6 +61,14 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     One that writes ``info["task"]`` itself (its ``tags_infos``, on by
     default) has the key taken out where ``task_info`` leaves it out; build it
     with ``tags_infos=False`` to spare both the write and the removal.
+
+    Evaluation: inside ``with env.evaluation():`` (or between
+    ``env.set_evaluation(True)`` and ``env.set_evaluation(False)``) tasks are
+    still drawn from the source, but no episode is reported to it: not the
+    episode in progress when evaluation starts, nor any episode that starts
+    during evaluation, even if it ends after evaluation stopped. For vector
+    envs, call ``set_evaluation`` on every sub-env (``envs.call("set_evaluation",
+    True)``), or use the helpers in :mod:`syllabus_like.integrations`.
     """
 
     def __init__(
@@ -72,6 +83,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self._task_in_step_info = task_info == "every_step"
         self._episode_return = 0.0
         self._episode_length = 0
+        self._evaluating = False
         self._prepare_episode()
 
     def _prepare_episode(self) -> None:
@@ -82,7 +94,8 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         unless ``task_info="every_step"`` wants it there.
         """
         self._env_step = self.env.step  # the inner env's own step, looked up once per episode (hot path)
-        self._step_updates = bool(self.source.requires_step_updates)
+        self._reports_episode = not self._evaluating
+        self._step_updates = self._reports_episode and bool(self.source.requires_step_updates)
         inner_tags = self._task_wrapper is not None and bool(self._task_wrapper.tags_infos)
         self._strip_step_task = inner_tags and not self._task_in_step_info
         self._strip_reset_task = inner_tags and self._task_info == "none"
@@ -92,6 +105,29 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     def task_info(self) -> str:
         """Where the task appears in infos: ``"every_step"``, ``"reset"`` or ``"none"`` (fixed at construction)."""
         return self._task_info
+
+    @property
+    def evaluating(self) -> bool:
+        """Whether episodes started now are evaluation episodes, never reported to the source."""
+        return self._evaluating
+
+    def set_evaluation(self, evaluating: bool) -> None:
+        """Start (True) or stop (False) evaluation; see the class docstring for which episodes it covers."""
+        if not isinstance(evaluating, (bool, np.bool_)):
+            raise TypeError(f"set_evaluation takes a bool, got {evaluating!r}")
+        self._evaluating = bool(evaluating)
+        if self._evaluating:  # the episode in progress is no longer a training episode
+            self._prepare_episode()
+
+    @contextmanager
+    def evaluation(self) -> Iterator[CurriculumWrapper]:
+        """``with env.evaluation(): ...`` plays episodes that are never reported to the source."""
+        previous = self._evaluating
+        self.set_evaluation(True)
+        try:
+            yield self
+        finally:
+            self.set_evaluation(previous)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         task, options = self._next_task(options)
@@ -112,7 +148,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self._episode_length += 1
         if self._per_step_work:
             self._step_extras(result)
-        if result[2] or result[3]:
+        if (result[2] or result[3]) and self._reports_episode:
             self._report_episode(result[4])
         return result
 
