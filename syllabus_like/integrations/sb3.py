@@ -47,7 +47,14 @@ from syllabus_like.integrations.worker_errors import PIPE_ERRORS, RecordsWorkerE
 from syllabus_like.server import TaskServer
 from syllabus_like.wrappers import CurriculumWrapper
 
-__all__ = ["CurriculumCallback", "CurriculumVecEnv", "SB3Agent", "curriculum_evaluation", "make_curriculum_vec_env"]
+__all__ = [
+    "CurriculumCallback",
+    "CurriculumVecEnv",
+    "SB3Agent",
+    "curriculum_evaluation",
+    "find_curriculum",
+    "make_curriculum_vec_env",
+]
 
 EnvSpec = str | Callable[..., gym.Env]
 
