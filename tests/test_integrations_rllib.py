@@ -1,4 +1,9 @@
-"""RLlib integration (new API stack): one env runner, two PPO iterations on a tiny env, with a real Ray."""
+"""RLlib integration (new API stack): one env runner, two PPO iterations on a tiny env, with a real Ray.
+
+``ray[rllib]`` pins an older Gymnasium, so `make test` runs this file (and the RLlib
+example) in a virtualenv of its own, ``.venv-rllib``; the rest of the suite runs
+against the newest Gymnasium.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-ray = pytest.importorskip("ray", reason="the rllib extra is part of `make test`; install syllabus-like[rllib]")
-torch = pytest.importorskip("torch", reason="RLlib's PPO needs torch; install syllabus-like[sb3]")
+import ray
+import torch
+
 torch.set_num_threads(1)
 
 import ray.cloudpickle  # noqa: E402
