@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TEST_EXTRAS := dev,jax,ray,pettingzoo
+TEST_EXTRAS := dev,jax,ray,pettingzoo,alpgmm,efficacy
 PYTEST_ARGS ?=
 
 .PHONY: demo test bench clean

@@ -87,8 +87,16 @@ class Curriculum:
         task: Any,
         progress: float = 0.0,
         env_id: int | None = None,
+        score: float | None = None,
     ) -> None:
-        """Called once per finished episode with its return, length and task."""
+        """Called once per finished episode with its return, length and task.
+
+        ``progress`` is the episode's success or progress in [0, 1]. ``score``
+        is a per-episode learning-potential score (e.g. the mean positive value
+        loss, or MaxMC) for the curricula that prioritise by one
+        (:class:`~syllabus_like.curricula.PrioritizedLevelReplay`); the others
+        ignore it. Whoever computed it (a trainer integration, a wrapper) supplies it.
+        """
 
     def update_task_progress(self, task: Any, progress: float, env_id: int | None = None) -> None:
         """Called when an env reports progress (in [0, 1]) on ``task`` mid-episode."""

@@ -213,7 +213,7 @@ class SequentialCurriculum(Curriculum):
         super().update_on_step_batch(step_results, env_id=env_id)
         self.check_stopping_conditions()
 
-    def update_on_episode(self, episode_return, length, task, progress=0.0, env_id=None) -> None:
+    def update_on_episode(self, episode_return, length, task, progress=0.0, env_id=None, score=None) -> None:
         self.task_space.encode(task)  # TaskSpaceError for a task outside the space
         self._total_episodes += 1
         self._total_steps += int(length)
@@ -222,7 +222,10 @@ class SequentialCurriculum(Curriculum):
             self._episodes += 1
             self._steps += int(length)
             self._returns.append(float(episode_return))
-            current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            if score is None:
+                current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            else:
+                current.update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
         self.check_stopping_conditions()
 
     def update_task_progress(self, task, progress, env_id=None) -> None:

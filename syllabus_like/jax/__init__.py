@@ -73,6 +73,7 @@ from syllabus_like.jax.constant import Constant
 from syllabus_like.jax.domain_randomization import DomainRandomization
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
 from syllabus_like.jax.episodes import EpisodeBatch
+from syllabus_like.jax.learnability import Learnability, LearnabilityState
 from syllabus_like.jax.learning_progress import LearningProgress, LearningProgressState
 from syllabus_like.jax.level_scores import EpisodeAccumulator, episode_means, max_mc_scores, positive_value_loss
 from syllabus_like.jax.prioritized_level_replay import PLRState, PrioritizedLevelReplay
@@ -107,6 +108,8 @@ __all__ = [
     "EpisodeAccumulator",
     "EpisodeBatch",
     "IterationContext",
+    "Learnability",
+    "LearnabilityState",
     "LearningProgress",
     "LearningProgressState",
     "LevelCurriculum",

@@ -176,12 +176,19 @@ class BufferedClient:
             return sampled
 
     def update_on_episode(
-        self, episode_return: float, length: int, task: Any, progress: float = 0.0, env_id: int | None = None
+        self,
+        episode_return: float,
+        length: int,
+        task: Any,
+        progress: float = 0.0,
+        env_id: int | None = None,
+        score: float | None = None,
     ) -> None:
         """Buffer an episode report; top up tasks for the reset that follows (sending the report)."""
+        score = None if score is None else float(score)
         with self._lock:
             self._before_use()
-            self._buffer((EPISODE, float(episode_return), int(length), task, float(progress), env_id))
+            self._buffer((EPISODE, float(episode_return), int(length), task, float(progress), env_id, score))
             self._top_up(1)
 
     def update_on_step(

@@ -45,11 +45,20 @@ class LocalClient:
             return self._curriculum.sample(k)
 
     def update_on_episode(
-        self, episode_return: float, length: int, task: Any, progress: float = 0.0, env_id: int | None = None
+        self,
+        episode_return: float,
+        length: int,
+        task: Any,
+        progress: float = 0.0,
+        env_id: int | None = None,
+        score: float | None = None,
     ) -> None:
         self._check_open()
         with self._lock:
-            self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            if score is None:  # curricula written before the keyword existed keep working
+                self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            else:
+                self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
 
     def update_on_step(
         self,

@@ -7,7 +7,9 @@ A client sends **requests** ``(reports, num_tasks, wants_reply)``:
 
 * ``reports`` is a list of report records, applied to the curriculum in order:
 
-  - ``(EPISODE, episode_return, length, task, progress, env_id)``
+  - ``(EPISODE, episode_return, length, task, progress, env_id, score)``; ``score``
+    (a per-episode learning-potential score, or None) is passed on only when
+    given, so curricula written before the keyword existed keep working
   - ``(STEPS, env_id, tasks, observations, rewards, terminated, truncated, infos, progresses)``:
     consecutive step updates of one env, in columns (see :func:`pack_steps`),
     applied with one ``update_on_step_batch``
@@ -83,8 +85,12 @@ def apply_reports(curriculum: Any, reports: Sequence[tuple]) -> None:
     for report in reports:
         kind = report[0]
         if kind == EPISODE:
-            _, episode_return, length, task, progress, env_id = report
-            curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            _, episode_return, length, task, progress, env_id, *rest = report
+            score = rest[0] if rest else None
+            if score is None:
+                curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            else:
+                curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
         elif kind == STEPS:
             curriculum.update_on_step_batch(unpack_steps(report), env_id=report[1])
         elif kind == PROGRESS:
