@@ -429,3 +429,24 @@ def test_alpgmm_state_round_trip_over_tuple_and_dict_spaces(space):
     flat = lambda tasks: np.concatenate([np.concatenate([np.ravel(v) for v in (t.values() if isinstance(t, dict) else t)]) for t in tasks])  # noqa: E731
     np.testing.assert_array_equal(flat(restored.sample(20)), flat(original.sample(20)))
     assert original.probabilities() is None
+
+
+def test_plr_new_levels_are_uniform_over_the_tasks_outside_a_nearly_full_buffer():
+    curriculum = PrioritizedLevelReplay(DiscreteTaskSpace(10), buffer_size=7, replay_prob=0.0, seed=5)
+    for task in range(7):
+        report(curriculum, task, score=float(task))
+    assert set(curriculum.sample(3000)) == {7, 8, 9}
+    np.testing.assert_allclose(empirical(curriculum, 10)[7:], 1 / 3, atol=0.015)
+    report(curriculum, 8, score=10.0)  # enters; the lowest (task 0) leaves the buffer
+    assert set(curriculum.sample(3000)) == {0, 7, 9}
+    report(curriculum, 0, score=-1.0)  # does not beat the lowest: stays outside
+    assert set(curriculum.sample(3000)) == {0, 7, 9}
+    np.testing.assert_allclose(curriculum.probabilities()[[0, 7, 9]], 1 / 3)
+
+
+def test_importing_the_library_does_not_import_scikit_learn():
+    import subprocess
+
+    code = "import sys, syllabus_like; print(sorted(m for m in ('sklearn', 'matplotlib', 'rliable') if m in sys.modules))"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"

@@ -37,12 +37,23 @@ episode on a new level is only *evaluated* (its score still updates the
 buffer). :meth:`PrioritizedLevelReplay.should_train_on` tells the trainer
 which case the latest draw of a task was.
 
+Cost: ``update_on_episode`` and ``sample()`` are O(log buffer_size) apart
+from a list insertion (a memmove): the buffer is a list sorted by score
+(bisected), staleness draws descend a Fenwick tree of the levels' last-played
+counts, and a draw picks replay-or-new, then the score part or the staleness
+part of ``P_replay``, then a rank or a level, so no distribution table is
+rebuilt after an update. ``probabilities()`` computes the whole distribution
+(O(num_tasks)). Uniform numbers come from the generator in blocks, which are
+part of :meth:`PrioritizedLevelReplay.state_dict`.
+
 Each episode needs a score: ``update_on_episode(..., score=s)``. A report
 without one raises at once (a PLR fed no scores would silently be uniform).
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
 from typing import Any, Literal
 
 import numpy as np
@@ -59,12 +70,18 @@ from syllabus_like.validation import check_positive_int
 
 __all__ = ["PrioritizedLevelReplay"]
 
-_FLOAT32 = np.finfo(np.float32)
+_FLOAT32_MIN = float(np.finfo(np.float32).min)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+#: Uniform doubles drawn from the generator at a time.
+_UNIFORM_BLOCK = 256
 
 
-def _rank_key(score: np.floating | np.ndarray) -> Any:
-    """The score the buffer is sorted by: NaN and -inf rank lowest, +inf highest (as in the JAX version)."""
-    return np.nan_to_num(score, nan=_FLOAT32.min, posinf=_FLOAT32.max, neginf=_FLOAT32.min)
+def _rank_key(score: float) -> float:
+    """The number the buffer is sorted by: NaN and -inf rank lowest, +inf highest (as in the JAX version)."""
+    if score != score or score == -math.inf:
+        return _FLOAT32_MIN
+    return _FLOAT32_MAX if score == math.inf else score
 
 
 class PrioritizedLevelReplay(Curriculum):
@@ -111,88 +128,136 @@ class PrioritizedLevelReplay(Curriculum):
             raise ValueError(f"robust must be True or False, got {robust!r}")
         self.prioritization = prioritization
         self.robust = robust
-        self.buffer_size = min(buffer_size, self.num_tasks)
-        size = self.buffer_size
-        self._levels = np.full(size, -1, np.int64)  # sorted by score, best first; -1: empty
-        self._scores = np.zeros(size, np.float32)
-        self._last_played = np.zeros(size, np.int64)
-        self._max_returns = np.full(size, -np.inf)
-        self._slot_of_task = np.full(self.num_tasks, -1, np.int64)
-        self._filled = 0
+        self.buffer_size = size = min(buffer_size, self.num_tasks)
+        # Levels needed before replay starts, computed in float32 as the JAX version does.
+        self._needed = max(float(np.ceil(np.float32(self.min_fill) * np.float32(size))), 1.0)
+        rank = np.arange(1, size + 1, dtype=np.float64)
+        weights = rank ** (-1.0 / self.temperature) if prioritization == "rank" else (rank <= self.top_k) * 1.0
+        self._rank_weights = weights
+        self._rank_cumulative = np.cumsum(weights).tolist()
+        # The ranking: levels best first, with their negated sort keys ascending (for bisect).
+        self._levels: list[int] = []
+        self._negated_keys: list[float] = []
+        # Per level, a fixed home (an index in 0 .. size-1) for what does not depend on rank.
+        self._home_of: dict[int, int] = {}
+        self._free_homes = list(range(size - 1, -1, -1))
+        self._level_at = [-1] * size
+        self._score_at = [0.0] * size
+        self._last_played_at = [0] * size
+        self._max_return_at = [-math.inf] * size
+        self._tree_counts = [0] * (size + 1)  # Fenwick trees over homes: levels present, last-played counts
+        self._tree_last_played = [0] * (size + 1)
+        self._last_played_total = 0
         self._episode_count = 0
         self._trained_on: dict[int, bool] = {}  # task -> whether its latest draw was a replay
-        self._replay_cdf: np.ndarray | None = None  # cached until the next update
-        self._outside_tasks: np.ndarray | None = None  # cached until the buffer's membership changes
+        # The tasks outside the buffer, in some order, and each one's index in that list: built the first
+        # time fewer than half the tasks are outside (before that, draws reject buffered tasks), then
+        # kept up to date with O(1) swap-removals and appends.
+        self._outside_tasks: list[int] | None = None
+        self._outside_index: dict[int, int] = {}
+        self._spare_uniforms: list[float] = []  # the next doubles of the generator's stream, last one first
 
     # ---------------------------------------------------------- distribution
     def effective_replay_prob(self) -> float:
         """``p`` once ``min_fill`` of the buffer holds levels; 1 when every task is in the buffer."""
-        needed = max(float(np.ceil(np.float32(self.min_fill) * np.float32(self.buffer_size))), 1.0)
-        if self._filled < needed:
+        filled = len(self._levels)
+        if filled < self._needed:
             return 0.0
-        return 1.0 if self._filled == self.num_tasks else self.replay_prob
+        return 1.0 if filled == self.num_tasks else self.replay_prob
 
     def replay_distribution(self) -> np.ndarray:
-        """``P_replay`` over the filled buffer slots (best score first)."""
-        filled = self._filled
+        """``P_replay`` over the buffered levels, best score first."""
+        filled = len(self._levels)
         if filled == 0:
             return np.zeros(0)
-        rank = np.arange(1, filled + 1, dtype=np.float64)
-        if self.prioritization == "rank":
-            weight = rank ** (-1.0 / self.temperature)
-        else:
-            weight = (rank <= self.top_k).astype(np.float64)
+        weight = self._rank_weights[:filled]
         score_part = weight / weight.sum()
-        staleness = (self._episode_count - self._last_played[:filled]).astype(np.float64)
+        last_played = np.array([self._last_played_at[self._home_of[level]] for level in self._levels], np.float64)
+        staleness = self._episode_count - last_played
         total = staleness.sum()
         staleness_part = staleness / total if total > 0 else np.full(filled, 1.0 / filled)
         return (1.0 - self.staleness_coef) * score_part + self.staleness_coef * staleness_part
 
     def probabilities(self) -> np.ndarray:
         replay = self.effective_replay_prob()
-        probabilities = np.zeros(self.num_tasks)
-        outside = self.num_tasks - self._filled
-        if outside:
-            probabilities[self._slot_of_task < 0] = (1.0 - replay) / outside
-        if self._filled:
-            probabilities[self._levels[: self._filled]] += replay * self.replay_distribution()
+        filled = len(self._levels)
+        outside = self.num_tasks - filled
+        probabilities = np.full(self.num_tasks, (1.0 - replay) / outside if outside else 0.0)
+        if filled:
+            levels = np.array(self._levels, np.int64)
+            probabilities[levels] = replay * self.replay_distribution()
         return probabilities
 
     # --------------------------------------------------------------- sampling
+    def _uniform(self) -> float:
+        """The next uniform double of the generator's stream (drawn in blocks)."""
+        if not self._spare_uniforms:
+            self._spare_uniforms = self._rng.random(_UNIFORM_BLOCK).tolist()[::-1]
+        return self._spare_uniforms.pop()
+
     def _sample(self, k: int) -> list[int]:
         replay = self.effective_replay_prob()
-        replayed = self._rng.random(k) < replay
-        tasks = np.empty(k, np.int64)
-        num_replays = int(replayed.sum())
-        if num_replays:
-            if self._replay_cdf is None:
-                self._replay_cdf = np.cumsum(self.replay_distribution())
-            cdf = self._replay_cdf
-            slots = np.searchsorted(cdf, self._rng.random(num_replays) * cdf[-1], side="right")
-            tasks[replayed] = self._levels[np.minimum(slots, self._filled - 1)]
-        if num_replays < k:
-            tasks[~replayed] = self._sample_outside(k - num_replays)
-        result = tasks.tolist()
-        if self.robust:
-            for task, was_replay in zip(result, replayed.tolist()):
-                self._trained_on[task] = was_replay
-        return result
+        tasks = []
+        for _ in range(k):
+            replayed = replay > 0.0 and self._uniform() < replay
+            task = self._draw_replay() if replayed else self._draw_outside()
+            if self.robust:
+                self._trained_on[task] = replayed
+            tasks.append(task)
+        return tasks
 
-    def _sample_outside(self, n: int) -> np.ndarray:
-        """``n`` tasks drawn uniformly from those outside the buffer."""
-        outside = self.num_tasks - self._filled
-        if 2 * outside >= self.num_tasks:  # rejection: fewer than 2 tries per task on average
-            drawn: list[np.ndarray] = []
-            still_needed = n
-            while still_needed:
-                candidates = self._rng.integers(self.num_tasks, size=2 * still_needed)
-                candidates = candidates[self._slot_of_task[candidates] < 0][:still_needed]
-                drawn.append(candidates)
-                still_needed -= len(candidates)
-            return np.concatenate(drawn)
+    def _draw_replay(self) -> int:
+        """A buffered level from ``P_replay``: its score part with chance ``1 - rho``, else its staleness part."""
+        filled = len(self._levels)
+        if self._uniform() >= self.staleness_coef:  # score part: a rank
+            cumulative = self._rank_cumulative
+            rank = bisect_right(cumulative, self._uniform() * cumulative[filled - 1], 0, filled)
+            return self._levels[min(rank, filled - 1)]
+        total = self._episode_count * filled - self._last_played_total
+        if total <= 0:
+            return self._levels[min(int(self._uniform() * filled), filled - 1)]
+        return self._level_at[self._descend_staleness(min(int(self._uniform() * total), total - 1))]
+
+    def _descend_staleness(self, target: int) -> int:
+        """The home whose cumulative staleness ``c * count - last_played`` first exceeds ``target``."""
+        counts, last_played, c = self._tree_counts, self._tree_last_played, self._episode_count
+        position, step = 0, 1 << self.buffer_size.bit_length()
+        while step:
+            following = position + step
+            if following <= self.buffer_size:
+                weight = c * counts[following] - last_played[following]
+                if weight <= target:
+                    position = following
+                    target -= weight
+            step >>= 1
+        return position  # the 1-based tree index is position + 1: home ``position``
+
+    def _draw_outside(self) -> int:
+        """A task drawn uniformly from those outside the buffer."""
+        num_tasks, home_of = self.num_tasks, self._home_of
+        outside = num_tasks - len(home_of)
+        if 2 * outside >= num_tasks:  # rejection: fewer than 2 tries on average
+            while True:
+                task = min(int(self._uniform() * num_tasks), num_tasks - 1)
+                if task not in home_of:
+                    return task
         if self._outside_tasks is None:
-            self._outside_tasks = np.flatnonzero(self._slot_of_task < 0)
-        return self._outside_tasks[self._rng.integers(outside, size=n)]
+            self._outside_tasks = [task for task in range(num_tasks) if task not in home_of]
+            self._outside_index = {task: index for index, task in enumerate(self._outside_tasks)}
+        return self._outside_tasks[min(int(self._uniform() * outside), outside - 1)]
+
+    def _leaves_outside(self, task: int) -> None:
+        if self._outside_tasks is not None:
+            index = self._outside_index.pop(task)
+            last = self._outside_tasks.pop()
+            if last != task:
+                self._outside_tasks[index] = last
+                self._outside_index[last] = index
+
+    def _joins_outside(self, task: int) -> None:
+        if self._outside_tasks is not None:
+            self._outside_index[task] = len(self._outside_tasks)
+            self._outside_tasks.append(task)
 
     def should_train_on(self, task: Any) -> bool:
         """Whether the trainer should use the episode on ``task`` for a gradient update.
@@ -223,67 +288,73 @@ class PrioritizedLevelReplay(Curriculum):
                 "e.g. the mean positive value loss or MaxMC of the episode), got score=None; pass it from the "
                 "trainer or the wrapper that reports episodes"
             )
-        score32 = np.float32(score)
-        key = _rank_key(score32)
+        score32 = float(np.float32(score))  # kept in float32, as in the JAX version, so both rank alike
+        negated = -_rank_key(score32)
         self._episode_count += 1
-        slot = int(self._slot_of_task[encoded])
-        if slot >= 0:
-            best = max(float(self._max_returns[slot]), float(episode_return))
-            others = np.delete(_rank_key(self._scores[: self._filled]), slot)
-            position = int(np.count_nonzero(others > key) + np.count_nonzero(others[:slot] == key))
-            self._move(slot, position)
-            self._set_slot(position, encoded, score32, best)
+        levels, negated_keys = self._levels, self._negated_keys
+        home = self._home_of.get(encoded)
+        if home is not None:
+            old = -_rank_key(self._score_at[home])
+            low, high = bisect_left(negated_keys, old), bisect_right(negated_keys, old)
+            index = low if high - low == 1 else levels.index(encoded, low, high)
+            del levels[index], negated_keys[index]
+            # Among equal scores levels keep their order: this one goes after those that were before it.
+            position = max(bisect_left(negated_keys, negated), min(index, bisect_right(negated_keys, negated)))
+            self._max_return_at[home] = max(self._max_return_at[home], float(episode_return))
         else:
-            position = int(np.count_nonzero(_rank_key(self._scores[: self._filled]) >= key))
+            position = bisect_right(negated_keys, negated)  # after every level with an equal score
             if position >= self.buffer_size:
                 return  # does not beat the lowest-scored level of a full buffer
-            if self._filled == self.buffer_size:  # the lowest-scored level leaves
-                self._slot_of_task[self._levels[-1]] = -1
-                self._levels[-1] = -1
-                self._filled -= 1
-            self._filled += 1
-            self._move(self._filled - 1, position)
-            self._set_slot(position, encoded, score32, float(episode_return))
-            self._outside_tasks = None
+            if len(levels) == self.buffer_size:  # the lowest-scored level leaves
+                self._remove(levels.pop())
+                negated_keys.pop()
+            home = self._free_homes.pop()
+            self._home_of[encoded] = home
+            self._level_at[home] = encoded
+            self._max_return_at[home] = float(episode_return)
+            self._last_played_at[home] = 0
+            self._tree_add(home, 1, 0)
+            self._leaves_outside(encoded)
+        levels.insert(position, encoded)
+        negated_keys.insert(position, negated)
+        self._score_at[home] = score32
+        self._tree_add(home, 0, self._episode_count - self._last_played_at[home])
+        self._last_played_at[home] = self._episode_count
 
-    def _move(self, source: int, target: int) -> None:
-        """Move slot ``source`` to ``target``, shifting the slots between by one."""
-        if source != target:
-            low, high = min(source, target), max(source, target) + 1
-            shift = 1 if source > target else -1
-            for array in (self._levels, self._scores, self._last_played, self._max_returns):
-                array[low:high] = np.roll(array[low:high], shift)
-            self._slot_of_task[self._levels[low:high][self._levels[low:high] >= 0]] = np.flatnonzero(
-                self._levels[low:high] >= 0
-            ) + low
+    def _remove(self, level: int) -> None:
+        home = self._home_of.pop(level)
+        self._tree_add(home, -1, -self._last_played_at[home])
+        self._level_at[home] = -1
+        self._last_played_at[home] = 0
+        self._free_homes.append(home)
+        self._joins_outside(level)
 
-    def _set_slot(self, slot: int, task: int, score: np.float32, max_return: float) -> None:
-        self._levels[slot] = task
-        self._scores[slot] = score
-        self._last_played[slot] = self._episode_count
-        self._max_returns[slot] = max_return
-        self._slot_of_task[task] = slot
-        self._replay_cdf = None
+    def _tree_add(self, home: int, count: int, last_played: int) -> None:
+        self._last_played_total += last_played
+        index = home + 1
+        counts, totals, size = self._tree_counts, self._tree_last_played, self.buffer_size
+        while index <= size:
+            counts[index] += count
+            totals[index] += last_played
+            index += index & -index
 
     # -------------------------------------------------------------- reporting
     def max_return(self, task: Any) -> float:
         """The best return seen on ``task``'s level while in the buffer (``-inf`` otherwise), for MaxMC scores."""
-        slot = int(self._slot_of_task[int(self.task_space.encode(task))])
-        return float(self._max_returns[slot]) if slot >= 0 else float("-inf")
+        home = self._home_of.get(int(self.task_space.encode(task)))
+        return self._max_return_at[home] if home is not None else float("-inf")
 
     def buffer(self) -> list[tuple[Any, float]]:
         """The buffered levels (decoded) with their scores, best first."""
-        return [
-            (self.task_space.decode(int(level)), float(score))
-            for level, score in zip(self._levels[: self._filled], self._scores[: self._filled])
-        ]
+        return [(self.task_space.decode(level), self._score_at[self._home_of[level]]) for level in self._levels]
 
     def metrics(self) -> dict[str, float]:
-        filled = self._filled
+        filled = len(self._levels)
+        scores = [self._score_at[self._home_of[level]] for level in self._levels]
         return {
             "buffer_fill": filled / self.buffer_size,
-            "mean_score": float(np.mean(self._scores[:filled], dtype=np.float64)) if filled else 0.0,
-            "max_score": float(self._scores[0]) if filled else 0.0,
+            "mean_score": float(np.mean(scores)) if filled else 0.0,
+            "max_score": scores[0] if filled else 0.0,
             "replay_prob": self.effective_replay_prob(),
             "episodes": float(self._episode_count),
             "entropy": distribution_entropy(self.probabilities()),
@@ -292,38 +363,49 @@ class PrioritizedLevelReplay(Curriculum):
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        filled = self._filled
         state.update(
-            levels=self._levels[:filled].tolist(),
-            scores=self._scores[:filled].tolist(),
-            last_played=self._last_played[:filled].tolist(),
-            max_returns=self._max_returns[:filled].tolist(),
+            levels=list(self._levels),
+            level_at=list(self._level_at),
+            free_homes=list(self._free_homes),
+            score_at=list(self._score_at),
+            last_played_at=list(self._last_played_at),
+            max_return_at=list(self._max_return_at),
             episode_count=self._episode_count,
             trained_on=dict(self._trained_on),
+            spare_uniforms=list(self._spare_uniforms),
+            outside_tasks=None if self._outside_tasks is None else list(self._outside_tasks),
         )
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        levels = np.asarray(state["levels"], np.int64)
-        filled = len(levels)
-        if filled > self.buffer_size or np.any(levels < 0) or np.any(levels >= self.num_tasks):
+        size = self.buffer_size
+        level_at = [int(level) for level in state["level_at"]]
+        levels = [int(level) for level in state["levels"]]
+        if len(level_at) != size or sorted(levels) != sorted(level for level in level_at if level >= 0):
             raise ValueError(
-                f"state_dict holds {filled} levels {levels.tolist()[:8]}..., which do not fit a buffer of "
-                f"{self.buffer_size} over {self.num_tasks} tasks"
+                f"state_dict describes a buffer of {len(level_at)} levels, this curriculum's holds {size} "
+                f"(buffer_size={self.buffer_size}, num_tasks={self.num_tasks})"
             )
-        self._levels[:] = -1
-        self._scores[:] = 0.0
-        self._last_played[:] = 0
-        self._max_returns[:] = -np.inf
-        self._levels[:filled] = levels
-        self._scores[:filled] = np.asarray(state["scores"], np.float32)
-        self._last_played[:filled] = np.asarray(state["last_played"], np.int64)
-        self._max_returns[:filled] = np.asarray(state["max_returns"], np.float64)
-        self._slot_of_task[:] = -1
-        self._slot_of_task[levels] = np.arange(filled)
-        self._filled = filled
+        if any(not 0 <= level < self.num_tasks for level in levels):
+            raise ValueError(f"state_dict holds levels outside 0 .. {self.num_tasks - 1}: {levels[:8]}")
+        self._level_at = level_at
+        self._free_homes = [int(home) for home in state["free_homes"]]
+        self._score_at = [float(score) for score in state["score_at"]]
+        self._last_played_at = [int(count) for count in state["last_played_at"]]
+        self._max_return_at = [float(value) for value in state["max_return_at"]]
+        self._home_of = {level: home for home, level in enumerate(level_at) if level >= 0}
+        self._levels = levels
+        self._negated_keys = [-_rank_key(self._score_at[self._home_of[level]]) for level in levels]
+        self._tree_counts = [0] * (size + 1)
+        self._tree_last_played = [0] * (size + 1)
+        self._last_played_total = 0
+        for home, level in enumerate(level_at):
+            if level >= 0:
+                self._tree_add(home, 1, self._last_played_at[home])
         self._episode_count = int(state["episode_count"])
         self._trained_on = {int(task): bool(flag) for task, flag in state["trained_on"].items()}
-        self._replay_cdf = None
-        self._outside_tasks = None
+        self._spare_uniforms = [float(u) for u in state["spare_uniforms"]]
+        outside = state["outside_tasks"]
+        self._outside_tasks = None if outside is None else [int(task) for task in outside]
+        self._outside_index = {} if outside is None else {task: i for i, task in enumerate(self._outside_tasks)}
