@@ -220,17 +220,22 @@ class ALPGMM(Curriculum):
         """Fit mixtures of 2 .. max_components Gaussians to the recent (task, ALP) points; keep the best AIC."""
         points = np.column_stack([self._tasks, self._alps])[-self.fit_rate :]
         mixture_class = _gaussian_mixture()
+        from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
         best, best_aic = None, np.inf
-        for components in range(2, min(self.max_components, len(points)) + 1):
-            model = mixture_class(
-                n_components=components,
-                covariance_type="full",
-                reg_covar=1e-6,
-                random_state=int(self._rng.integers(2**31 - 1)),
-            ).fit(points)
-            aic = model.aic(points)
-            if aic < best_aic:
-                best, best_aic = model, aic
+        # The matrices are tiny (a few dimensions): a multithreaded BLAS only adds overhead, a lot of
+        # it on a busy machine, so the fits run on one thread (restored afterwards).
+        with threadpool_limits(limits=1):
+            for components in range(2, min(self.max_components, len(points)) + 1):
+                model = mixture_class(
+                    n_components=components,
+                    covariance_type="full",
+                    reg_covar=1e-6,
+                    random_state=int(self._rng.integers(2**31 - 1)),
+                ).fit(points)
+                aic = model.aic(points)
+                if aic < best_aic:
+                    best, best_aic = model, aic
         if best is not None:
             self._mixture = {
                 "weights": np.asarray(best.weights_, np.float64),
