@@ -450,3 +450,27 @@ def test_importing_the_library_does_not_import_scikit_learn():
     code = "import sys, syllabus_like; print(sorted(m for m in ('sklearn', 'matplotlib', 'rliable') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.05])
+def test_learning_progress_draws_follow_probabilities_when_skewed(temperature):
+    # A low temperature makes most proposals fail, so draws also take the table fallback.
+    curriculum = LearningProgress(DiscreteTaskSpace(40), fast_rate=0.5, slow_rate=0.1, temperature=temperature, seed=2)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        task = int(rng.integers(40))
+        report(curriculum, task, progress=float(rng.random() < task / 40))
+    expected = curriculum.probabilities()
+    assert expected.max() > 1.5 / 40  # skewed, not uniform
+    np.testing.assert_allclose(empirical(curriculum, 40, draws=60_000), expected, atol=0.006)
+
+
+def test_learnability_dist_draws_follow_probabilities():
+    curriculum = learnability_four_tasks(sampling="dist")
+    np.testing.assert_allclose(empirical(curriculum, 4), curriculum.probabilities(), atol=0.01)
+
+
+@pytest.mark.parametrize("curriculum_class", [LearningProgress, Learnability])
+def test_nan_progress_is_rejected(curriculum_class):
+    with pytest.raises(ValueError, match=rf"{curriculum_class.__name__} needs a progress .* got NaN"):
+        curriculum_class(DiscreteTaskSpace(3)).update_on_episode(0.0, 1, 0, float("nan"))

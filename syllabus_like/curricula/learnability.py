@@ -31,10 +31,17 @@ The same curriculum as :class:`syllabus_like.jax.Learnability`: same
 parameters, same ``probabilities()`` for the same stream of episodes (tested
 to float32 tolerance; estimates are kept in float32 as there); different
 random streams.
+
+Cost: with ``sampling="topk"`` an update moves one task in a sorted list of
+the learnable tasks (a bisection and a memmove) and a draw is O(1), so
+neither depends much on the number of tasks; ``sampling="dist"`` rebuilds its
+cumulative table at the first draw after an update (O(number of tasks)).
+Uniform numbers come from the generator in blocks, part of the state.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from typing import Any, Literal
 
 import numpy as np
@@ -50,6 +57,9 @@ from syllabus_like.task_space import TaskSpace
 from syllabus_like.validation import check_positive_int
 
 __all__ = ["Learnability", "learnability"]
+
+#: Uniform doubles drawn from the generator at a time.
+_UNIFORM_BLOCK = 256
 
 
 def learnability(success_rate: np.ndarray) -> np.ndarray:
@@ -93,7 +103,9 @@ class Learnability(Curriculum):
         self.sampling = sampling
         self._success = np.zeros(self.num_tasks, np.float32)
         self._seen = np.zeros(self.num_tasks, bool)
-        self._cdf: np.ndarray | None = None  # cached until the next update
+        self._cdf: np.ndarray | None = None  # cached until the next update ("dist")
+        self._ranked: list[tuple[float, int]] = []  # (-L, task) of the tasks with L > 0, ascending
+        self._spare_uniforms: list[float] = []  # the next doubles of the generator's stream, last one first
 
     def learnability(self) -> np.ndarray:
         """``p (1 - p)`` per task, 0 for tasks never reported."""
@@ -101,9 +113,7 @@ class Learnability(Curriculum):
 
     def buffer(self) -> np.ndarray:
         """The encoded tasks of the learnable buffer (``sampling="topk"``), most learnable first."""
-        scores = self.learnability()
-        positive = int(np.count_nonzero(scores > 0))
-        return np.argsort(-scores, kind="stable")[: min(self.top_k, positive)]
+        return np.array([task for _, task in self._ranked[: self.top_k]], np.int64)
 
     def probabilities(self) -> np.ndarray:
         uniform = np.full(self.num_tasks, 1.0 / self.num_tasks)
@@ -117,11 +127,25 @@ class Learnability(Curriculum):
         learnable = learnable / total if total > 0 else uniform
         return self.learnable_prob * learnable + (1.0 - self.learnable_prob) * uniform
 
+    def _uniform(self) -> float:
+        if not self._spare_uniforms:
+            self._spare_uniforms = self._rng.random(_UNIFORM_BLOCK).tolist()[::-1]
+        return self._spare_uniforms.pop()
+
     def _sample(self, k: int) -> list[int]:
+        if self.sampling == "topk":
+            return [self._draw_topk() for _ in range(k)]
         if self._cdf is None:
             self._cdf = np.cumsum(self.probabilities())
         cdf = self._cdf
         return np.minimum(np.searchsorted(cdf, self._rng.random(k) * cdf[-1], side="right"), self.num_tasks - 1).tolist()
+
+    def _draw_topk(self) -> int:
+        """Uniform over the buffer with chance ``learnable_prob`` (over all tasks while it is empty), else uniform."""
+        size = min(self.top_k, len(self._ranked))
+        if size and self._uniform() < self.learnable_prob:
+            return self._ranked[min(int(self._uniform() * size), size - 1)][1]
+        return min(int(self._uniform() * self.num_tasks), self.num_tasks - 1)
 
     def update_on_episode(
         self,
@@ -134,12 +158,21 @@ class Learnability(Curriculum):
     ) -> None:
         """Move ``task``'s success rate towards the episode's success (``progress``)."""
         encoded = int(self.task_space.encode(task))
-        success = np.float32(min(max(float(progress), 0.0), 1.0))
+        progress = float(progress)
+        if progress != progress:
+            raise ValueError(f"Learnability needs a progress (success) in [0, 1], got NaN for task {task!r}")
+        success = np.float32(min(max(progress, 0.0), 1.0))
+        old = float(learnability(self._success[encoded])) if self._seen[encoded] else 0.0
+        if old > 0:
+            del self._ranked[bisect_left(self._ranked, (-old, encoded))]
         if self._seen[encoded]:
             self._success[encoded] += np.float32(self.ema_rate) * (success - self._success[encoded])
         else:
             self._success[encoded] = success
             self._seen[encoded] = True
+        new = float(learnability(self._success[encoded]))
+        if new > 0:
+            insort(self._ranked, (-new, encoded))
         self._cdf = None
 
     def success_rates(self) -> np.ndarray:
@@ -159,7 +192,9 @@ class Learnability(Curriculum):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        state.update(success=self._success.tolist(), seen=self._seen.tolist())
+        state.update(
+            success=self._success.tolist(), seen=self._seen.tolist(), spare_uniforms=list(self._spare_uniforms)
+        )
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -170,3 +205,6 @@ class Learnability(Curriculum):
         self._success = success.astype(np.float32)
         self._seen = seen.astype(bool)
         self._cdf = None
+        scores = self.learnability()
+        self._ranked = sorted((-float(scores[task]), int(task)) for task in np.flatnonzero(scores > 0))
+        self._spare_uniforms = [float(u) for u in state["spare_uniforms"]]

@@ -24,10 +24,21 @@ parameters, and for the same stream of episodes the same ``probabilities()``
 (tested to float32 tolerance; the estimates are kept in float32 as there).
 One Python episode report is one JAX batch with a single episode. The two
 draw from different random streams.
+
+Cost: an update changes one task's LP and the running sums of LP and LP^2
+(the mean and spread of the z-score), O(1). A draw proposes a uniform task
+and accepts it with chance ``sigmoid(z_i / temperature)`` (at most 1, so
+accepted draws follow the distribution exactly); after 32 rejections in a
+row it draws from the full cumulative table instead (built in
+O(number of tasks), cached until the next update). The running sums are
+recomputed exactly every ``num_tasks`` updates, so rounding never builds up.
+Uniform numbers come from the generator in blocks, part of the state.
 """
+
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -37,6 +48,12 @@ from syllabus_like.curricula.feedback import check_positive_float, distribution_
 from syllabus_like.task_space import TaskSpace
 
 __all__ = ["LearningProgress"]
+
+#: Uniform doubles drawn from the generator at a time.
+_UNIFORM_BLOCK = 256
+
+#: Rejected proposals before a draw falls back to the cumulative table.
+_MAX_REJECTIONS = 32
 
 
 def _check_rate(name: str, value: Any) -> float:
@@ -80,6 +97,11 @@ class LearningProgress(Curriculum):
         self._slow = np.zeros(self.num_tasks, np.float32)
         self._seen = np.zeros(self.num_tasks, bool)
         self._cdf: np.ndarray | None = None  # cached until the next update
+        self._progress = np.zeros(self.num_tasks)  # LP per task
+        self._sum = 0.0  # running sums of LP and LP^2 over all tasks
+        self._sum_of_squares = 0.0
+        self._updates_since_exact_sums = 0
+        self._spare_uniforms: list[float] = []  # the next doubles of the generator's stream, last one first
 
     def reweight(self, p: np.ndarray) -> np.ndarray:
         """``f(p) = (1 - theta) p / (p + theta (1 - 2 p))``."""
@@ -99,11 +121,36 @@ class LearningProgress(Curriculum):
         weights = 1.0 / (1.0 + np.exp(-z / self.temperature))
         return weights / weights.sum()
 
+    def _uniform(self) -> float:
+        if not self._spare_uniforms:
+            self._spare_uniforms = self._rng.random(_UNIFORM_BLOCK).tolist()[::-1]
+        return self._spare_uniforms.pop()
+
     def _sample(self, k: int) -> list[int]:
+        num_tasks = self.num_tasks
+        mean = self._sum / num_tasks
+        variance = self._sum_of_squares / num_tasks - mean * mean
+        # Rounding leaves a tiny variance where every LP is equal: the distribution is then uniform.
+        spread_out = variance > 1e-12 * mean * mean + 1e-300
+        scale = 1.0 / (math.sqrt(variance) * self.temperature) if spread_out else 0.0
+        progress = self._progress
+        tasks = []
+        for _ in range(k):
+            for _ in range(_MAX_REJECTIONS):
+                task = min(int(self._uniform() * num_tasks), num_tasks - 1)
+                z = (progress[task] - mean) * scale
+                if self._uniform() * (1.0 + math.exp(-z)) < 1.0:  # accept with chance sigmoid(z)
+                    tasks.append(task)
+                    break
+            else:
+                tasks.append(self._draw_from_table())
+        return tasks
+
+    def _draw_from_table(self) -> int:
         if self._cdf is None:
             self._cdf = np.cumsum(self.probabilities())
         cdf = self._cdf
-        return np.minimum(np.searchsorted(cdf, self._rng.random(k) * cdf[-1], side="right"), self.num_tasks - 1).tolist()
+        return min(int(np.searchsorted(cdf, self._uniform() * cdf[-1], side="right")), self.num_tasks - 1)
 
     def update_on_episode(
         self,
@@ -116,7 +163,10 @@ class LearningProgress(Curriculum):
     ) -> None:
         """Move ``task``'s fast and slow success estimates towards the episode's success (``progress``)."""
         encoded = int(self.task_space.encode(task))
-        success = np.float32(min(max(float(progress), 0.0), 1.0))
+        progress = float(progress)
+        if progress != progress:
+            raise ValueError(f"LearningProgress needs a progress (success) in [0, 1], got NaN for task {task!r}")
+        success = np.float32(min(max(progress, 0.0), 1.0))
         if not self._seen[encoded]:
             self._fast[encoded] = self._slow[encoded] = success
             self._seen[encoded] = True
@@ -125,6 +175,25 @@ class LearningProgress(Curriculum):
             self._slow[encoded] = self._slow[encoded] + np.float32(self.slow_rate) * (fast - self._slow[encoded])
             self._fast[encoded] = fast
         self._cdf = None
+        theta = self.reweight_threshold
+        fast, slow = float(self._fast[encoded]), float(self._slow[encoded])
+        new = abs(
+            (1.0 - theta) * fast / (fast + theta * (1.0 - 2.0 * fast))
+            - (1.0 - theta) * slow / (slow + theta * (1.0 - 2.0 * slow))
+        )
+        old = self._progress[encoded]
+        self._progress[encoded] = new
+        self._updates_since_exact_sums += 1
+        if self._updates_since_exact_sums >= self.num_tasks:
+            self._exact_sums()
+        else:
+            self._sum += new - old
+            self._sum_of_squares += new * new - old * old
+
+    def _exact_sums(self) -> None:
+        self._sum = float(self._progress.sum())
+        self._sum_of_squares = float(np.dot(self._progress, self._progress))
+        self._updates_since_exact_sums = 0
 
     def success_rates(self) -> tuple[np.ndarray, np.ndarray]:
         """The fast and slow success estimates per task (0 for tasks never reported)."""
@@ -142,7 +211,13 @@ class LearningProgress(Curriculum):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        state.update(fast=self._fast.tolist(), slow=self._slow.tolist(), seen=self._seen.tolist())
+        state.update(
+            fast=self._fast.tolist(),
+            slow=self._slow.tolist(),
+            seen=self._seen.tolist(),
+            sums=[self._sum, self._sum_of_squares, self._updates_since_exact_sums],
+            spare_uniforms=list(self._spare_uniforms),
+        )
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -156,3 +231,7 @@ class LearningProgress(Curriculum):
         self._slow = slow.astype(np.float32)
         self._seen = seen.astype(bool)
         self._cdf = None
+        self._progress = self.learning_progress()
+        self._sum, self._sum_of_squares = float(state["sums"][0]), float(state["sums"][1])
+        self._updates_since_exact_sums = int(state["sums"][2])
+        self._spare_uniforms = [float(u) for u in state["spare_uniforms"]]
