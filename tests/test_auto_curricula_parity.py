@@ -46,7 +46,8 @@ def episodes(num_tasks: int, max_size: int = 30):
     )
 
 
-def check_parity(python_curriculum, jax_curriculum, stream, *, with_score: bool) -> None:
+def check_parity(python_curriculum, jax_curriculum, stream, *, with_score: bool, comparable=None) -> None:
+    """Feed both the stream one episode at a time; compare probabilities after each (where ``comparable``)."""
     state = jax_curriculum.init(jax.random.key(0))
     np.testing.assert_allclose(
         python_curriculum.probabilities(), np.asarray(_probabilities(jax_curriculum, state)), rtol=1e-4, atol=1e-6
@@ -55,6 +56,8 @@ def check_parity(python_curriculum, jax_curriculum, stream, *, with_score: bool)
         score = score if with_score else None
         python_curriculum.update_on_episode(episode_return, 1, task, progress, score=score)
         state = _update(jax_curriculum, state, task, episode_return, progress, score)
+        if comparable is not None and not comparable(python_curriculum, jax_curriculum, state):
+            continue
         expected = python_curriculum.probabilities()
         got = np.asarray(_probabilities(jax_curriculum, state))
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6, err_msg=f"after {task, progress, score}")
@@ -111,7 +114,23 @@ def test_learning_progress_parity(case):
     num_tasks, kwargs, stream = case
     python_curriculum = python_side.LearningProgress(DiscreteTaskSpace(num_tasks), **kwargs)
     jax_curriculum = jax_side.LearningProgress(num_tasks, **kwargs)
-    check_parity(python_curriculum, jax_curriculum, stream, with_score=False)
+    check_parity(python_curriculum, jax_curriculum, stream, with_score=False, comparable=_progress_resolved)
+
+
+def _progress_resolved(python_curriculum, jax_curriculum, state) -> bool:
+    """The LPs agree to float32 precision; the z-scored distribution is compared only when the LPs'
+    spread is resolved in float32 (above 1e-5), or zero in both: a spread made of rounding noise
+    (e.g. ``slow_rate=1``, where ``slow + (fast - slow)`` may or may not round to ``fast``) is
+    amplified to any z-score by the standardisation, in either runtime."""
+    python_progress = python_curriculum.learning_progress()
+    jax_progress = np.asarray(_learning_progress(jax_curriculum, state))
+    np.testing.assert_allclose(jax_progress, python_progress, atol=1e-5)
+    return bool(python_progress.std() > 1e-5 or (python_progress.std() == 0 and jax_progress.std() == 0))
+
+
+@eqx.filter_jit
+def _learning_progress(curriculum, state):
+    return curriculum.learning_progress(state)
 
 
 @st.composite
