@@ -330,7 +330,7 @@ def report_through(source, episodes: int, seed: int) -> list[tuple]:
 
 def play_in_worker(client, episodes: int, seed: int, done) -> None:
     report_through(client, episodes, seed)
-    client.flush() if hasattr(client, "flush") else None
+    client.flush()
     done.put(True)
 
 
@@ -474,3 +474,26 @@ def test_learnability_dist_draws_follow_probabilities():
 def test_nan_progress_is_rejected(curriculum_class):
     with pytest.raises(ValueError, match=rf"{curriculum_class.__name__} needs a progress .* got NaN"):
         curriculum_class(DiscreteTaskSpace(3)).update_on_episode(0.0, 1, 0, float("nan"))
+
+
+@pytest.mark.ray
+def test_plr_scores_reach_the_curriculum_through_the_ray_backend():
+    ray = pytest.importorskip("ray", reason="the ray extra is part of the test install")
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        curriculum = make_curriculum("PLR")
+        with TaskServer(curriculum, backend="ray") as server:
+            client = server.client()
+            reports = report_through(client, 40, seed=11)
+            client.flush()  # the Ray client batches reports (prefetch="auto"): send the last ones
+            server.flush(timeout=60)
+            served_probabilities = server.curriculum.probabilities()
+        direct = make_curriculum("PLR")
+        for episode_return, length, task, progress, score in reports:
+            direct.update_on_episode(episode_return, length, task, progress, score=score)
+        np.testing.assert_allclose(served_probabilities, direct.probabilities(), rtol=1e-12)
+    finally:
+        if started_here:
+            ray.shutdown()
