@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TEST_EXTRAS := dev,jax,ray,pettingzoo,plot,sb3
+TEST_EXTRAS := dev,jax,ray,pettingzoo,plot,sb3,alpgmm,efficacy
 PYTEST_ARGS ?=
 # ray[rllib] pins an older Gymnasium: its tests run in a virtualenv of their own, so the
 # rest of the suite runs against the newest Gymnasium.

@@ -16,10 +16,14 @@ from syllabus_like.conditions import (
     parse_condition,
 )
 from syllabus_like.curricula import (
+    ALPGMM,
     SEQUENTIAL_METRICS,
     Constant,
     Curriculum,
     DomainRandomization,
+    Learnability,
+    LearningProgress,
+    PrioritizedLevelReplay,
     SequentialCurriculum,
 )
 from syllabus_like.task_space import (
@@ -36,6 +40,7 @@ from syllabus_like.task_space import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALPGMM",
     "SEQUENTIAL_METRICS",
     "And",
     "BoxTaskSpace",
@@ -47,9 +52,12 @@ __all__ = [
     "DictTaskSpace",
     "DiscreteTaskSpace",
     "DomainRandomization",
+    "Learnability",
+    "LearningProgress",
     "MultiDiscreteTaskSpace",
     "Not",
     "Or",
+    "PrioritizedLevelReplay",
     "SequentialCurriculum",
     "SubsetTaskSpace",
     "TaskSpace",

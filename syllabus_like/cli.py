@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-o", "--output", required=True, help="the image to write (e.g. runs.png)")
     add_domains(plot, "episode_rewards_moving_avg", "episodes")
 
+    bench = commands.add_parser(
+        "bench", help="benchmark suites: 'efficacy' (automatic curricula against domain randomization)",
+        description="Run a benchmark suite; arguments after its name go to the suite (e.g. 'bench efficacy --quick').",
+    )
+    bench.add_argument("suite", choices=["efficacy"], help="the suite to run")
+    bench.add_argument("suite_args", nargs=argparse.REMAINDER, help="the suite's own arguments (see its --help)")
+
     defaults = DemoConfig()
     demo = commands.add_parser(
         "demo",
@@ -320,10 +327,17 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """``syllabus-like bench SUITE ...``: hand the remaining arguments to the suite."""
+    from syllabus_like.efficacy import main as efficacy_main
+
+    return efficacy_main(args.suite_args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syllabus-like`` console script."""
     args = build_parser().parse_args(argv)
-    handlers = {"run": _run, "aggregate": _aggregate, "plot": _plot, "demo": _demo}
+    handlers = {"run": _run, "aggregate": _aggregate, "plot": _plot, "demo": _demo, "bench": _bench}
     return handlers[args.command](args)
 
 

@@ -142,3 +142,15 @@ def test_missing_extras_are_named(tmp_path, experiment_file, capsys, monkeypatch
     monkeypatch.setitem(sys.modules, "scipy", None)
     assert main(["aggregate", str(runs)]) == 2
     assert "pip install 'syllabus-like[experiment]'" in capsys.readouterr().err
+
+
+def test_bench_hands_its_arguments_to_the_efficacy_suite(capsys):
+    from syllabus_like.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "efficacy", "--help"])
+    assert exit_info.value.code == 0
+    assert "--quick" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["bench", "speed"])
+    assert "invalid choice: 'speed'" in capsys.readouterr().err

@@ -93,10 +93,16 @@ class Curriculum:
         task: Any,
         progress: float = 0.0,
         env_id: int | None = None,
+        score: float | None = None,
         metrics: Mapping[str, float] | None = None,
     ) -> None:
         """Called once per finished episode with its return, length and task.
 
+        ``progress`` is the episode's success or progress in [0, 1]. ``score``
+        is a per-episode learning-potential score (e.g. the mean positive value
+        loss, or MaxMC) for the curricula that prioritise by one
+        (:class:`~syllabus_like.curricula.PrioritizedLevelReplay`); the others
+        ignore it. Whoever computed it (a trainer integration, a wrapper) supplies it.
         ``metrics`` are named per-episode values of the user's own (e.g. a
         distance reached); curricula that read none ignore them
         (:class:`~syllabus_like.SequentialCurriculum` reads those declared in

@@ -304,8 +304,13 @@ class SequentialCurriculum(Curriculum):
         super().update_on_step_batch(step_results, env_id=env_id)
         self.check_stopping_conditions()
 
-    def update_on_episode(self, episode_return, length, task, progress=0.0, env_id=None, metrics=None) -> None:
-        """Count the episode; on a task of the active stage also record its return, progress and ``metrics``."""
+    def update_on_episode(
+        self, episode_return, length, task, progress=0.0, env_id=None, score=None, metrics=None
+    ) -> None:
+        """Count the episode; on a task of the active stage also record its return, progress and ``metrics``.
+
+        ``score`` goes to the stage's curriculum, for the curricula that prioritise by one.
+        """
         in_stage = self._in_active_stage(task)  # TaskSpaceError for a task outside the space
         custom_values = self._checked_custom_values(metrics)  # before anything changes
         self._total_episodes += 1
@@ -318,7 +323,10 @@ class SequentialCurriculum(Curriculum):
             self._record("success_rate", self._progress, float(progress))
             for name, value in custom_values:
                 self._record(name, self._custom[name], value)
-            current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            if score is None:
+                current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            else:
+                current.update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
         self.check_stopping_conditions()
 
     def _in_active_stage(self, task: Any) -> bool:

@@ -85,6 +85,7 @@ from syllabus_like.jax.curricula.constant import Constant
 from syllabus_like.jax.curricula.domain_randomization import DomainRandomization
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.learnability import Learnability, LearnabilityState
 from syllabus_like.jax.curricula.learning_progress import LearningProgress, LearningProgressState
 from syllabus_like.jax.curricula.level_scores import EpisodeAccumulator, episode_means, max_mc_scores, positive_value_loss
 from syllabus_like.jax.curricula.prioritized_level_replay import PLRState, PrioritizedLevelReplay
@@ -125,6 +126,8 @@ __all__ = [
     "EpisodeAccumulator",
     "EpisodeBatch",
     "IterationContext",
+    "Learnability",
+    "LearnabilityState",
     "LearningProgress",
     "LearningProgressState",
     "LevelCurriculum",

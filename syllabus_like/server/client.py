@@ -38,11 +38,10 @@ from typing import Any
 
 from syllabus_like.server.protocol import (
     EPISODE,
-    EPISODE_WITH_METRICS,
     PROGRESS,
     STEPS,
     TaskServerError,
-    checked_metrics,
+    episode_extras,
     pack_steps,
 )
 from syllabus_like.validation import check_positive_int, check_prefetch, check_sample_count
@@ -190,16 +189,13 @@ class BufferedClient:
         task: Any,
         progress: float = 0.0,
         env_id: int | None = None,
+        score: float | None = None,
         metrics: Mapping[str, float] | None = None,
     ) -> None:
         """Buffer an episode report; top up tasks for the reset that follows (sending the report)."""
-        if metrics is None:
-            report: tuple = (EPISODE, float(episode_return), int(length), task, float(progress), env_id)
-        else:
-            report = (
-                EPISODE_WITH_METRICS, float(episode_return), int(length), task, float(progress), env_id,
-                checked_metrics(metrics),
-            )
+        report = (
+            EPISODE, float(episode_return), int(length), task, float(progress), env_id, episode_extras(score, metrics)
+        )
         with self._lock:
             self._before_use()
             self._buffer(report)

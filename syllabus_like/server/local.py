@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from syllabus_like.server.host import CurriculumHost, LockedCurriculum
-from syllabus_like.server.protocol import TaskServerError
+from syllabus_like.server.protocol import TaskServerError, episode_extras
 from syllabus_like.validation import check_positive_int, check_prefetch
 
 __all__ = ["LocalBackend", "LocalClient"]
@@ -51,16 +51,16 @@ class LocalClient:
         task: Any,
         progress: float = 0.0,
         env_id: int | None = None,
+        score: float | None = None,
         metrics: Mapping[str, float] | None = None,
     ) -> None:
         self._check_open()
+        extras = episode_extras(score, metrics)
         with self._lock:
-            if metrics is None:
+            if extras is None:  # curricula written before the keywords existed keep working
                 self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
             else:
-                self._curriculum.update_on_episode(
-                    episode_return, length, task, progress, env_id=env_id, metrics=metrics
-                )
+                self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, **extras)
 
     def update_on_step(
         self,

@@ -7,9 +7,11 @@ A client sends **requests** ``(reports, num_tasks, wants_reply)``:
 
 * ``reports`` is a list of report records, applied to the curriculum in order:
 
-  - ``(EPISODE, episode_return, length, task, progress, env_id)``
-  - ``(EPISODE_WITH_METRICS, episode_return, length, task, progress, env_id, metrics)``: an episode
-    that came with user metrics (a dict of names to floats)
+  - ``(EPISODE, episode_return, length, task, progress, env_id, extras)``: ``extras`` is None or
+    the keywords given with the episode (``score``: a per-episode learning-potential score;
+    ``metrics``: the user's named values, see :func:`episode_extras`); they are passed on only
+    when given, so curricula written before those keywords existed keep working (a record of
+    six fields is one without extras)
   - ``(STEPS, env_id, tasks, observations, rewards, terminated, truncated, infos, progresses)``:
     consecutive step updates of one env, in columns (see :func:`pack_steps`),
     applied with one ``update_on_step_batch``
@@ -35,12 +37,11 @@ import numpy as np
 
 __all__ = [
     "EPISODE",
-    "EPISODE_WITH_METRICS",
     "PROGRESS",
     "STEPS",
     "TaskServerError",
     "apply_reports",
-    "checked_metrics",
+    "episode_extras",
     "pack_steps",
     "unpack_steps",
 ]
@@ -48,29 +49,36 @@ __all__ = [
 EPISODE = 0
 STEPS = 1
 PROGRESS = 2
-EPISODE_WITH_METRICS = 3
 
 
 class TaskServerError(RuntimeError):
     """The task server cannot serve a request: it failed, it was closed, or it is unreachable."""
 
 
-def checked_metrics(metrics: Any) -> dict[str, float]:
-    """User metrics as a plain ``{name: float}`` dict, checked where they are reported.
+def episode_extras(score: Any = None, metrics: Any = None) -> dict[str, Any] | None:
+    """The keywords an episode report carries beyond the six fields, checked where it is reported.
 
-    TypeError for anything but a mapping of string names to real numbers, so a
-    bad report fails in the worker that made it, not in the server.
+    ``score`` becomes a float; ``metrics`` a plain ``{name: float}`` dict. A
+    TypeError for anything else, so a bad report fails in the worker that
+    made it, not in the server. None when there is nothing to carry.
     """
-    if not isinstance(metrics, Mapping):
-        raise TypeError(f"episode metrics must be a mapping of metric names to numbers, got {metrics!r}")
-    checked = {}
-    for name, value in metrics.items():
-        if not isinstance(name, str):
-            raise TypeError(f"episode metric names must be strings, got {name!r}")
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"episode metric {name!r} must be a real number, got {value!r}")
-        checked[name] = float(value)
-    return checked
+    extras: dict[str, Any] = {}
+    if score is not None:
+        if isinstance(score, (bool, np.bool_)) or not isinstance(score, (int, float, np.integer, np.floating)):
+            raise TypeError(f"an episode's score must be a real number or None, got {score!r}")
+        extras["score"] = float(score)
+    if metrics is not None:
+        if not isinstance(metrics, Mapping):
+            raise TypeError(f"episode metrics must be a mapping of metric names to numbers, got {metrics!r}")
+        checked = {}
+        for name, value in metrics.items():
+            if not isinstance(name, str):
+                raise TypeError(f"episode metric names must be strings, got {name!r}")
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"episode metric {name!r} must be a real number, got {value!r}")
+            checked[name] = float(value)
+        extras["metrics"] = checked
+    return extras or None
 
 
 def pack_steps(env_id: int | None, steps: Sequence[tuple]) -> tuple:
@@ -106,15 +114,16 @@ def apply_reports(curriculum: Any, reports: Sequence[tuple]) -> None:
     for report in reports:
         kind = report[0]
         if kind == EPISODE:
-            _, episode_return, length, task, progress, env_id = report
-            curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            _, episode_return, length, task, progress, env_id, *rest = report
+            extras = rest[0] if rest else None
+            if extras:
+                curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, **extras)
+            else:
+                curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
         elif kind == STEPS:
             curriculum.update_on_step_batch(unpack_steps(report), env_id=report[1])
-        elif kind == EPISODE_WITH_METRICS:
-            _, episode_return, length, task, progress, env_id, metrics = report
-            curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, metrics=metrics)
         elif kind == PROGRESS:
             _, task, progress, env_id = report
             curriculum.update_task_progress(task, progress, env_id=env_id)
         else:
-            raise ValueError(f"unknown report kind {kind!r}; expected EPISODE, STEPS or PROGRESS, or EPISODE_WITH_METRICS")
+            raise ValueError(f"unknown report kind {kind!r}; expected EPISODE, STEPS or PROGRESS")

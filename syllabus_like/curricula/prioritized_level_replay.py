@@ -1,0 +1,424 @@
+"""Prioritized Level Replay (Jiang, Grefenstette & Rocktäschel, ICML 2021), and its
+robust variant (Jiang et al., "Replay-Guided Adversarial Environment Design", NeurIPS 2021).
+
+PLR keeps a buffer of levels (tasks) with a *score* each, an estimate of how
+much the agent can still learn there (e.g. the mean positive value loss of an
+episode, or MaxMC). Each draw replays a level from the buffer with
+probability ``p`` (``replay_prob``), or plays a level that is not in the
+buffer (uniformly) with probability ``1 - p``. Replay distribution over the
+buffer (paper, Section 3)::
+
+    P_replay(l_i) = (1 - rho) * P_S(l_i) + rho * P_C(l_i)
+
+    P_S(l_i) = h(S_i) ** (1 / beta) / sum_j h(S_j) ** (1 / beta)     score prioritisation
+        rank:  h(S_i) = 1 / rank(S_i)     (rank 1 = highest score)
+        topk:  h(S_i) = 1 if rank(S_i) <= k else 0
+    P_C(l_i) = (c - C_i) / sum_j (c - C_j)                             staleness
+
+with ``beta`` the temperature, ``rho`` the staleness coefficient, ``c`` the
+number of episodes reported so far and ``C_i`` that count when level ``i``'s
+score was last updated (uniform over the buffer while every staleness is 0).
+
+This is the same curriculum as :class:`syllabus_like.jax.PrioritizedLevelReplay`,
+with the same parameters and the same distribution for the same stream of
+episodes (tested to float32 tolerance): the buffer holds ``buffer_size``
+levels (at most ``num_tasks``), sorted by score, best first, so a level's
+rank is its position; a replayed level takes its episode's score; a new level
+enters only by beating the lowest-scored one when the buffer is full (ties
+keep the level already there); among equal scores, levels keep their order.
+Scores are kept in float32, as in the JAX version, so both rank alike.
+Replay starts once ``min_fill`` of the buffer is filled; when every task is in
+the buffer, every draw is a replay. The two draw from different random
+streams: a Python draw first decides replay-or-new, then picks a slot or a
+task; the JAX one searches one table.
+
+Robust PLR (``robust=True``): the trainer trains only on replayed levels; an
+episode on a new level is only *evaluated* (its score still updates the
+buffer). :meth:`PrioritizedLevelReplay.should_train_on` tells the trainer
+which case the latest draw of a task was.
+
+Cost: ``update_on_episode`` and ``sample()`` are O(log buffer_size) apart
+from a list insertion (a memmove): the buffer is a list sorted by score
+(bisected), staleness draws descend a Fenwick tree of the levels' last-played
+counts, and a draw picks replay-or-new, then the score part or the staleness
+part of ``P_replay``, then a rank or a level, so no distribution table is
+rebuilt after an update. ``probabilities()`` computes the whole distribution
+(O(num_tasks)). Uniform numbers come from the generator in blocks, which are
+part of :meth:`PrioritizedLevelReplay.state_dict`.
+
+Each episode needs a score: ``update_on_episode(..., score=s)``. A report
+without one raises at once (a PLR fed no scores would silently be uniform).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from bisect import bisect_left, bisect_right
+from typing import Any, Literal
+
+import numpy as np
+
+from syllabus_like.curricula.base import Curriculum
+from syllabus_like.curricula.feedback import (
+    check_fraction,
+    check_positive_float,
+    distribution_entropy,
+    require_finite_task_space,
+)
+from syllabus_like.task_space import TaskSpace
+from syllabus_like.validation import check_positive_int
+
+__all__ = ["PrioritizedLevelReplay"]
+
+_FLOAT32_MIN = float(np.finfo(np.float32).min)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+#: Uniform doubles drawn from the generator at a time.
+_UNIFORM_BLOCK = 256
+
+_FLOAT32 = struct.Struct("f")
+
+
+def _to_float32(value: float) -> float:
+    """``value`` rounded to float32 (as ``np.float32`` rounds it: past the range, to an infinity), 4x cheaper."""
+    value = float(value)
+    try:
+        return _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+def _rank_key(score: float) -> float:
+    """The number the buffer is sorted by: NaN and -inf rank lowest, +inf highest (as in the JAX version)."""
+    if score != score or score == -math.inf:
+        return _FLOAT32_MIN
+    return _FLOAT32_MAX if score == math.inf else score
+
+
+class PrioritizedLevelReplay(Curriculum):
+    """PLR over a finite task space (formulas in the module docstring).
+
+    Args:
+        task_space: a finite task space.
+        buffer_size: levels kept with a score (clamped to the number of tasks).
+        prioritization: ``"rank"`` or ``"topk"``.
+        temperature: ``beta`` > 0; lower concentrates on the best scores.
+        top_k: ``k`` for ``"topk"``.
+        staleness_coef: ``rho`` in [0, 1].
+        replay_prob: ``p`` in [0, 1], the chance a draw replays from the buffer.
+        min_fill: fraction of the buffer that must hold levels before replay starts.
+        robust: robust PLR; see :meth:`should_train_on`.
+        seed: seed of the curriculum's generator.
+    """
+
+    def __init__(
+        self,
+        task_space: TaskSpace,
+        *,
+        buffer_size: int = 4096,
+        prioritization: Literal["rank", "topk"] = "rank",
+        temperature: float = 0.1,
+        top_k: int = 1,
+        staleness_coef: float = 0.1,
+        replay_prob: float = 0.5,
+        min_fill: float = 0.0,
+        robust: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.num_tasks = require_finite_task_space(task_space, "PrioritizedLevelReplay")
+        super().__init__(task_space, seed=seed)
+        check_positive_int("buffer_size", buffer_size)
+        if prioritization not in ("rank", "topk"):
+            raise ValueError(f"prioritization must be 'rank' or 'topk', got {prioritization!r}")
+        self.temperature = check_positive_float("temperature", temperature)
+        self.top_k = check_positive_int("top_k", top_k)
+        self.staleness_coef = check_fraction("staleness_coef", staleness_coef)
+        self.replay_prob = check_fraction("replay_prob", replay_prob)
+        self.min_fill = check_fraction("min_fill", min_fill)
+        if not isinstance(robust, bool):
+            raise ValueError(f"robust must be True or False, got {robust!r}")
+        self.prioritization = prioritization
+        self.robust = robust
+        self.buffer_size = size = min(buffer_size, self.num_tasks)
+        # Levels needed before replay starts, computed in float32 as the JAX version does.
+        self._needed = max(float(np.ceil(np.float32(self.min_fill) * np.float32(size))), 1.0)
+        rank = np.arange(1, size + 1, dtype=np.float64)
+        weights = rank ** (-1.0 / self.temperature) if prioritization == "rank" else (rank <= self.top_k) * 1.0
+        self._rank_weights = weights
+        self._rank_cumulative = np.cumsum(weights).tolist()
+        # The ranking: levels best first, with their negated sort keys ascending (for bisect).
+        self._levels: list[int] = []
+        self._negated_keys: list[float] = []
+        # Per level, a fixed home (an index in 0 .. size-1) for what does not depend on rank.
+        self._home_of: dict[int, int] = {}
+        self._free_homes = list(range(size - 1, -1, -1))
+        self._level_at = [-1] * size
+        self._score_at = [0.0] * size
+        self._last_played_at = [0] * size
+        self._max_return_at = [-math.inf] * size
+        self._tree_counts = [0] * (size + 1)  # Fenwick trees over homes: levels present, last-played counts
+        self._tree_last_played = [0] * (size + 1)
+        self._last_played_total = 0
+        self._episode_count = 0
+        self._trained_on: dict[int, bool] = {}  # task -> whether its latest draw was a replay
+        # The tasks outside the buffer, in some order, and each one's index in that list: built the first
+        # time fewer than half the tasks are outside (before that, draws reject buffered tasks), then
+        # kept up to date with O(1) swap-removals and appends.
+        self._outside_tasks: list[int] | None = None
+        self._outside_index: dict[int, int] = {}
+        self._spare_uniforms: list[float] = []  # the next doubles of the generator's stream, last one first
+
+    # ---------------------------------------------------------- distribution
+    def effective_replay_prob(self) -> float:
+        """``p`` once ``min_fill`` of the buffer holds levels; 1 when every task is in the buffer."""
+        filled = len(self._levels)
+        if filled < self._needed:
+            return 0.0
+        return 1.0 if filled == self.num_tasks else self.replay_prob
+
+    def replay_distribution(self) -> np.ndarray:
+        """``P_replay`` over the buffered levels, best score first."""
+        filled = len(self._levels)
+        if filled == 0:
+            return np.zeros(0)
+        weight = self._rank_weights[:filled]
+        score_part = weight / weight.sum()
+        last_played = np.array([self._last_played_at[self._home_of[level]] for level in self._levels], np.float64)
+        staleness = self._episode_count - last_played
+        total = staleness.sum()
+        staleness_part = staleness / total if total > 0 else np.full(filled, 1.0 / filled)
+        return (1.0 - self.staleness_coef) * score_part + self.staleness_coef * staleness_part
+
+    def probabilities(self) -> np.ndarray:
+        replay = self.effective_replay_prob()
+        filled = len(self._levels)
+        outside = self.num_tasks - filled
+        probabilities = np.full(self.num_tasks, (1.0 - replay) / outside if outside else 0.0)
+        if filled:
+            levels = np.array(self._levels, np.int64)
+            probabilities[levels] = replay * self.replay_distribution()
+        return probabilities
+
+    # --------------------------------------------------------------- sampling
+    def _uniform(self) -> float:
+        """The next uniform double of the generator's stream (drawn in blocks)."""
+        if not self._spare_uniforms:
+            self._spare_uniforms = self._rng.random(_UNIFORM_BLOCK).tolist()[::-1]
+        return self._spare_uniforms.pop()
+
+    def _sample(self, k: int) -> list[int]:
+        replay = self.effective_replay_prob()
+        tasks = []
+        for _ in range(k):
+            replayed = replay > 0.0 and self._uniform() < replay
+            task = self._draw_replay() if replayed else self._draw_outside()
+            if self.robust:
+                self._trained_on[task] = replayed
+            tasks.append(task)
+        return tasks
+
+    def _draw_replay(self) -> int:
+        """A buffered level from ``P_replay``: its score part with chance ``1 - rho``, else its staleness part."""
+        filled = len(self._levels)
+        if self._uniform() >= self.staleness_coef:  # score part: a rank
+            cumulative = self._rank_cumulative
+            rank = bisect_right(cumulative, self._uniform() * cumulative[filled - 1], 0, filled)
+            return self._levels[min(rank, filled - 1)]
+        total = self._episode_count * filled - self._last_played_total
+        if total <= 0:
+            return self._levels[min(int(self._uniform() * filled), filled - 1)]
+        return self._level_at[self._descend_staleness(min(int(self._uniform() * total), total - 1))]
+
+    def _descend_staleness(self, target: int) -> int:
+        """The home whose cumulative staleness ``c * count - last_played`` first exceeds ``target``."""
+        counts, last_played, c = self._tree_counts, self._tree_last_played, self._episode_count
+        position, step = 0, 1 << self.buffer_size.bit_length()
+        while step:
+            following = position + step
+            if following <= self.buffer_size:
+                weight = c * counts[following] - last_played[following]
+                if weight <= target:
+                    position = following
+                    target -= weight
+            step >>= 1
+        return position  # the 1-based tree index is position + 1: home ``position``
+
+    def _draw_outside(self) -> int:
+        """A task drawn uniformly from those outside the buffer."""
+        num_tasks, home_of = self.num_tasks, self._home_of
+        outside = num_tasks - len(home_of)
+        if 2 * outside >= num_tasks:  # rejection: fewer than 2 tries on average
+            while True:
+                task = min(int(self._uniform() * num_tasks), num_tasks - 1)
+                if task not in home_of:
+                    return task
+        if self._outside_tasks is None:
+            self._outside_tasks = [task for task in range(num_tasks) if task not in home_of]
+            self._outside_index = {task: index for index, task in enumerate(self._outside_tasks)}
+        return self._outside_tasks[min(int(self._uniform() * outside), outside - 1)]
+
+    def _leaves_outside(self, task: int) -> None:
+        if self._outside_tasks is not None:
+            index = self._outside_index.pop(task)
+            last = self._outside_tasks.pop()
+            if last != task:
+                self._outside_tasks[index] = last
+                self._outside_index[last] = index
+
+    def _joins_outside(self, task: int) -> None:
+        if self._outside_tasks is not None:
+            self._outside_index[task] = len(self._outside_tasks)
+            self._outside_tasks.append(task)
+
+    def should_train_on(self, task: Any) -> bool:
+        """Whether the trainer should use the episode on ``task`` for a gradient update.
+
+        Always True for plain PLR. For robust PLR, True only when the latest
+        draw of ``task`` replayed it from the buffer; an episode on a new level
+        is only evaluated (its score is still reported to the curriculum).
+        """
+        if not self.robust:
+            return True
+        return self._trained_on.get(int(self.task_space.encode(task)), False)
+
+    # ---------------------------------------------------------------- updates
+    def update_on_episode(
+        self,
+        episode_return: float,
+        length: int,
+        task: Any,
+        progress: float = 0.0,
+        env_id: int | None = None,
+        score: float | None = None,
+    ) -> None:
+        """Score ``task``'s level with ``score``: a replayed level takes it, a new one may enter the buffer."""
+        encoded = int(self.task_space.encode(task))
+        if score is None:
+            raise ValueError(
+                "PrioritizedLevelReplay.update_on_episode needs score= (a per-episode learning-potential score, "
+                "e.g. the mean positive value loss or MaxMC of the episode), got score=None; pass it from the "
+                "trainer or the wrapper that reports episodes"
+            )
+        score32 = _to_float32(score)  # kept in float32, as in the JAX version, so both rank alike
+        negated = -_rank_key(score32)
+        self._episode_count += 1
+        levels, negated_keys = self._levels, self._negated_keys
+        home = self._home_of.get(encoded)
+        entering = home is None
+        if not entering:
+            old = -_rank_key(self._score_at[home])
+            low, high = bisect_left(negated_keys, old), bisect_right(negated_keys, old)
+            index = low if high - low == 1 else levels.index(encoded, low, high)
+            del levels[index], negated_keys[index]
+            # Among equal scores levels keep their order: this one goes after those that were before it.
+            position = max(bisect_left(negated_keys, negated), min(index, bisect_right(negated_keys, negated)))
+            self._max_return_at[home] = max(self._max_return_at[home], float(episode_return))
+        else:
+            position = bisect_right(negated_keys, negated)  # after every level with an equal score
+            if position >= self.buffer_size:
+                return  # does not beat the lowest-scored level of a full buffer
+            if len(levels) == self.buffer_size:  # the lowest-scored level leaves
+                self._remove(levels.pop())
+                negated_keys.pop()
+            home = self._free_homes.pop()
+            self._home_of[encoded] = home
+            self._level_at[home] = encoded
+            self._max_return_at[home] = float(episode_return)
+            self._last_played_at[home] = 0
+            self._leaves_outside(encoded)
+        levels.insert(position, encoded)
+        negated_keys.insert(position, negated)
+        self._score_at[home] = score32
+        # One tree update: the level's count (+1 when it enters) and its last-played count (now c).
+        self._tree_add(home, int(entering), self._episode_count - self._last_played_at[home])
+        self._last_played_at[home] = self._episode_count
+
+    def _remove(self, level: int) -> None:
+        home = self._home_of.pop(level)
+        self._tree_add(home, -1, -self._last_played_at[home])
+        self._level_at[home] = -1
+        self._last_played_at[home] = 0
+        self._free_homes.append(home)
+        self._joins_outside(level)
+
+    def _tree_add(self, home: int, count: int, last_played: int) -> None:
+        self._last_played_total += last_played
+        index = home + 1
+        counts, totals, size = self._tree_counts, self._tree_last_played, self.buffer_size
+        while index <= size:
+            counts[index] += count
+            totals[index] += last_played
+            index += index & -index
+
+    # -------------------------------------------------------------- reporting
+    def max_return(self, task: Any) -> float:
+        """The best return seen on ``task``'s level while in the buffer (``-inf`` otherwise), for MaxMC scores."""
+        home = self._home_of.get(int(self.task_space.encode(task)))
+        return self._max_return_at[home] if home is not None else float("-inf")
+
+    def buffer(self) -> list[tuple[Any, float]]:
+        """The buffered levels (decoded) with their scores, best first."""
+        return [(self.task_space.decode(level), self._score_at[self._home_of[level]]) for level in self._levels]
+
+    def metrics(self) -> dict[str, float]:
+        filled = len(self._levels)
+        scores = [self._score_at[self._home_of[level]] for level in self._levels]
+        return {
+            "buffer_fill": filled / self.buffer_size,
+            "mean_score": float(np.mean(scores)) if filled else 0.0,
+            "max_score": scores[0] if filled else 0.0,
+            "replay_prob": self.effective_replay_prob(),
+            "episodes": float(self._episode_count),
+            "entropy": distribution_entropy(self.probabilities()),
+        }
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.update(
+            levels=list(self._levels),
+            level_at=list(self._level_at),
+            free_homes=list(self._free_homes),
+            score_at=list(self._score_at),
+            last_played_at=list(self._last_played_at),
+            max_return_at=list(self._max_return_at),
+            episode_count=self._episode_count,
+            trained_on=dict(self._trained_on),
+            spare_uniforms=list(self._spare_uniforms),
+            outside_tasks=None if self._outside_tasks is None else list(self._outside_tasks),
+        )
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        size = self.buffer_size
+        level_at = [int(level) for level in state["level_at"]]
+        levels = [int(level) for level in state["levels"]]
+        if len(level_at) != size or sorted(levels) != sorted(level for level in level_at if level >= 0):
+            raise ValueError(
+                f"state_dict describes a buffer of {len(level_at)} levels, this curriculum's holds {size} "
+                f"(buffer_size={self.buffer_size}, num_tasks={self.num_tasks})"
+            )
+        if any(not 0 <= level < self.num_tasks for level in levels):
+            raise ValueError(f"state_dict holds levels outside 0 .. {self.num_tasks - 1}: {levels[:8]}")
+        self._level_at = level_at
+        self._free_homes = [int(home) for home in state["free_homes"]]
+        self._score_at = [float(score) for score in state["score_at"]]
+        self._last_played_at = [int(count) for count in state["last_played_at"]]
+        self._max_return_at = [float(value) for value in state["max_return_at"]]
+        self._home_of = {level: home for home, level in enumerate(level_at) if level >= 0}
+        self._levels = levels
+        self._negated_keys = [-_rank_key(self._score_at[self._home_of[level]]) for level in levels]
+        self._tree_counts = [0] * (size + 1)
+        self._tree_last_played = [0] * (size + 1)
+        self._last_played_total = 0
+        for home, level in enumerate(level_at):
+            if level >= 0:
+                self._tree_add(home, 1, self._last_played_at[home])
+        self._episode_count = int(state["episode_count"])
+        self._trained_on = {int(task): bool(flag) for task, flag in state["trained_on"].items()}
+        self._spare_uniforms = [float(u) for u in state["spare_uniforms"]]
+        outside = state["outside_tasks"]
+        self._outside_tasks = None if outside is None else [int(task) for task in outside]
+        self._outside_index = {} if outside is None else {task: i for i, task in enumerate(self._outside_tasks)}

@@ -1,0 +1,175 @@
+"""Python and JAX automatic curricula agree: for the same constructor arguments and the same
+stream of episodes (tasks, returns, successes, scores), the same ``probabilities()``, to
+float32 tolerance. One Python episode report is one single-episode JAX batch."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import syllabus_like as python_side
+from syllabus_like import DiscreteTaskSpace
+from syllabus_like import jax as jax_side
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Few shapes, so the jitted functions compile a handful of times; tunables are array leaves.
+NUM_TASKS = st.sampled_from([1, 2, 3, 5, 8])
+# Scores and successes with many exact ties (the ordering rules matter there) and arbitrary values.
+SCORES = st.one_of(
+    st.sampled_from([0.0, 0.5, 1.0, 2.0, -1.0]),
+    st.floats(-10.0, 10.0, width=32),
+    st.sampled_from([float("nan"), float("inf"), float("-inf")]),
+)
+SUCCESSES = st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0.0, 1.0, width=32))
+RATES = st.one_of(st.sampled_from([0.1, 0.25, 0.5, 1.0]), st.floats(0.01, 1.0))
+
+
+@eqx.filter_jit
+def _update(curriculum, state, task, episode_return, progress, score):
+    batch = jax_side.EpisodeBatch([task], [episode_return], [1], progress=[progress], score=None if score is None else [score])
+    return curriculum.update(state, batch)
+
+
+@eqx.filter_jit
+def _probabilities(curriculum, state):
+    return curriculum.probabilities(state)
+
+
+def episodes(num_tasks: int, max_size: int = 30):
+    return st.lists(
+        st.tuples(st.integers(0, num_tasks - 1), st.floats(-5.0, 5.0, width=32), SUCCESSES, SCORES),
+        max_size=max_size,
+    )
+
+
+def check_parity(python_curriculum, jax_curriculum, stream, *, with_score: bool, comparable=None) -> None:
+    """Feed both the stream one episode at a time; compare probabilities after each (where ``comparable``)."""
+    state = jax_curriculum.init(jax.random.key(0))
+    np.testing.assert_allclose(
+        python_curriculum.probabilities(), np.asarray(_probabilities(jax_curriculum, state)), rtol=1e-4, atol=1e-6
+    )
+    for task, episode_return, progress, score in stream:
+        score = score if with_score else None
+        python_curriculum.update_on_episode(episode_return, 1, task, progress, score=score)
+        state = _update(jax_curriculum, state, task, episode_return, progress, score)
+        if comparable is not None and not comparable(python_curriculum, jax_curriculum, state):
+            continue
+        expected = python_curriculum.probabilities()
+        got = np.asarray(_probabilities(jax_curriculum, state))
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6, err_msg=f"after {task, progress, score}")
+
+
+@st.composite
+def plr_case(draw):
+    num_tasks = draw(NUM_TASKS)
+    kwargs = {
+        "buffer_size": draw(st.sampled_from([1, 2, 4, 8])),
+        "prioritization": draw(st.sampled_from(["rank", "topk"])),
+        "temperature": draw(st.one_of(st.sampled_from([0.1, 1.0]), st.floats(0.2, 3.0))),
+        "top_k": draw(st.integers(1, 4)),
+        "staleness_coef": draw(st.one_of(st.sampled_from([0.0, 0.1, 1.0]), st.floats(0.0, 1.0))),
+        "replay_prob": draw(st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.0, 1.0))),
+        "min_fill": draw(st.sampled_from([0.0, 0.3, 0.5, 1.0])),
+    }
+    return num_tasks, kwargs, draw(episodes(num_tasks))
+
+
+@SETTINGS
+@given(plr_case())
+def test_prioritized_level_replay_parity(case):
+    num_tasks, kwargs, stream = case
+    python_curriculum = python_side.PrioritizedLevelReplay(DiscreteTaskSpace(num_tasks), **kwargs)
+    jax_curriculum = jax_side.PrioritizedLevelReplay(num_tasks, **kwargs)
+    check_parity(python_curriculum, jax_curriculum, stream, with_score=True)
+    python_buffer = [task for task, _ in python_curriculum.buffer()]
+    assert python_buffer == [level for level in _levels(jax_curriculum, stream) if level >= 0]
+
+
+def _levels(jax_curriculum, stream) -> list[int]:
+    state = jax_curriculum.init(jax.random.key(0))
+    for task, episode_return, progress, score in stream:
+        state = _update(jax_curriculum, state, task, episode_return, progress, score)
+    return np.asarray(state.levels).tolist()
+
+
+@st.composite
+def learning_progress_case(draw):
+    num_tasks = draw(NUM_TASKS)
+    kwargs = {
+        "fast_rate": draw(RATES),
+        "slow_rate": draw(RATES),
+        "reweight_threshold": draw(st.one_of(st.sampled_from([0.1, 0.5]), st.floats(0.05, 0.95))),
+        "temperature": draw(st.one_of(st.sampled_from([1.0, 0.5]), st.floats(0.1, 5.0))),
+    }
+    return num_tasks, kwargs, draw(episodes(num_tasks))
+
+
+@SETTINGS
+@given(learning_progress_case())
+def test_learning_progress_parity(case):
+    num_tasks, kwargs, stream = case
+    python_curriculum = python_side.LearningProgress(DiscreteTaskSpace(num_tasks), **kwargs)
+    jax_curriculum = jax_side.LearningProgress(num_tasks, **kwargs)
+    check_parity(python_curriculum, jax_curriculum, stream, with_score=False, comparable=_progress_resolved)
+
+
+def _progress_resolved(python_curriculum, jax_curriculum, state) -> bool:
+    """The LPs agree to float32 precision; the z-scored distribution is compared only when the LPs'
+    spread is resolved in float32 (above 1e-5), or zero in both: a spread made of rounding noise
+    (e.g. ``slow_rate=1``, where ``slow + (fast - slow)`` may or may not round to ``fast``) is
+    amplified to any z-score by the standardisation, in either runtime."""
+    python_progress = python_curriculum.learning_progress()
+    jax_progress = np.asarray(_learning_progress(jax_curriculum, state))
+    np.testing.assert_allclose(jax_progress, python_progress, atol=1e-5)
+    return bool(python_progress.std() > 1e-5 or (python_progress.std() == 0 and jax_progress.std() == 0))
+
+
+@eqx.filter_jit
+def _learning_progress(curriculum, state):
+    return curriculum.learning_progress(state)
+
+
+@st.composite
+def learnability_case(draw):
+    num_tasks = draw(NUM_TASKS)
+    kwargs = {
+        "ema_rate": draw(RATES),
+        "top_k": draw(st.integers(1, 10)),
+        "learnable_prob": draw(st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.0, 1.0))),
+        "sampling": draw(st.sampled_from(["topk", "dist"])),
+    }
+    return num_tasks, kwargs, draw(episodes(num_tasks))
+
+
+@SETTINGS
+@given(learnability_case())
+def test_learnability_parity(case):
+    num_tasks, kwargs, stream = case
+    python_curriculum = python_side.Learnability(DiscreteTaskSpace(num_tasks), **kwargs)
+    jax_curriculum = jax_side.Learnability(num_tasks, **kwargs)
+    check_parity(python_curriculum, jax_curriculum, stream, with_score=False)
+
+
+def test_jax_learnability_draws_follow_its_probabilities():
+    curriculum = jax_side.Learnability(4, top_k=2, learnable_prob=0.5)
+    state = curriculum.init(jax.random.key(0))
+    batch = jax_side.EpisodeBatch([0, 1, 2, 3], [0.0] * 4, [1] * 4, progress=[0.5, 1.0, 0.2, 0.3])
+    state = curriculum.update(state, batch)
+    np.testing.assert_allclose(curriculum.probabilities(state), [0.375, 0.125, 0.125, 0.375], rtol=1e-6)
+    _, tasks = jax.jit(lambda state, key: curriculum.sample(state, key, 40_000))(state, jax.random.key(1))
+    np.testing.assert_allclose(np.bincount(np.asarray(tasks), minlength=4) / 40_000, [0.375, 0.125, 0.125, 0.375], atol=0.01)
+
+
+def test_jax_learnability_rejects_bad_arguments():
+    import pytest
+
+    with pytest.raises(ValueError, match=r"top_k must be a positive int, got 0"):
+        jax_side.Learnability(3, top_k=0)
+    with pytest.raises(ValueError, match=r"sampling must be 'topk' or 'dist', got 'x'"):
+        jax_side.Learnability(3, sampling="x")
+    with pytest.raises(ValueError, match=r"ema_rate must be in \(0, 1\], got 0"):
+        jax_side.Learnability(3, ema_rate=0)
