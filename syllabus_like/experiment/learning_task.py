@@ -98,8 +98,8 @@ class LearningTask:
         exploration_reset_value: when given, ``agent.reset_exploration(value)``
             once training finishes.
         name: shown in logs; names the task's files in an experiment.
-        agent_save_path / stats_save_path: where the agent / the stats are
-            saved when training finishes or is interrupted.
+        agent_save_path: where the agent is saved when training finishes or is interrupted.
+        stats_save_path: where the stats are saved, at the same moments.
         curriculum: a :class:`~syllabus_like.Curriculum` over the env's task
             space, or a dict such as ``{"type": "SequentialCurriculum",
             "curriculum_list": [0, 1, 2], "stopping_conditions": [...]}``; the

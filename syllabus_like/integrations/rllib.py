@@ -12,13 +12,15 @@ actor), :func:`connect_curriculum` sets up an :class:`AlgorithmConfig` so that
 * :class:`CurriculumCallback` puts the curriculum's metrics into every
   training result (``result["curriculum"]``), and switches the envs of
   evaluation env runners to evaluation mode, so evaluation episodes never
-  feed the curriculum::
+  feed the curriculum.
 
-    ray.init(num_cpus=4)
-    server = TaskServer(curriculum, backend="ray")
-    config = connect_curriculum(PPOConfig().env_runners(num_env_runners=2), server, GridCrossingEnv)
-    algorithm = config.build_algo()
-    print(algorithm.train()["curriculum"]["stage"])
+```python
+ray.init(num_cpus=4)
+server = TaskServer(curriculum, backend="ray")
+config = connect_curriculum(PPOConfig().env_runners(num_env_runners=2), server, GridCrossingEnv)
+algorithm = config.build_algo()
+print(algorithm.train()["curriculum"]["stage"])
+```
 """
 
 from __future__ import annotations
