@@ -79,17 +79,30 @@ class ConditionSyntaxError(ValueError):
     """Raised for condition text that does not parse.
 
     ``position`` is the 0-based index of the offending character in ``text``;
-    the message shows the text with a caret under it.
+    the message shows the text around it (at most :data:`ERROR_WINDOW`
+    characters either side, ``...`` marking what is cut) with a caret under
+    it, so that a long text does not make a long message. ``text`` keeps the
+    whole input.
     """
 
     def __init__(self, reason: str, text: str, position: int) -> None:
         self.reason = reason
         self.text = text
         self.position = position
-        pointer = " " * position + "^"
+        start = max(0, position - ERROR_WINDOW)
+        end = min(len(text), position + ERROR_WINDOW + 1)
+        before = "..." if start > 0 else ""
+        after = "..." if end < len(text) else ""
         # Tabs and newlines are shown as single spaces so the caret lines up.
-        shown = "".join(" " if character.isspace() else character for character in text)
+        shown = before + "".join(" " if character.isspace() else character for character in text[start:end]) + after
+        pointer = " " * (len(before) + position - start) + "^"
+        if len(reason) > 4 * ERROR_WINDOW:
+            reason = reason[: 4 * ERROR_WINDOW - 3] + "..."
         super().__init__(f"{reason} (at position {position})\n    {shown}\n    {pointer}")
+
+
+#: Characters of the text shown on each side of the caret in a ConditionSyntaxError.
+ERROR_WINDOW = 40
 
 
 # --------------------------------------------------------------------------- AST

@@ -83,6 +83,8 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         return self._task_info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        if options and "task" in options and self._task_wrapper is None:
+            self._check_explicit_task(options["task"])
         task, options = self._next_task(options)
         obs, info = self.env.reset(seed=seed, options=options)
         self.task = task
@@ -92,6 +94,16 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self._episode_length = 0
         self._prepare_episode()
         return obs, info
+
+    def _check_explicit_task(self, task: Any) -> None:
+        """Without a TaskWrapper to validate it, check an explicit task against the source's space (if it has one).
+
+        Raises :class:`~syllabus_like.TaskSpaceError` here, at the reset, rather
+        than when the episode's report reaches the curriculum.
+        """
+        task_space = getattr(self.source, "task_space", None)
+        if task_space is not None:
+            task_space.encode(task)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
         result = self._stepped_env.step(action)  # (obs, reward, terminated, truncated, info)

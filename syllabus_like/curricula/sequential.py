@@ -25,6 +25,22 @@ logger = logging.getLogger(__name__)
 StoppingCondition = Union[str, Condition, Callable[[Mapping[str, float]], bool]]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _checks_its_state(curriculum: Curriculum) -> bool:
+    """Whether ``curriculum`` loads its state through :class:`Curriculum`'s two steps (check, then restore).
+
+    True unless a class overrides ``load_state_dict`` below the last class that
+    overrides ``_check_state`` (a curriculum that loads its state its own way).
+    """
+    mro = type(curriculum).__mro__
+    load_owner = next(klass for klass in mro if "load_state_dict" in vars(klass))
+    check_owner = next(klass for klass in mro if "_check_state" in vars(klass))
+    return issubclass(check_owner, load_owner)
+
+
 def _is_subspace(child: TaskSpace, parent: TaskSpace) -> bool:
     """Whether every task of ``child`` is a task of ``parent`` (exact for finite and Box spaces)."""
     if child == parent:
@@ -58,6 +74,14 @@ class SequentialCurriculum(Curriculum):
     A stage's tasks are the tasks of its curriculum's task space: only episodes
     on those count towards ``episodes``/``steps``/``episode_return`` and reach
     the stage's curriculum (episodes that started in an earlier stage do not).
+
+    ``episode_return`` is the mean of the last ``return_buffer_size`` returns
+    of the stage. Returns are data: NaN and +-inf are kept and never raise.
+    The mean follows IEEE arithmetic (see
+    :class:`~syllabus_like.curricula.recent_returns.RecentReturns`): NaN while
+    a NaN, or both +inf and -inf, are in the window, so every comparison on
+    ``episode_return`` is false until they leave it; +inf or -inf while only
+    one of them is.
 
     Conditions are checked after each update and before each sample, advancing
     at most one stage per check; :meth:`check_stopping_conditions` forces one.
@@ -263,18 +287,81 @@ class SequentialCurriculum(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        if len(state["curricula"]) != self.num_stages:
-            raise ValueError(f"state has {len(state['curricula'])} stages, this curriculum has {self.num_stages}")
-        self.stage = int(state["stage"])
-        self._steps, self._episodes, self._tasks = int(state["steps"]), int(state["episodes"]), int(state["tasks"])
-        self._returns.load(state["returns"])
-        self._total_steps = int(state["total_steps"])
-        self._total_episodes = int(state["total_episodes"])
-        self._total_tasks = int(state["total_tasks"])
-        for curriculum, curriculum_state in zip(self.curricula, state["curricula"]):
-            curriculum.load_state_dict(curriculum_state)
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned, stages' curricula included: all of it, or nothing.
+
+        The stage, counters and returns are checked against this curriculum
+        (``ValueError`` naming the field), and each stage's state by its
+        curriculum, before anything changes. A stage curriculum that loads
+        its state its own way (overriding ``load_state_dict`` only) is loaded
+        last; if it raises, everything loaded so far is put back.
+        """
+        checked = self._check_state(state)
+        backup = self._check_state(self.state_dict())
+        try:
+            self._restore_state(checked)
+        except BaseException:
+            self._restore_state(backup)
+            raise
+
+    def _check_state(self, state: Any) -> dict[str, Any]:
+        checked = super()._check_state(state)
+        stage = state["stage"]
+        if not _is_int(stage) or not 0 <= stage < self.num_stages:
+            raise ValueError(f"state field 'stage' must be an int in [0, {self.num_stages}), got {stage!r:.80}")
+        checked["stage"] = int(stage)
+        for name in ("steps", "episodes", "tasks", "total_steps", "total_episodes", "total_tasks"):
+            value = state[name]
+            if not _is_int(value) or value < 0:
+                raise ValueError(f"state field {name!r} must be a non-negative int, got {value!r:.80}")
+            checked[name] = int(value)
+        for name in ("steps", "episodes", "tasks"):
+            if checked[name] > checked[f"total_{name}"]:
+                raise ValueError(
+                    f"state field {name!r} ({checked[name]}) exceeds 'total_{name}' ({checked[f'total_{name}']})"
+                )
+        returns = state["returns"]
+        if (
+            not isinstance(returns, list)
+            or len(returns) > self.return_buffer_size
+            or not all(type(value) is float for value in returns)
+        ):
+            raise ValueError(
+                f"state field 'returns' must be a list of at most {self.return_buffer_size} floats "
+                f"(return_buffer_size), got {returns!r:.80}"
+            )
+        checked["returns"] = list(returns)
+        stage_states = state["curricula"]
+        if not isinstance(stage_states, list) or len(stage_states) != self.num_stages:
+            count = len(stage_states) if isinstance(stage_states, list) else stage_states
+            raise ValueError(
+                f"state field 'curricula' must be a list of {self.num_stages} stage states, got {count!r:.80}"
+            )
+        checked["curricula"] = []
+        for index, (curriculum, stage_state) in enumerate(zip(self.curricula, stage_states)):
+            if _checks_its_state(curriculum):
+                try:
+                    checked["curricula"].append(curriculum._check_state(stage_state))
+                except ValueError as error:
+                    raise ValueError(f"state field 'curricula[{index}]': {error}") from error
+            else:
+                checked["curricula"].append(stage_state)
+        return checked
+
+    def _restore_state(self, checked: dict[str, Any]) -> None:
+        super()._restore_state(checked)
+        self.stage = checked["stage"]
+        self._steps, self._episodes, self._tasks = checked["steps"], checked["episodes"], checked["tasks"]
+        self._returns.load(checked["returns"])
+        self._total_steps = checked["total_steps"]
+        self._total_episodes = checked["total_episodes"]
+        self._total_tasks = checked["total_tasks"]
+        for curriculum, stage_checked in zip(self.curricula, checked["curricula"]):
+            if _checks_its_state(curriculum):
+                curriculum._restore_state(stage_checked)
+        for curriculum, stage_state in zip(self.curricula, checked["curricula"]):
+            if not _checks_its_state(curriculum):
+                curriculum.load_state_dict(stage_state)
 
     def __repr__(self) -> str:
         return f"SequentialCurriculum({self.num_stages} stages over {self.task_space!r}, stage={self.stage})"

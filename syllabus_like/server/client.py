@@ -24,6 +24,16 @@ server for every report or every reset. It keeps
   ``prefetch=1`` and plays freshly sampled tasks, while a fast one sends one
   message per ~0.1 s instead of one per episode.
 
+Each report's numbers are checked as it is made (a real return, a
+non-negative int length, progress in [0, 1]; ``sample(k)`` with at most
+:data:`~syllabus_like.server.protocol.MAX_TASKS_PER_REQUEST`): such a mistake
+raises at the call that made it, in the worker. Whether a task belongs to the
+served space is checked by the server (a client does not carry the task
+space, which keeps it small to pickle): a report with a foreign task is
+refused to this client alone, and the client raises
+:class:`~syllabus_like.server.protocol.TaskServerError` at the reply that
+tells it (see :mod:`syllabus_like.server.protocol`).
+
 Subclasses provide the transport: :meth:`_send` a request and
 :meth:`_receive_reply` the next reply, in order.
 """
@@ -36,7 +46,16 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from syllabus_like.server.protocol import EPISODE, PROGRESS, STEPS, TaskServerError, pack_steps
+from syllabus_like.server.protocol import (
+    EPISODE,
+    MAX_TASKS_PER_REQUEST,
+    PROGRESS,
+    STEPS,
+    TaskServerError,
+    check_episode_fields,
+    check_progress,
+    pack_steps,
+)
 from syllabus_like.validation import check_positive_int, check_prefetch, check_sample_count
 
 __all__ = ["AUTO_PREFETCH_MAX", "AUTO_PREFETCH_SECONDS", "BufferedClient"]
@@ -161,6 +180,8 @@ class BufferedClient:
     def sample(self, k: int = 1) -> list:
         """Return ``k`` tasks, from the prefetched ones when possible."""
         k = check_sample_count(k)
+        if k > MAX_TASKS_PER_REQUEST:
+            raise ValueError(f"sample(k) asks for at most MAX_TASKS_PER_REQUEST={MAX_TASKS_PER_REQUEST} tasks, got {k}")
         asked_at = self.clock() if self.prefetch == "auto" else 0.0
         with self._lock:
             self._before_use()
@@ -179,9 +200,11 @@ class BufferedClient:
         self, episode_return: float, length: int, task: Any, progress: float = 0.0, env_id: int | None = None
     ) -> None:
         """Buffer an episode report; top up tasks for the reset that follows (sending the report)."""
+        episode_return, length = check_episode_fields(episode_return, length)
+        report = (EPISODE, episode_return, length, task, check_progress(progress), env_id)
         with self._lock:
             self._before_use()
-            self._buffer((EPISODE, float(episode_return), int(length), task, float(progress), env_id))
+            self._buffer(report)
             self._top_up(1)
 
     def update_on_step(
@@ -201,7 +224,7 @@ class BufferedClient:
         Gymnasium (whose env checker flags envs that reuse them), this assumes
         an env returns new objects each step.
         """
-        step = (task, obs, reward, terminated, truncated, info, progress)
+        step = (task, obs, reward, terminated, truncated, info, check_progress(progress))
         with self._lock:
             run = self._step_run
             if run is None or self._step_run_env_id != env_id:
@@ -226,7 +249,8 @@ class BufferedClient:
                     "each step result must be (task, obs, reward, terminated, truncated, info[, progress]), "
                     f"got a tuple of length {len(result)}"
                 )
-            steps.append(tuple(result))
+            task, obs, reward, terminated, truncated, info, progress = result
+            steps.append((task, obs, reward, terminated, truncated, info, check_progress(progress)))
         if steps:
             with self._lock:
                 self._before_use()
@@ -234,9 +258,10 @@ class BufferedClient:
 
     def update_task_progress(self, task: Any, progress: float, env_id: int | None = None) -> None:
         """Buffer a progress report."""
+        report = (PROGRESS, task, check_progress(progress), env_id)
         with self._lock:
             self._before_use()
-            self._buffer((PROGRESS, task, float(progress), env_id))
+            self._buffer(report)
 
     def flush(self) -> None:
         """Send the buffered reports and wait until the server has applied them.

@@ -34,8 +34,7 @@ from typing import Any
 
 from syllabus_like.server.client import BufferedClient
 from syllabus_like.server.host import CurriculumHost
-from syllabus_like.server.protocol import TaskServerError
-from syllabus_like.validation import check_positive_int, check_prefetch
+from syllabus_like.server.protocol import BadRequest, TaskServerError
 
 __all__ = ["CurriculumActor", "RayBackend", "RayClient", "RayCurriculumProxy"]
 
@@ -65,6 +64,10 @@ class CurriculumActor:
             return False, host.failure_message(), False
         try:
             tasks, requires_step_updates = host.serve(reports, num_tasks)
+        except BadRequest as error:  # refused to this client alone; the server keeps serving
+            logger.warning("task server: refused a request: %s", error)
+            message = f"the task server refused a request of this client: {error}"
+            return False, message, host.requires_step_updates()
         except Exception:
             logger.exception("task server: the curriculum raised while serving a client")
             return False, host.failure_message(), False
@@ -222,8 +225,8 @@ class RayBackend:
         ray = _import_ray()
         return RayClient(
             self._actor,
-            prefetch=self.prefetch if prefetch is None else check_prefetch(prefetch),
-            batch_size=self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size),
+            prefetch=self.prefetch if prefetch is None else prefetch,
+            batch_size=self.batch_size if batch_size is None else batch_size,
             timeout=self.timeout,
             requires_step_updates=ray.get(self._actor.requires_step_updates.remote()),
         )
