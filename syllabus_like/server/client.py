@@ -56,7 +56,8 @@ from syllabus_like.server.protocol import (
     check_progress,
     pack_steps,
 )
-from syllabus_like.validation import check_positive_int, check_prefetch, check_sample_count
+from syllabus_like.server.options import ClientOptions
+from syllabus_like.validation import check_sample_count
 
 __all__ = ["AUTO_PREFETCH_MAX", "AUTO_PREFETCH_SECONDS", "BufferedClient"]
 
@@ -77,9 +78,14 @@ class BufferedClient:
     #: The clock ``prefetch="auto"`` measures the pace of resets with (replaceable in tests).
     clock = staticmethod(time.monotonic)
 
-    def __init__(self, *, prefetch: int | str, batch_size: int, requires_step_updates: bool) -> None:
-        self.prefetch = check_prefetch(prefetch)
-        self.batch_size = check_positive_int("batch_size", batch_size)
+    def __init__(
+        self, *, prefetch: int | str, batch_size: int, requires_step_updates: bool, timeout: float | None = 120.0
+    ) -> None:
+        options = ClientOptions(prefetch=prefetch, batch_size=batch_size, timeout=timeout)  # checks them
+        self.options = options
+        self.prefetch = options.prefetch
+        self.batch_size = options.batch_size
+        self.timeout = options.timeout
         #: The curriculum's ``requires_step_updates`` as of the last reply from the server.
         self.requires_step_updates = bool(requires_step_updates)
         self._lock = threading.Lock()
@@ -302,6 +308,7 @@ class BufferedClient:
         return {
             "prefetch": self.prefetch,
             "batch_size": self.batch_size,
+            "timeout": self.timeout,
             "requires_step_updates": self.requires_step_updates,
         }
 

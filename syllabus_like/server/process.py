@@ -59,6 +59,7 @@ from syllabus_like.server import handshake
 from syllabus_like.server.channel import FrameChannel
 from syllabus_like.server.client import BufferedClient
 from syllabus_like.server.host import CurriculumHost, LockedCurriculum
+from syllabus_like.server.options import ClientOptions
 from syllabus_like.server.protocol import BadRequest, TaskServerError
 
 __all__ = ["ProcessBackend", "ProcessClient"]
@@ -111,10 +112,11 @@ class ProcessClient(BufferedClient):
     ) -> None:
         self.address = address
         self._authkey = authkey
-        self.timeout = timeout
         self._channel: FrameChannel | None = None
         self._pid = os.getpid()
-        super().__init__(prefetch=prefetch, batch_size=batch_size, requires_step_updates=requires_step_updates)
+        super().__init__(
+            prefetch=prefetch, batch_size=batch_size, timeout=timeout, requires_step_updates=requires_step_updates
+        )
 
     # ------------------------------------------------------------ transport
     def _before_use(self) -> None:
@@ -201,7 +203,7 @@ class ProcessClient(BufferedClient):
         self._channel = None
 
     def _config(self) -> dict[str, Any]:
-        return {"address": self.address, "authkey": self._authkey, "timeout": self.timeout, **super()._config()}
+        return {"address": self.address, "authkey": self._authkey, **super()._config()}
 
     def __repr__(self) -> str:
         state = "connected" if self._channel is not None else "not connected"
@@ -231,15 +233,13 @@ class ProcessBackend:
     """Serves a curriculum in this process to clients in other processes; see the module docstring."""
 
     name = "process"
+    #: One message per episode and worker: cheap over a socket.
+    default_prefetch = 1
 
-    def __init__(
-        self, curriculum: Any, *, prefetch: int | str = 1, batch_size: int = 256, timeout: float | None = 120.0
-    ):
+    def __init__(self, curriculum: Any, options: ClientOptions) -> None:
         self.host = CurriculumHost(curriculum)
         self.curriculum = LockedCurriculum(self.host)
-        self.prefetch = prefetch
-        self.batch_size = batch_size
-        self.timeout = timeout
+        self.options = options
         self.closed = False
         self._close_lock = threading.Lock()
 
@@ -277,12 +277,13 @@ class ProcessBackend:
 
     # --------------------------------------------------------------- clients
     def client(self, prefetch: int | str | None = None, batch_size: int | None = None) -> ProcessClient:
+        options = self.options.overridden(prefetch=prefetch, batch_size=batch_size)
         return ProcessClient(
             self.address,
             self._authkey,
-            prefetch=self.prefetch if prefetch is None else prefetch,
-            batch_size=self.batch_size if batch_size is None else batch_size,
-            timeout=self.timeout,
+            prefetch=options.prefetch,
+            batch_size=options.batch_size,
+            timeout=options.timeout,
             requires_step_updates=self.host.requires_step_updates(),
         )
 
