@@ -88,6 +88,8 @@ def _short(value: Any, limit: int = 80) -> str:
 
 def check_progress(progress: Any) -> float:
     """``progress`` (e.g. an env's ``task_completion``) as a float in [0, 1]; ValueError otherwise (NaN too)."""
+    if type(progress) is float and 0.0 <= progress <= 1.0:  # the usual case, first
+        return progress
     if isinstance(progress, (bool, np.bool_)) or not isinstance(progress, numbers.Real):
         raise ValueError(f"progress must be a number in [0, 1], got {_short(progress)}")
     value = float(progress)
@@ -98,6 +100,8 @@ def check_progress(progress: Any) -> float:
 
 def check_episode_fields(episode_return: Any, length: Any) -> tuple[float, int]:
     """An episode's return as a float (NaN and +-inf are allowed) and its length as a non-negative int."""
+    if type(episode_return) is float and type(length) is int and length >= 0:  # the usual case, first
+        return episode_return, length
     if isinstance(episode_return, (bool, np.bool_)) or not isinstance(episode_return, numbers.Real):
         raise ValueError(f"episode_return must be a real number, got {_short(episode_return)}")
     if isinstance(length, (bool, np.bool_)) or not isinstance(length, numbers.Integral) or length < 0:
