@@ -319,3 +319,24 @@ def test_a_condition_syntax_error_on_a_long_text_shows_a_window_around_the_caret
     assert shown.strip().startswith("...") and shown.endswith("...")
     caret = pointer.index("^")
     assert shown[caret] == ">" and shown[caret - 1 : caret + 2] in (">>=", " >>"[0:3], "s >")
+
+
+def test_after_a_server_thread_crashed_new_clients_fail_at_once(monkeypatch):
+    with TaskServer(RecordingCurriculum(), backend="process", prefetch=0, timeout=30) as server:
+        client = server.client()
+        client.sample(1)
+
+        def crash(peer, frame):
+            raise MemoryError("dispatcher bug")
+
+        monkeypatch.setattr(server._backend, "_handle_request", crash)
+        with pytest.raises(TaskServerError):
+            client.sample(1)
+        server._backend._dispatcher.join(timeout=10)
+        late = server._backend.client()
+        started = time.monotonic()
+        with pytest.raises(TaskServerError, match="closed the connection during the handshake"):
+            late.sample(1)
+        assert time.monotonic() - started < 5
+        with pytest.raises(TaskServerError, match="dispatcher thread crashed"):
+            server.close()

@@ -305,6 +305,9 @@ class ProcessBackend:
                 if self._stopping:
                     sock.close()
                     return
+                if not self._dispatcher.is_alive():  # crashed: tell the client at once, not at its timeout
+                    sock.close()
+                    continue
                 self._control.put(("connect", sock))
                 self._wake()
         except BaseException as error:

@@ -31,11 +31,14 @@ ints, returns that are real numbers (NaN and +-inf are data: see
 :class:`~syllabus_like.SequentialCurriculum`), progress in [0, 1], and at most
 :data:`MAX_TASKS_PER_REQUEST` tasks. A request that fails a check raises
 :class:`BadRequest`: nothing of it is applied and only its sender is told,
-while the server keeps serving everyone. An exception from the curriculum
-itself on a checked request still stops the server (fail-stop), since the
-curriculum's state may be half-updated. Clients run the same checks on each
-report as it is made, so a well-behaved worker learns of its mistake at the
-call that made it.
+while the server keeps serving everyone. A refused request that asked for
+no reply is told with the sender's next request that asks for one, which is
+refused (not applied) in turn, so that the client learns of the first (the
+``"process"`` backend; with Ray, whose fire-and-forget calls have no reply,
+such a refusal is only logged, in the actor). An exception from the curriculum itself on a checked request still
+stops the server (fail-stop), since the curriculum's state may be
+half-updated. Clients check each report's numbers as it is made, so a
+well-behaved worker learns of such a mistake at the call that made it.
 """
 
 from __future__ import annotations
@@ -137,12 +140,12 @@ def _check_report(report: Any, task_space: TaskSpace) -> tuple:
     if not isinstance(report, tuple) or not report:
         raise ValueError(f"a report must be a non-empty tuple, got {_short(report)}")
     kind = report[0]
-    if kind == EPISODE and type(kind) is int and len(report) == 6:
-        _, episode_return, length, task, progress, env_id = report
+    if kind == EPISODE and type(kind) is int and len(report) >= 6:
+        _, episode_return, length, task, progress, env_id = report[:6]
         episode_return, length = check_episode_fields(episode_return, length)
-        return (
-            EPISODE, episode_return, length, _canonical(task_space, task), check_progress(progress), _check_env_id(env_id)
-        )
+        task = _canonical(task_space, task)
+        # Fields after the sixth (a later protocol's extras) pass through unchecked.
+        return (EPISODE, episode_return, length, task, check_progress(progress), _check_env_id(env_id), *report[6:])
     if kind == STEPS and type(kind) is int and len(report) == 9:
         _, env_id, tasks, observations, rewards, terminated, truncated, infos, progresses = report
         columns = (tasks, observations, rewards, terminated, truncated, infos, progresses)
