@@ -186,6 +186,15 @@ def test_a_nan_task_completion_is_refused_at_the_wrapper():
         env.close()
 
 
+def test_a_nan_task_completion_is_refused_at_the_wrapper_with_a_local_curriculum_too():
+    curriculum = RecordingCurriculum()
+    env = CurriculumWrapper(_NanCompletionEnv(), curriculum)
+    env.reset()
+    with pytest.raises(ValueError, match="progress must be a number in \\[0, 1\\], got nan"):
+        env.step(0)
+    assert curriculum.episodes == []
+
+
 def test_an_explicit_task_outside_the_space_is_refused_at_reset_without_a_task_wrapper():
     env = CurriculumWrapper(CountdownTaskEnv(), _sequential())
     with pytest.raises(TaskSpaceError, match="99"):

@@ -6,6 +6,7 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
+from syllabus_like.validation import check_progress
 from syllabus_like.wrappers.task_source import FollowsTaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
@@ -116,7 +117,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
                 self._episode_return,
                 self._episode_length,
                 self.task,
-                float(result[4].get("task_completion", 0.0)),
+                check_progress(result[4].get("task_completion", 0.0)),
                 env_id=self.env_id,
             )
         return result
@@ -127,7 +128,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         if self._task_in_step_info:
             info["task"] = self.task
         if self._step_updates:
-            progress = float(info.get("task_completion", 0.0))
+            progress = check_progress(info.get("task_completion", 0.0))
             self.source.update_on_step(
                 self.task, obs, reward, terminated, truncated, info, progress, env_id=self.env_id
             )

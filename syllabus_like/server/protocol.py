@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from syllabus_like.task_space import TaskSpace, TaskSpaceError
+from syllabus_like.validation import check_progress
 
 __all__ = [
     "EPISODE",
@@ -87,18 +88,6 @@ class BadRequest(ValueError):
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def check_progress(progress: Any) -> float:
-    """``progress`` (e.g. an env's ``task_completion``) as a float in [0, 1]; ValueError otherwise (NaN too)."""
-    if type(progress) is float and 0.0 <= progress <= 1.0:  # the usual case, first
-        return progress
-    if isinstance(progress, (bool, np.bool_)) or not isinstance(progress, numbers.Real):
-        raise ValueError(f"progress must be a number in [0, 1], got {_short(progress)}")
-    value = float(progress)
-    if not 0.0 <= value <= 1.0:  # False for NaN
-        raise ValueError(f"progress must be a number in [0, 1], got {_short(progress)}")
-    return value
 
 
 def check_episode_fields(episode_return: Any, length: Any) -> tuple[float, int]:
