@@ -28,7 +28,7 @@ from syllabus_like import (
 )
 from syllabus_like.server import TaskServer, TaskServerError
 from syllabus_like.server import process as process_backend
-from syllabus_like.server.protocol import EPISODE, MAX_TASKS_PER_REQUEST
+from syllabus_like.server.protocol import EPISODE, MAX_CLIENT_TASKS, MAX_TASKS_PER_REQUEST
 from syllabus_like.wrappers import CurriculumWrapper
 
 
@@ -129,8 +129,10 @@ def test_a_fire_and_forget_bad_report_is_told_with_the_next_reply_and_changes_no
 def test_a_huge_sample_is_refused_at_the_client_and_by_the_server():
     with TaskServer(RecordingCurriculum(), backend="process", prefetch=0, timeout=10) as server:
         client = server.client()
-        with pytest.raises(ValueError, match="at most MAX_TASKS_PER_REQUEST"):
+        with pytest.raises(ValueError, match=f"takes k of at most {MAX_CLIENT_TASKS}, got {10**12}"):
             client.sample(10**12)
+        with pytest.raises(ValueError, match=f"prefetch must be at most {MAX_CLIENT_TASKS}"):
+            server.client(prefetch=10**9)
         client.sample(1)
         client._request(10**12)  # a client that skips its own check
         with pytest.raises(TaskServerError, match=f"0 to {MAX_TASKS_PER_REQUEST} tasks.*{10**12}"):

@@ -26,7 +26,7 @@ server for every report or every reset. It keeps
 
 Each report's numbers are checked as it is made (a real return, a
 non-negative int length, progress in [0, 1]; ``sample(k)`` with at most
-:data:`~syllabus_like.server.protocol.MAX_TASKS_PER_REQUEST`): such a mistake
+:data:`~syllabus_like.server.protocol.MAX_CLIENT_TASKS`): such a mistake
 raises at the call that made it, in the worker. Whether a task belongs to the
 served space is checked by the server (a client does not carry the task
 space, which keeps it small to pickle): a report with a foreign task is
@@ -48,7 +48,7 @@ from typing import Any
 
 from syllabus_like.server.protocol import (
     EPISODE,
-    MAX_TASKS_PER_REQUEST,
+    MAX_CLIENT_TASKS,
     PROGRESS,
     STEPS,
     TaskServerError,
@@ -186,8 +186,8 @@ class BufferedClient:
     def sample(self, k: int = 1) -> list:
         """Return ``k`` tasks, from the prefetched ones when possible."""
         k = check_sample_count(k)
-        if k > MAX_TASKS_PER_REQUEST:
-            raise ValueError(f"sample(k) asks for at most MAX_TASKS_PER_REQUEST={MAX_TASKS_PER_REQUEST} tasks, got {k}")
+        if k > MAX_CLIENT_TASKS:
+            raise ValueError(f"sample(k) of a task-server client takes k of at most {MAX_CLIENT_TASKS}, got {k}")
         asked_at = self.clock() if self.prefetch == "auto" else 0.0
         with self._lock:
             self._before_use()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from syllabus_like.server.protocol import MAX_CLIENT_TASKS
 from syllabus_like.validation import check_positive_int, check_prefetch
 
 __all__ = ["ClientOptions"]
@@ -24,7 +25,10 @@ class ClientOptions:
     timeout: float | None = 120.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "prefetch", check_prefetch(self.prefetch))
+        prefetch = check_prefetch(self.prefetch)
+        if prefetch != "auto" and prefetch > MAX_CLIENT_TASKS:
+            raise ValueError(f"prefetch must be at most {MAX_CLIENT_TASKS} (or 'auto'), got {prefetch!r}")
+        object.__setattr__(self, "prefetch", prefetch)
         object.__setattr__(self, "batch_size", check_positive_int("batch_size", self.batch_size))
         timeout = self.timeout
         if timeout is not None and (

@@ -54,6 +54,7 @@ from syllabus_like.validation import check_progress
 
 __all__ = [
     "EPISODE",
+    "MAX_CLIENT_TASKS",
     "MAX_TASKS_PER_REQUEST",
     "BadRequest",
     "check_episode_fields",
@@ -73,8 +74,11 @@ STEPS = 1
 PROGRESS = 2
 
 
-#: The most tasks one request (or one ``client.sample(k)``) may ask for.
+#: The most tasks one request may ask for; the server refuses more.
 MAX_TASKS_PER_REQUEST = 1 << 20
+#: The largest ``k`` of a client's ``sample(k)`` and the largest ``prefetch``: the request
+#: ``sample`` sends asks for at most both together, which stays within MAX_TASKS_PER_REQUEST.
+MAX_CLIENT_TASKS = MAX_TASKS_PER_REQUEST // 2
 
 
 class TaskServerError(RuntimeError):
