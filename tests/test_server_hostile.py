@@ -24,7 +24,6 @@ from syllabus_like import (
     DomainRandomization,
     SequentialCurriculum,
     TaskSpaceError,
-    parse_condition,
 )
 from syllabus_like.server import TaskServer, TaskServerError
 from syllabus_like.server import process as process_backend
@@ -317,19 +316,6 @@ def test_a_server_never_closed_leaves_no_socket_directory_at_exit():
     address = result.stdout.strip()
     assert address.endswith("server")
     assert not os.path.exists(os.path.dirname(address))
-
-
-def test_a_condition_syntax_error_on_a_long_text_shows_a_window_around_the_caret():
-    text = "episodes>=1 & " * 70_000 + "episodes >>= 3" + " & episodes>=1" * 70_000
-    with pytest.raises(ValueError) as caught:
-        parse_condition(text)
-    message = str(caught.value)
-    assert len(message) < 400
-    assert caught.value.text == text
-    shown, pointer = message.splitlines()[1:3]
-    assert shown.strip().startswith("...") and shown.endswith("...")
-    caret = pointer.index("^")
-    assert shown[caret] == ">" and shown[caret - 1 : caret + 2] in (">>=", " >>"[0:3], "s >")
 
 
 def test_after_a_server_thread_crashed_new_clients_fail_at_once(monkeypatch):
