@@ -166,3 +166,34 @@ def test_check_request_canonicalises_tasks_and_keeps_nan_returns():
     episode, step_record = checked
     assert episode[3] == 3 and type(episode[3]) is int and episode[1] != episode[1]  # NaN kept
     assert step_record[2] == (2, 1) and all(type(task) is int for task in step_record[2])
+
+
+def test_a_non_blocking_channel_queues_what_the_socket_cannot_take_and_never_blocks():
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    sender, receiver = FrameChannel(left), FrameChannel(right)
+    payload = bytes(range(256)) * (16 * 1024)  # 4 MiB: more than a socket buffer holds
+    sender.queue(payload)
+    sender.queue(b"second")
+    assert sender.write_some() is False and sender.outgoing_bytes > 0  # returned instead of blocking
+    received = []
+    while len(received) < 2:
+        sender.write_some()
+        receiver.read()
+        while (frame := receiver.pop()) is not None:
+            received.append(frame)
+    assert received == [payload, b"second"] and sender.outgoing_bytes == 0 and sender.write_some()
+    sender.close()
+    receiver.close()
+
+
+def test_a_frame_above_max_frame_is_refused_before_it_is_buffered():
+    from syllabus_like.server.channel import FrameTooLarge
+
+    left, right = socket.socketpair()
+    receiver = FrameChannel(right, max_frame=256)
+    left.sendall((1 << 40).to_bytes(8, "big"))
+    with pytest.raises(FrameTooLarge, match="above the limit of 256"):
+        receiver.read()
+    left.close()
+    receiver.close()
