@@ -79,17 +79,35 @@ class ConditionSyntaxError(ValueError):
     """Raised for condition text that does not parse.
 
     ``position`` is the 0-based index of the offending character in ``text``;
-    the message shows the text with a caret under it.
+    the message shows the text around it (at most :data:`ERROR_WINDOW`
+    characters either side, ``...`` marking what is cut) with a caret under
+    it, so that a long text does not make a long message. ``text`` keeps the
+    whole input.
     """
 
     def __init__(self, reason: str, text: str, position: int) -> None:
         self.reason = reason
         self.text = text
         self.position = position
-        pointer = " " * position + "^"
+        start = max(0, position - ERROR_WINDOW)
+        end = min(len(text), position + ERROR_WINDOW + 1)
+        before = "..." if start > 0 else ""
+        after = "..." if end < len(text) else ""
         # Tabs and newlines are shown as single spaces so the caret lines up.
-        shown = "".join(" " if character.isspace() else character for character in text)
+        shown = before + "".join(" " if character.isspace() else character for character in text[start:end]) + after
+        pointer = " " * (len(before) + position - start) + "^"
         super().__init__(f"{reason} (at position {position})\n    {shown}\n    {pointer}")
+
+
+#: Characters of the text shown on each side of the caret in a ConditionSyntaxError.
+ERROR_WINDOW = 40
+
+
+def _quoted(token_text: str) -> str:
+    """A token for an error message: quoted, and cut to the error window so a huge token stays short."""
+    if len(token_text) <= 2 * ERROR_WINDOW:
+        return repr(token_text)
+    return repr(token_text[: 2 * ERROR_WINDOW - 3] + "...")
 
 
 # --------------------------------------------------------------------------- AST
@@ -373,7 +391,7 @@ class _Parser:
         return self._advance()
 
     def _fail(self, reason: str, token: _Token) -> None:
-        found = "the end of the condition" if token.kind == "END" else repr(token.text)
+        found = "the end of the condition" if token.kind == "END" else _quoted(token.text)
         raise ConditionSyntaxError(f"{reason}, found {found}", self.text, token.position)
 
     def parse(self) -> Node:
@@ -433,7 +451,7 @@ class _Parser:
         if self.known_metrics is not None and name.text not in self.known_metrics:
             valid = ", ".join(sorted(self.known_metrics)) or "(none)"
             raise ConditionSyntaxError(
-                f"unknown metric {name.text!r}; valid metrics are: {valid}", self.text, name.position
+                f"unknown metric {_quoted(name.text)}; valid metrics are: {valid}", self.text, name.position
             )
         op = self._expect("OP", f"after metric {name.text!r}")
         number = self._expect("NUMBER", f"after {op.text!r}")

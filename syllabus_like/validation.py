@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_positive_int", "check_prefetch", "check_sample_count"]
+__all__ = ["check_positive_int", "check_prefetch", "check_progress", "check_sample_count"]
 
 
 def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
@@ -35,3 +35,18 @@ def check_prefetch(prefetch: Any) -> int | str:
     if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
         raise ValueError(f"prefetch must be a non-negative int or 'auto', got {prefetch!r}")
     return int(prefetch)
+
+
+def check_progress(progress: Any) -> float:
+    """``progress`` (e.g. an env's ``task_completion``) as a float in [0, 1]; ValueError otherwise (NaN too)."""
+    if type(progress) is float and 0.0 <= progress <= 1.0:  # the usual case, first
+        return progress
+    try:  # numpy scalars and 0-d arrays too, but no bools or strings
+        if isinstance(progress, (bool, np.bool_, str, bytes)):
+            raise TypeError
+        value = float(progress)
+    except (TypeError, ValueError):
+        raise ValueError(f"progress must be a number in [0, 1], got {progress!r:.80}") from None
+    if not 0.0 <= value <= 1.0:  # False for NaN
+        raise ValueError(f"progress must be a number in [0, 1], got {progress!r:.80}")
+    return value

@@ -223,3 +223,17 @@ def test_curriculum_wrapper_accepts_the_client_and_the_locked_view():
             env = CurriculumWrapper(make_env(source).env, source)
             env.reset()
             assert env.task == 3
+
+
+def test_every_backend_follows_the_backend_protocol_and_options_are_checked_once():
+    from syllabus_like.server.backend import Backend
+    from syllabus_like.server.options import ClientOptions
+
+    for backend in ("local", "process"):
+        with TaskServer(RecordingCurriculum(), backend=backend) as server:
+            assert isinstance(server._backend, Backend)
+            with pytest.raises(ValueError, match=r"prefetch must be a non-negative int or .auto., got -1"):
+                server.client(prefetch=-1)  # checked for the local backend too, by the same code
+    assert ClientOptions(prefetch=3).overridden(batch_size=7) == ClientOptions(prefetch=3, batch_size=7)
+    with pytest.raises(ValueError, match="timeout must be a positive number of seconds or None, got -1"):
+        ClientOptions(timeout=-1)

@@ -8,12 +8,15 @@ import threading
 import numpy as np
 import pytest
 
+from syllabus_like import DiscreteTaskSpace
 from syllabus_like.server.channel import FrameChannel
 from syllabus_like.server.protocol import (
     EPISODE,
     PROGRESS,
     STEPS,
+    BadRequest,
     apply_reports,
+    check_request,
     pack_steps,
     unpack_steps,
 )
@@ -127,4 +130,70 @@ def test_an_incomplete_frame_at_end_of_stream_is_dropped():
     left.close()
     assert receiver.read() is True and receiver.pop() is None
     assert receiver.read() is False and receiver.pop() is None
+    receiver.close()
+
+
+# ------------------------------------------------------------ request checks
+
+_SPACE = DiscreteTaskSpace(4)
+
+
+@pytest.mark.parametrize(
+    ("reports", "num_tasks", "message"),
+    [
+        ("not a list", 0, "reports must be a list"),
+        ([()], 0, "non-empty tuple"),
+        ([(7, 1.0)], 0, "unknown or malformed report"),
+        ([(EPISODE, 1.0, 2, 9, 0.0, None)], 0, "task 9 is not in"),
+        ([(EPISODE, 1.0, 2, 1, 0.0, True)], 0, "env_id must be an int or None, got True"),
+        ([(EPISODE, 1.0, True, 1, 0.0, None)], 0, "length must be a non-negative int, got True"),
+        ([(PROGRESS, 1, float("nan"), None)], 0, "progress must be a number in"),
+        ([pack_steps(0, [(1, 0, 1.0, False, False, {}, 0.0)])[:8] + ((),)], 0, "columns differ in length"),
+        ([], -1, "0 to 1048576 tasks"),
+        ([], 2**40, "0 to 1048576 tasks"),
+        ([], 1.0, "0 to 1048576 tasks"),
+    ],
+)
+def test_check_request_refuses_bad_input_naming_it(reports, num_tasks, message):
+    with pytest.raises(BadRequest, match=message):
+        check_request(reports, num_tasks, _SPACE)
+
+
+def test_check_request_canonicalises_tasks_and_keeps_nan_returns():
+    steps = pack_steps(3, [(2.0, 0, 1.0, False, False, {}, 0.5), (True, 1, float("inf"), True, False, {}, 1.0)])
+    checked, num_tasks = check_request([(EPISODE, float("nan"), 2, 3.0, 1.0, 0), steps], 5, _SPACE)
+    assert num_tasks == 5
+    episode, step_record = checked
+    assert episode[3] == 3 and type(episode[3]) is int and episode[1] != episode[1]  # NaN kept
+    assert step_record[2] == (2, 1) and all(type(task) is int for task in step_record[2])
+
+
+def test_a_non_blocking_channel_queues_what_the_socket_cannot_take_and_never_blocks():
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    sender, receiver = FrameChannel(left), FrameChannel(right)
+    payload = bytes(range(256)) * (16 * 1024)  # 4 MiB: more than a socket buffer holds
+    sender.queue(payload)
+    sender.queue(b"second")
+    assert sender.write_some() is False and sender.outgoing_bytes > 0  # returned instead of blocking
+    received = []
+    while len(received) < 2:
+        sender.write_some()
+        receiver.read()
+        while (frame := receiver.pop()) is not None:
+            received.append(frame)
+    assert received == [payload, b"second"] and sender.outgoing_bytes == 0 and sender.write_some()
+    sender.close()
+    receiver.close()
+
+
+def test_a_frame_above_max_frame_is_refused_before_it_is_buffered():
+    from syllabus_like.server.channel import FrameTooLarge
+
+    left, right = socket.socketpair()
+    receiver = FrameChannel(right, max_frame=256)
+    left.sendall((1 << 40).to_bytes(8, "big"))
+    with pytest.raises(FrameTooLarge, match="above the limit of 256"):
+        receiver.read()
+    left.close()
     receiver.close()

@@ -171,3 +171,32 @@ def test_unseen_failure_is_raised_by_close_and_closed_server_refuses_clients(ray
     fresh.close()
     with pytest.raises(TaskServerError, match="Ray actor is gone"):
         client.sample(1)
+
+
+@ray.remote
+def report_a_foreign_task(client):
+    """In a Ray task: report a task outside the space, flush; return the error, then play on."""
+    client.update_on_episode(1.0, 2, 99)
+    try:
+        client.flush()
+        message = "no error"
+    except TaskServerError as error:
+        message = str(error)
+    return message, len(client.sample(2))
+
+
+def test_a_bad_request_is_refused_to_its_ray_worker_alone(ray_session):
+    with TaskServer(RecordingCurriculum(), backend="ray", prefetch=0) as server:
+        message, sampled = ray.get(report_a_foreign_task.remote(server.client()))
+        assert "refused a request of this client" in message and "99" in message
+        assert sampled == 2  # the worker goes on
+        played = ray.get(play_in_task.remote(server.client(), 10, 0))
+        server.flush(timeout=30)
+        assert server.curriculum.metrics() == {"episodes": 10.0} and len(played) == 10  # only the good ones
+        with pytest.raises(TaskServerError, match=r"0 to \d+ tasks"):
+            _huge_request(server.client())
+
+
+def _huge_request(client):
+    client._request(10**12)  # a client that skips its own check
+    client._take_reply()

@@ -15,6 +15,37 @@ from syllabus_like.validation import check_sample_count
 __all__ = ["Curriculum"]
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _checked_rng_state(bit_generator: np.random.BitGenerator, rng_state: Any) -> dict[str, Any]:
+    """``rng_state`` if a fresh bit generator of ``bit_generator``'s kind takes it exactly as given."""
+    probe = type(bit_generator)(0)
+    try:
+        probe.state = copy.deepcopy(rng_state)
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise ValueError(
+            f"state field 'rng' is not a {type(bit_generator).__name__} state: {_short(rng_state)} ({error})"
+        ) from error
+    if not _same(probe.state, rng_state):
+        raise ValueError(
+            f"state field 'rng' is not a {type(bit_generator).__name__} state as state_dict() writes it: "
+            f"{_short(rng_state)}"
+        )
+    return probe.state
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of nested dicts of ints and strings, with exact types (True is not 1)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    return a == b
+
+
 class Curriculum:
     """Chooses tasks from ``task_space`` and learns from what happened on them.
 
@@ -163,16 +194,57 @@ class Curriculum:
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly where this curriculum is, RNG included."""
-        return {"type": type(self).__name__, "rng": copy.deepcopy(self._rng.bit_generator.state)}
+        """Everything needed to continue exactly where this curriculum is, RNG included.
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        ``task_space`` (the space's repr) lets :meth:`load_state_dict` refuse a
+        state saved by a curriculum over another space.
+        """
+        return {
+            "type": type(self).__name__,
+            "task_space": repr(self.task_space),
+            "rng": copy.deepcopy(self._rng.bit_generator.state),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned: all of it, or nothing.
+
+        Every field is checked before anything changes: a state with a missing
+        or unknown field, a field of the wrong type or out of range, or one
+        saved by another kind of curriculum or over another task space raises
+        ``ValueError`` naming the field, and leaves this curriculum unchanged.
+        Subclasses check their fields in :meth:`_check_state` and set them in
+        :meth:`_restore_state`, which cannot fail.
+        """
+        self._restore_state(self._check_state(state))
+
+    def _check_state(self, state: Any) -> dict[str, Any]:
+        """Check ``state`` completely and return what :meth:`_restore_state` sets; ValueError otherwise."""
+        if not isinstance(state, Mapping):
+            raise ValueError(
+                f"a {type(self).__name__} state must be a dict returned by state_dict(), got {_short(state)}"
+            )
         if state.get("type") != type(self).__name__:
             raise ValueError(
-                f"state_dict of a {state.get('type')!r} cannot be loaded into a {type(self).__name__}"
+                f"state field 'type': a state_dict of a {_short(state.get('type'))} cannot be loaded "
+                f"into a {type(self).__name__}"
             )
-        self._rng.bit_generator.state = copy.deepcopy(state["rng"])
+        expected = set(self.state_dict())
+        missing, unknown = expected - set(state), set(state) - expected
+        if missing or unknown:
+            raise ValueError(
+                f"state fields do not match a {type(self).__name__}'s: missing {sorted(missing)}, "
+                f"unknown {sorted(map(str, unknown))}"
+            )
+        if state["task_space"] != repr(self.task_space):
+            raise ValueError(
+                f"state field 'task_space': the state was saved over {_short(state['task_space'])}, "
+                f"this {type(self).__name__} is over {self.task_space!r}"
+            )
+        return {"rng": _checked_rng_state(self._rng.bit_generator, state["rng"])}
+
+    def _restore_state(self, checked: dict[str, Any]) -> None:
+        """Set what :meth:`_check_state` returned (never raises)."""
+        self._rng.bit_generator.state = checked["rng"]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.task_space!r})"

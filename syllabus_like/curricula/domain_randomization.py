@@ -67,6 +67,21 @@ class DomainRandomization(Curriculum):
         state["spare_uniforms"] = list(self._spare_uniforms)
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self._spare_uniforms = [float(u) for u in state.get("spare_uniforms", [])]
+    def _check_state(self, state: Any) -> dict[str, Any]:
+        checked = super()._check_state(state)
+        spare = state["spare_uniforms"]
+        if (
+            not isinstance(spare, list)
+            or len(spare) > _UNIFORM_BLOCK
+            or not all(type(u) is float and 0.0 <= u < 1.0 for u in spare)
+        ):
+            raise ValueError(
+                f"state field 'spare_uniforms' must be a list of at most {_UNIFORM_BLOCK} floats in [0, 1), "
+                f"got {spare!r:.80}"
+            )
+        checked["spare_uniforms"] = list(spare)
+        return checked
+
+    def _restore_state(self, checked: dict[str, Any]) -> None:
+        super()._restore_state(checked)
+        self._spare_uniforms = checked["spare_uniforms"]

@@ -17,6 +17,13 @@ class RecentReturns:
     window of 1000 costs ~30 us, ten times a CartPole reset. The window keeps
     a running sum instead, and recomputes it exactly (``math.fsum``) once per
     ``size`` appends, so rounding never builds up beyond one window's worth.
+
+    Returns are data, never an error. Non-finite returns are kept in the
+    window as given and counted apart from the running sum, and the mean
+    follows IEEE arithmetic: NaN while a NaN, or both +inf and -inf, are in
+    the window; +inf (-inf) while +inf (-inf) is and the other is not.
+    Finite returns whose sum overflows a float (returns near 1e308) still
+    have a finite mean, computed from the window scaled by a power of two.
     """
 
     def __init__(self, size: int, values: Iterable[float] = ()) -> None:
@@ -30,22 +37,61 @@ class RecentReturns:
         self._resum()
 
     def _resum(self) -> None:
-        self._sum = math.fsum(self._values)
+        finite = [value for value in self._values if math.isfinite(value)]
+        self._nan = sum(1 for value in self._values if math.isnan(value))
+        self._positive_inf = sum(1 for value in self._values if value == math.inf)
+        self._negative_inf = sum(1 for value in self._values if value == -math.inf)
+        try:
+            self._sum = math.fsum(finite)
+        except OverflowError:
+            self._sum = math.inf  # the slow, exact path in mean()
         self._appends_since_resum = 0
+
+    def _count(self, value: float, delta: int) -> None:
+        if math.isnan(value):
+            self._nan += delta
+        elif value > 0:
+            self._positive_inf += delta
+        else:
+            self._negative_inf += delta
 
     def append(self, value: float) -> None:
         values = self._values
         if len(values) == values.maxlen:
-            self._sum -= values[0]
+            oldest = values[0]
+            if math.isfinite(oldest):
+                self._sum -= oldest
+            else:
+                self._count(oldest, -1)
         values.append(value)
-        self._sum += value
+        if math.isfinite(value):
+            self._sum += value
+        else:
+            self._count(value, +1)
         self._appends_since_resum += 1
         if self._appends_since_resum >= values.maxlen:  # type: ignore[operator]
             self._resum()
 
     def mean(self) -> float | None:
-        """The mean of the window, or None while it is empty."""
-        return self._sum / len(self._values) if self._values else None
+        """The mean of the window, or None while it is empty (see the class docstring for non-finite returns)."""
+        count = len(self._values)
+        if not count:
+            return None
+        if self._nan or (self._positive_inf and self._negative_inf):
+            return math.nan
+        if self._positive_inf:
+            return math.inf
+        if self._negative_inf:
+            return -math.inf
+        if math.isfinite(self._sum):
+            return self._sum / count
+        return self._overflowing_mean()
+
+    def _overflowing_mean(self) -> float:
+        """The mean of finite returns whose sum overflows: sum them scaled by 2**-k, k with 2**k >= len."""
+        count = len(self._values)
+        scale = 2.0 ** -math.ceil(math.log2(count))
+        return math.fsum(value * scale for value in self._values) / (count * scale)
 
     def __len__(self) -> int:
         return len(self._values)

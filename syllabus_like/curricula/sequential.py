@@ -37,6 +37,22 @@ StoppingCondition = Union[str, Condition, Callable[[Mapping[str, float]], bool]]
 StageChangeHook = Callable[[int, int], Any]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _checks_its_state(curriculum: Curriculum) -> bool:
+    """Whether ``curriculum`` loads its state through :class:`Curriculum`'s two steps (check, then restore).
+
+    True unless a class overrides ``load_state_dict`` below the last class that
+    overrides ``_check_state`` (a curriculum that loads its state its own way).
+    """
+    mro = type(curriculum).__mro__
+    load_owner = next(klass for klass in mro if "load_state_dict" in vars(klass))
+    check_owner = next(klass for klass in mro if "_check_state" in vars(klass))
+    return issubclass(check_owner, load_owner)
+
+
 class SequentialCurriculum(Curriculum):
     """Runs ``curriculum_list`` one stage at a time.
 
@@ -80,6 +96,14 @@ class SequentialCurriculum(Curriculum):
     A stage's tasks are the tasks of its curriculum's task space: only episodes
     on those count towards ``episodes``/``steps``/``episode_return`` and reach
     the stage's curriculum (episodes that started in an earlier stage do not).
+
+    ``episode_return`` is the mean of the last ``return_buffer_size`` returns
+    of the stage. Returns are data: NaN and +-inf are kept and never raise.
+    The mean follows IEEE arithmetic (see
+    :class:`~syllabus_like.curricula.recent_returns.RecentReturns`): NaN while
+    a NaN, or both +inf and -inf, are in the window, so every comparison on
+    ``episode_return`` is false until they leave it; +inf or -inf while only
+    one of them is.
 
     Conditions are checked after each update and before each sample, advancing
     at most one stage per check; :meth:`check_stopping_conditions` forces one.
@@ -390,33 +414,150 @@ class SequentialCurriculum(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        if len(state["curricula"]) != self.num_stages:
-            raise ValueError(f"state has {len(state['curricula'])} stages, this curriculum has {self.num_stages}")
-        self.stage = int(state["stage"])
-        self._steps, self._episodes, self._tasks = int(state["steps"]), int(state["episodes"]), int(state["tasks"])
-        self._returns.load(state["returns"])
-        self._progress.load(state["progress"])
-        if set(state["custom_metrics"]) != set(self.custom_metrics):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned, stages' curricula included: all of it, or nothing.
+
+        The stage, counters and returns are checked against this curriculum
+        (``ValueError`` naming the field), and each stage's state by its
+        curriculum, before anything changes. A stage curriculum that loads
+        its state its own way (overriding ``load_state_dict`` only) is loaded
+        last; if it raises, everything loaded so far is put back.
+        """
+        checked = self._check_state(state)
+        backup = self._check_state(self.state_dict())
+        try:
+            self._restore_state(checked)
+        except BaseException:
+            self._restore_state(backup)
+            raise
+
+    def _check_state(self, state: Any) -> dict[str, Any]:
+        checked = super()._check_state(state)
+        stage = state["stage"]
+        if not _is_int(stage) or not 0 <= stage < self.num_stages:
+            raise ValueError(f"state field 'stage' must be an int in [0, {self.num_stages}), got {stage!r:.80}")
+        checked["stage"] = int(stage)
+        for name in ("steps", "episodes", "tasks", "total_steps", "total_episodes", "total_tasks"):
+            value = state[name]
+            if not _is_int(value) or value < 0:
+                raise ValueError(f"state field {name!r} must be a non-negative int, got {value!r:.80}")
+            checked[name] = int(value)
+        for name in ("steps", "episodes", "tasks"):
+            if checked[name] > checked[f"total_{name}"]:
+                raise ValueError(
+                    f"state field {name!r} ({checked[name]}) exceeds 'total_{name}' ({checked[f'total_{name}']})"
+                )
+        returns = state["returns"]
+        if (
+            not isinstance(returns, list)
+            or len(returns) > self.return_buffer_size
+            or not all(type(value) is float for value in returns)
+        ):
             raise ValueError(
-                f"state has custom metrics {sorted(state['custom_metrics'])}, "
+                f"state field 'returns' must be a list of at most {self.return_buffer_size} floats "
+                f"(return_buffer_size), got {returns!r:.80}"
+            )
+        checked["returns"] = list(returns)
+        checked.update(self._check_steering_state(state, checked["stage"]))
+        stage_states = state["curricula"]
+        if not isinstance(stage_states, list) or len(stage_states) != self.num_stages:
+            count = len(stage_states) if isinstance(stage_states, list) else stage_states
+            raise ValueError(
+                f"state field 'curricula' must be a list of {self.num_stages} stage states, got {count!r:.80}"
+            )
+        checked["curricula"] = []
+        for index, (curriculum, stage_state) in enumerate(zip(self.curricula, stage_states)):
+            if _checks_its_state(curriculum):
+                try:
+                    checked["curricula"].append(curriculum._check_state(stage_state))
+                except ValueError as error:
+                    raise ValueError(f"state field 'curricula[{index}]': {error}") from error
+            else:
+                checked["curricula"].append(stage_state)
+        return checked
+
+    def _check_steering_state(self, state: Mapping[str, Any], stage: int) -> dict[str, Any]:
+        """The progress window, user metrics, moving averages, history and ``done`` of ``state``, checked."""
+        checked: dict[str, Any] = {}
+        checked["progress"] = self._checked_window("progress", state["progress"])
+        custom = state["custom_metrics"]
+        if not isinstance(custom, dict) or set(custom) != set(self.custom_metrics):
+            names = sorted(custom) if isinstance(custom, dict) else custom
+            raise ValueError(
+                f"state field 'custom_metrics' has custom metrics {names!r:.80}, "
                 f"this curriculum declares {sorted(self.custom_metrics)}"
             )
-        for name, values in state["custom_metrics"].items():
+        checked["custom_metrics"] = {
+            name: self._checked_window(f"custom_metrics[{name!r}]", values) for name, values in custom.items()
+        }
+        emas = state["emas"]
+        smoothed = {"episode_return", "success_rate", *self.custom_metrics}
+        if (
+            not isinstance(emas, dict)
+            or not set(emas) <= smoothed
+            or not all(type(value) is float and math.isfinite(value) for value in emas.values())
+        ):
+            raise ValueError(
+                f"state field 'emas' must map some of {sorted(smoothed)} to finite floats, got {emas!r:.80}"
+            )
+        checked["emas"] = dict(emas)
+        history = state["stage_history"]
+        entries_valid = isinstance(history, list) and all(
+            isinstance(entry, dict)
+            and set(entry) == {"stage", "episode", "step"}
+            and all(_is_int(value) and value >= 0 for value in entry.values())
+            and entry["stage"] < self.num_stages
+            for entry in history
+        )
+        if not entries_valid:
+            raise ValueError(
+                "state field 'stage_history' must be a list of {'stage', 'episode', 'step'} dicts of "
+                f"non-negative ints (stages below {self.num_stages}), got {history!r:.80}"
+            )
+        checked["stage_history"] = [{name: int(value) for name, value in entry.items()} for entry in history]
+        done = state["done"]
+        can_finish = len(self.stopping_conditions) == self.num_stages and not self.loop
+        if not isinstance(done, bool) or (done and not (can_finish and stage == self.num_stages - 1)):
+            raise ValueError(
+                f"state field 'done' must be a bool, True only on the last stage of a curriculum with a "
+                f"condition after it, got {done!r:.80}"
+            )
+        checked["done"] = done
+        return checked
+
+    def _checked_window(self, field: str, values: Any) -> list[float]:
+        if (
+            not isinstance(values, list)
+            or len(values) > self.return_buffer_size
+            or not all(type(value) is float for value in values)
+        ):
+            raise ValueError(
+                f"state field {field!r} must be a list of at most {self.return_buffer_size} floats "
+                f"(return_buffer_size), got {values!r:.80}"
+            )
+        return list(values)
+
+    def _restore_state(self, checked: dict[str, Any]) -> None:
+        super()._restore_state(checked)
+        self.stage = checked["stage"]
+        self._steps, self._episodes, self._tasks = checked["steps"], checked["episodes"], checked["tasks"]
+        self._returns.load(checked["returns"])
+        self._progress.load(checked["progress"])
+        for name, values in checked["custom_metrics"].items():
             self._custom[name].load(values)
-        self._emas = {str(name): float(value) for name, value in state["emas"].items()}
-        self.stage_history = [
-            {"stage": int(entry["stage"]), "episode": int(entry["episode"]), "step": int(entry["step"])}
-            for entry in state["stage_history"]
-        ]
-        self._done = bool(state["done"])
-        self._total_steps = int(state["total_steps"])
-        self._total_episodes = int(state["total_episodes"])
-        self._total_tasks = int(state["total_tasks"])
-        for curriculum, curriculum_state in zip(self.curricula, state["curricula"]):
-            curriculum.load_state_dict(curriculum_state)
+        self._emas = dict(checked["emas"])
+        self.stage_history = [dict(entry) for entry in checked["stage_history"]]
+        self._done = checked["done"]
         self._unchecked = True
+        self._total_steps = checked["total_steps"]
+        self._total_episodes = checked["total_episodes"]
+        self._total_tasks = checked["total_tasks"]
+        for curriculum, stage_checked in zip(self.curricula, checked["curricula"]):
+            if _checks_its_state(curriculum):
+                curriculum._restore_state(stage_checked)
+        for curriculum, stage_state in zip(self.curricula, checked["curricula"]):
+            if not _checks_its_state(curriculum):
+                curriculum.load_state_dict(stage_state)
 
     def __repr__(self) -> str:
         return f"SequentialCurriculum({self.num_stages} stages over {self.task_space!r}, stage={self.stage})"

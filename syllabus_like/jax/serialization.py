@@ -10,6 +10,13 @@ path, shape and dtype against it, and rebuilds the tree::
     state, key = state_from_bytes(blob, like=(curriculum.init(jax.random.key(0)), jax.random.key(0)))
 
 A restored ``(state, key)`` continues exactly as the original would have.
+
+Every way a blob can be wrong (not an archive, a corrupted byte, a
+hand-made header, leaves that do not match the template) raises
+``ValueError``. A state can also match the template's shapes and still not
+belong to the curriculum (a 5-stage SequentialCurriculum's state loaded into
+a 2-stage one); pass ``check=`` a function that raises ``ValueError`` for
+such a tree, e.g. ``lambda tree: check_sequential_state(curriculum, tree[0])``.
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Callable
 from typing import Any, BinaryIO, TypeVar, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["load_state", "save_state", "state_from_bytes", "state_to_bytes"]
+__all__ = ["check_sequential_state", "load_state", "save_state", "state_from_bytes", "state_to_bytes"]
 
 Tree = TypeVar("Tree")
 FileLike = Union[str, "os.PathLike[str]", BinaryIO]
@@ -63,34 +71,62 @@ def state_to_bytes(tree: Any) -> bytes:
     return buffer.getvalue()
 
 
-def state_from_bytes(data: bytes, like: Tree) -> Tree:
-    """Rebuild the pytree saved by :func:`state_to_bytes`, shaped like ``like``.
-
-    Raises:
-        ValueError: when the data is not such an archive, or its leaves do not
-            match ``like`` (paths, shapes, dtypes, key kinds), naming the first mismatch.
-    """
+def _read_archive(data: bytes) -> tuple[list[dict[str, str]], list[np.ndarray]]:
+    """The header's leaf entries and every leaf's array; ValueError for anything but a well-formed archive."""
     try:
         archive = np.load(io.BytesIO(data), allow_pickle=False)
         header = json.loads(str(archive[_HEADER][()]))
     except Exception as error:  # noqa: BLE001 - any failure means "not our format"
         raise ValueError(f"not a saved curriculum state ({type(error).__name__}: {error})") from error
-    if header.get("format") != _FORMAT:
-        raise ValueError(f"unknown state format {header.get('format')!r}, expected {_FORMAT!r}")
-    saved = header["leaves"]
+    if not isinstance(header, dict) or header.get("format") != _FORMAT:
+        found = header.get("format") if isinstance(header, dict) else header
+        raise ValueError(f"unknown state format {found!r:.80}, expected {_FORMAT!r}")
+    entries = header.get("leaves")
+    if not isinstance(entries, list):
+        raise ValueError(f"the state's header has no list of leaves, got {entries!r:.80}")
+    for index, entry in enumerate(entries):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("path"), str)
+            or entry.get("kind") not in ("array", "key")
+            or (entry["kind"] == "key" and not isinstance(entry.get("impl"), str))
+        ):
+            raise ValueError(f"the state's header entry for leaf {index} is malformed: {entry!r:.80}")
+    try:  # reading a leaf decompresses and CRC-checks it: a corrupted byte shows here
+        arrays = [archive[f"leaf{index}"] for index in range(len(entries))]
+    except Exception as error:  # noqa: BLE001 - BadZipFile, zlib.error, KeyError, ...
+        raise ValueError(f"the saved state is damaged ({type(error).__name__}: {error})") from error
+    return entries, arrays
+
+
+def state_from_bytes(data: bytes, like: Tree, *, check: Callable[[Tree], None] | None = None) -> Tree:
+    """Rebuild the pytree saved by :func:`state_to_bytes`, shaped like ``like``.
+
+    ``check``, if given, is called with the rebuilt tree and raises
+    ``ValueError`` when it does not belong where it is loaded (see
+    :func:`check_sequential_state`).
+
+    Raises:
+        ValueError: when the data is not such an archive or is damaged, its
+            leaves do not match ``like`` (paths, shapes, dtypes, key kinds),
+            naming the first mismatch, or ``check`` refuses the tree.
+    """
+    saved, arrays = _read_archive(data)
     expected = _leaves(like)
     if len(saved) != len(expected):
         raise ValueError(f"saved state has {len(saved)} leaves, the template has {len(expected)}")
 
     restored = []
-    for index, ((path, template), entry) in enumerate(zip(expected, saved)):
+    for index, ((path, template), entry, value) in enumerate(zip(expected, saved, arrays)):
         if entry["path"] != path:
             raise ValueError(f"leaf {index}: saved path {entry['path']} does not match template path {path}")
-        value = archive[f"leaf{index}"]
         if _is_key(template):
             if entry["kind"] != "key":
                 raise ValueError(f"leaf {path}: template is a PRNG key, saved leaf is a plain array")
-            key = jax.random.wrap_key_data(jnp.asarray(value), impl=entry["impl"])
+            try:
+                key = jax.random.wrap_key_data(jnp.asarray(value), impl=entry["impl"])
+            except Exception as error:  # noqa: BLE001 - an unknown impl or key data of the wrong shape
+                raise ValueError(f"leaf {path}: not a {entry['impl']!r:.40} key ({error})") from error
             if key.shape != template.shape or str(jax.random.key_impl(template)) != entry["impl"]:
                 raise ValueError(
                     f"leaf {path}: saved key {entry['impl']}{list(key.shape)} does not match template "
@@ -107,7 +143,47 @@ def state_from_bytes(data: bytes, like: Tree) -> Tree:
                 f"{template_array.dtype}{list(template_array.shape)}"
             )
         restored.append(jnp.asarray(value))
-    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), restored)
+    tree = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), restored)
+    if check is not None:
+        check(tree)
+    return tree
+
+
+def check_sequential_state(curriculum: Any, state: Any) -> None:
+    """Raise ``ValueError`` naming the field unless ``state`` can be a state of JAX ``curriculum``.
+
+    ``curriculum`` is a :class:`~syllabus_like.jax.SequentialCurriculum` and
+    ``state`` a ``SequentialState`` (leading batch axes allowed). Checked:
+    ``stage`` in ``[0, num_stages)``; every counter non-negative; each stage
+    counter at most its total; ``num_returns`` at most the buffer size; the
+    unused return slots zero; ``mean_return`` the mean of the used ones.
+    """
+    counters = np.asarray(state.counters)
+    names = ("stage", "steps", "episodes", "tasks", "total_steps", "total_episodes", "total_tasks", "num_returns")
+    value = {name: counters[..., index] for index, name in enumerate(names)}
+    num_stages = curriculum.num_stages
+    if np.any(value["stage"] < 0) or np.any(value["stage"] >= num_stages):
+        raise ValueError(f"state field 'stage' must be in [0, {num_stages}), got {value['stage'].tolist()!r:.80}")
+    for name in names:
+        if np.any(value[name] < 0):
+            raise ValueError(f"state field {name!r} must be non-negative, got {value[name].tolist()!r:.80}")
+    for name in ("steps", "episodes", "tasks"):
+        if np.any(value[name] > value[f"total_{name}"]):
+            raise ValueError(f"state field {name!r} exceeds 'total_{name}'")
+    returns = np.asarray(state.returns, dtype=np.float64)
+    window = returns.shape[-1]
+    count = value["num_returns"]
+    if np.any(count > window):
+        raise ValueError(f"state field 'num_returns' must be at most {window} (return_buffer_size), got {count.tolist()!r:.80}")
+    used = np.arange(window) >= (window - count[..., None])
+    if np.any(np.where(used, 0.0, returns) != 0.0):
+        raise ValueError("state field 'returns' has values in slots beyond 'num_returns' (they must be zero)")
+    with np.errstate(all="ignore"):
+        mean = np.where(count > 0, np.where(used, returns, 0.0).sum(axis=-1) / np.maximum(count, 1), 0.0)
+    saved_mean = np.asarray(state.mean_return, dtype=np.float64)
+    close = np.isclose(saved_mean, mean, rtol=1e-4, atol=1e-6) | (np.isnan(saved_mean) & np.isnan(mean))
+    if not np.all(close):
+        raise ValueError(f"state field 'mean_return' ({saved_mean.tolist()!r:.40}) is not the mean of 'returns'")
 
 
 def save_state(file: FileLike, tree: Any) -> None:
@@ -120,11 +196,11 @@ def save_state(file: FileLike, tree: Any) -> None:
             handle.write(data)
 
 
-def load_state(file: FileLike, like: Tree) -> Tree:
+def load_state(file: FileLike, like: Tree, *, check: Callable[[Tree], None] | None = None) -> Tree:
     """Read a state written by :func:`save_state`; see :func:`state_from_bytes`."""
     if hasattr(file, "read"):
         data = file.read()  # type: ignore[union-attr]
     else:
         with open(file, "rb") as handle:  # type: ignore[arg-type]
             data = handle.read()
-    return state_from_bytes(data, like)
+    return state_from_bytes(data, like, check=check)

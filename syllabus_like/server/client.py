@@ -24,6 +24,16 @@ server for every report or every reset. It keeps
   ``prefetch=1`` and plays freshly sampled tasks, while a fast one sends one
   message per ~0.1 s instead of one per episode.
 
+Each report's numbers are checked as it is made (a real return, a
+non-negative int length, progress in [0, 1]; ``sample(k)`` with at most
+:data:`~syllabus_like.server.protocol.MAX_CLIENT_TASKS`): such a mistake
+raises at the call that made it, in the worker. Whether a task belongs to the
+served space is checked by the server (a client does not carry the task
+space, which keeps it small to pickle): a report with a foreign task is
+refused to this client alone, and the client raises
+:class:`~syllabus_like.server.protocol.TaskServerError` at the reply that
+tells it (see :mod:`syllabus_like.server.protocol`).
+
 Subclasses provide the transport: :meth:`_send` a request and
 :meth:`_receive_reply` the next reply, in order.
 """
@@ -38,13 +48,17 @@ from typing import Any
 
 from syllabus_like.server.protocol import (
     EPISODE,
+    MAX_CLIENT_TASKS,
     PROGRESS,
     STEPS,
     TaskServerError,
+    check_episode_fields,
+    check_progress,
     episode_extras,
     pack_steps,
 )
-from syllabus_like.validation import check_positive_int, check_prefetch, check_sample_count
+from syllabus_like.server.options import ClientOptions
+from syllabus_like.validation import check_sample_count
 
 __all__ = ["AUTO_PREFETCH_MAX", "AUTO_PREFETCH_SECONDS", "BufferedClient"]
 
@@ -65,9 +79,14 @@ class BufferedClient:
     #: The clock ``prefetch="auto"`` measures the pace of resets with (replaceable in tests).
     clock = staticmethod(time.monotonic)
 
-    def __init__(self, *, prefetch: int | str, batch_size: int, requires_step_updates: bool) -> None:
-        self.prefetch = check_prefetch(prefetch)
-        self.batch_size = check_positive_int("batch_size", batch_size)
+    def __init__(
+        self, *, prefetch: int | str, batch_size: int, requires_step_updates: bool, timeout: float | None = 120.0
+    ) -> None:
+        options = ClientOptions(prefetch=prefetch, batch_size=batch_size, timeout=timeout)  # checks them
+        self.options = options
+        self.prefetch = options.prefetch
+        self.batch_size = options.batch_size
+        self.timeout = options.timeout
         #: The curriculum's ``requires_step_updates`` as of the last reply from the server.
         self.requires_step_updates = bool(requires_step_updates)
         self._lock = threading.Lock()
@@ -168,6 +187,8 @@ class BufferedClient:
     def sample(self, k: int = 1) -> list:
         """Return ``k`` tasks, from the prefetched ones when possible."""
         k = check_sample_count(k)
+        if k > MAX_CLIENT_TASKS:
+            raise ValueError(f"sample(k) of a task-server client takes k of at most {MAX_CLIENT_TASKS}, got {k}")
         asked_at = self.clock() if self.prefetch == "auto" else 0.0
         with self._lock:
             self._before_use()
@@ -193,9 +214,9 @@ class BufferedClient:
         metrics: Mapping[str, float] | None = None,
     ) -> None:
         """Buffer an episode report; top up tasks for the reset that follows (sending the report)."""
-        report = (
-            EPISODE, float(episode_return), int(length), task, float(progress), env_id, episode_extras(score, metrics)
-        )
+        episode_return, length = check_episode_fields(episode_return, length)
+        extras = episode_extras(score, metrics)
+        report = (EPISODE, episode_return, length, task, check_progress(progress), env_id, extras)
         with self._lock:
             self._before_use()
             self._buffer(report)
@@ -218,7 +239,7 @@ class BufferedClient:
         Gymnasium (whose env checker flags envs that reuse them), this assumes
         an env returns new objects each step.
         """
-        step = (task, obs, reward, terminated, truncated, info, progress)
+        step = (task, obs, reward, terminated, truncated, info, check_progress(progress))
         with self._lock:
             run = self._step_run
             if run is None or self._step_run_env_id != env_id:
@@ -243,7 +264,8 @@ class BufferedClient:
                     "each step result must be (task, obs, reward, terminated, truncated, info[, progress]), "
                     f"got a tuple of length {len(result)}"
                 )
-            steps.append(tuple(result))
+            task, obs, reward, terminated, truncated, info, progress = result
+            steps.append((task, obs, reward, terminated, truncated, info, check_progress(progress)))
         if steps:
             with self._lock:
                 self._before_use()
@@ -251,9 +273,10 @@ class BufferedClient:
 
     def update_task_progress(self, task: Any, progress: float, env_id: int | None = None) -> None:
         """Buffer a progress report."""
+        report = (PROGRESS, task, check_progress(progress), env_id)
         with self._lock:
             self._before_use()
-            self._buffer((PROGRESS, task, float(progress), env_id))
+            self._buffer(report)
 
     def flush(self) -> None:
         """Send the buffered reports and wait until the server has applied them.
@@ -294,6 +317,7 @@ class BufferedClient:
         return {
             "prefetch": self.prefetch,
             "batch_size": self.batch_size,
+            "timeout": self.timeout,
             "requires_step_updates": self.requires_step_updates,
         }
 

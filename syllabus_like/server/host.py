@@ -3,7 +3,9 @@
 Every backend keeps its curriculum in a :class:`CurriculumHost`. All access
 goes through the host's lock, so reports from workers, samples for workers and
 calls from the training loop (through :class:`LockedCurriculum`) never
-interleave. When the curriculum raises while serving a worker, the host
+interleave. A request with bad input (see
+:func:`~syllabus_like.server.protocol.check_request`) is refused to its sender
+alone. When the curriculum raises while serving a worker, the host
 records the exception: from then on every worker request is answered with an
 error, and the training loop gets the exception itself on its next server
 call (fail-stop, since the curriculum's state may be half-updated).
@@ -16,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from syllabus_like.server.protocol import TaskServerError, apply_reports
+from syllabus_like.server.protocol import TaskServerError, apply_reports, check_request
 
 __all__ = ["CurriculumHost", "LockedCurriculum"]
 
@@ -61,8 +63,13 @@ class CurriculumHost:
     def serve(self, reports: Sequence[tuple], num_tasks: int) -> tuple[list, bool]:
         """Apply ``reports``, then sample ``num_tasks`` tasks; return them with ``requires_step_updates``.
 
-        An exception from the curriculum is recorded (see :meth:`fail`) and re-raised.
+        A request with bad input raises :class:`~syllabus_like.server.protocol.BadRequest`
+        before anything is applied, and the server goes on serving. An
+        exception from the curriculum is recorded (see :meth:`fail`) and re-raised.
         """
+        if self.failure is not None:
+            raise TaskServerError(self.failure_message())
+        reports, num_tasks = check_request(reports, num_tasks, self.curriculum.task_space)
         with self.lock:
             if self.failure is not None:
                 raise TaskServerError(self.failure_message())

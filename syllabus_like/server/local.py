@@ -13,7 +13,6 @@ from typing import Any
 
 from syllabus_like.server.host import CurriculumHost, LockedCurriculum
 from syllabus_like.server.protocol import TaskServerError, episode_extras
-from syllabus_like.validation import check_positive_int, check_prefetch
 
 __all__ = ["LocalBackend", "LocalClient"]
 
@@ -109,6 +108,7 @@ class LocalBackend:
     """Hosts the curriculum for clients in this process; see the module docstring."""
 
     name = "local"
+    default_prefetch = 1  # unused: local clients call the curriculum directly
 
     def __init__(self, curriculum: Any) -> None:
         self.host = CurriculumHost(curriculum)
@@ -116,11 +116,11 @@ class LocalBackend:
         self.closed = False
 
     def client(self, prefetch: int | str | None = None, batch_size: int | None = None) -> LocalClient:
-        # Calls are direct, so there is nothing to prefetch or batch; the options are validated for symmetry.
-        if prefetch is not None:
-            check_prefetch(prefetch)
-        if batch_size is not None:
-            check_positive_int("batch_size", batch_size)
+        """A client calling the curriculum directly: there is nothing to prefetch or batch.
+
+        ``TaskServer.client`` checked the options already (so a mistake shows
+        before the backend is switched to a remote one).
+        """
         return LocalClient(self)
 
     def raise_failure(self, only_unraised: bool = False) -> None:

@@ -2,52 +2,65 @@
 
 The curriculum stays in the training process. Workers (AsyncVectorEnv
 sub-processes, ``multiprocessing`` processes started with fork, spawn or
-forkserver) connect to a :mod:`multiprocessing.connection` listener on a Unix
-socket in a private temporary directory (loopback TCP where Unix sockets are
-missing), authenticated with a random key that travels inside the pickled
-client.
+forkserver) connect to a Unix socket in a private temporary directory
+(loopback TCP where Unix sockets are missing) and authenticate with a random
+key that travels inside the pickled client (see
+:mod:`syllabus_like.server.handshake`; who can connect is discussed in the
+README's security note).
 
 Two daemon threads run in the training process:
 
-* the **acceptor** blocks in ``Listener.accept()`` (which performs the
-  authentication handshake) and hands each new connection to the dispatcher;
+* the **acceptor** blocks in ``accept()`` and hands each new socket to the
+  dispatcher. When the process is out of file descriptors it closes a spare
+  descriptor it keeps for the purpose, accepts the waiting connection and
+  closes it at once, so that client fails at once instead of waiting;
 * the **dispatcher** blocks in a selector over every connection and a wake-up
-  socket. It is event-driven, never polling with sleeps: a request is applied
+  socket. It is event-driven, never polling with sleeps, and never waits on a
+  peer: it authenticates new connections one frame at a time (with a
+  deadline, so a peer that never answers delays nobody), applies each request
   to the curriculum under the host's lock (shared with ``server.curriculum``,
-  so the training loop's own calls never race with workers' reports) and
-  answered at once.
+  so the training loop's own calls never race with workers' reports), and
+  queues the reply on the worker's own non-blocking channel. A worker that is
+  slow to read, or busy sending a large request of its own, only lets its own
+  replies wait.
 
 A worker that dies, even by SIGKILL, simply closes its socket: the dispatcher
 drops the connection and keeps serving; every request it had fully sent was
 applied. A new worker (or a restarted one) connects with a copy of the same
-client. When the curriculum raises, the requesting worker gets an error reply
-at once, every later request gets the same, and the training process gets the
-exception on its next server call. If a thread of the server itself crashes,
-its exception is recorded the same way and every connection is closed, so no
-worker waits on a dead server.
+client. A request with bad input is refused to its sender alone (see
+:mod:`syllabus_like.server.protocol`). When the curriculum raises, the
+requesting worker gets an error reply at once, every later request gets the
+same, and the training process gets the exception on its next server call. If
+a thread of the server itself crashes, its exception is recorded the same way
+and every connection is closed, so no worker waits on a dead server.
+
+The socket's temporary directory is removed by ``close()``, or at interpreter
+exit for a server that was never closed.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pickle
 import queue
+import select
 import selectors
 import shutil
 import socket
 import tempfile
 import threading
 import time
-from multiprocessing import AuthenticationError
-from multiprocessing.connection import Client, Connection, Listener
+import weakref
 from typing import Any
 
+from syllabus_like.server import handshake
 from syllabus_like.server.channel import FrameChannel
 from syllabus_like.server.client import BufferedClient
 from syllabus_like.server.host import CurriculumHost, LockedCurriculum
-from syllabus_like.server.protocol import TaskServerError
-from syllabus_like.validation import check_positive_int, check_prefetch
+from syllabus_like.server.options import ClientOptions
+from syllabus_like.server.protocol import BadRequest, TaskServerError
 
 __all__ = ["ProcessBackend", "ProcessClient"]
 
@@ -56,16 +69,26 @@ logger = logging.getLogger(__name__)
 _PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 #: How long close() lets the dispatcher apply reports that are still arriving.
 _CLOSE_DRAIN_SECONDS = 10.0
+#: How long close() keeps sending replies that clients have not read yet.
+_CLOSE_WRITE_SECONDS = 2.0
+#: How long a new connection has to authenticate before the server closes it.
+HANDSHAKE_SECONDS = 10.0
+#: Replies one client may leave unread before the server drops it (it is not reading at all).
+MAX_UNREAD_BYTES = 1 << 31
+_EMFILE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
-def _channel_from(connection: Connection) -> FrameChannel:
-    """Take over the socket of an authenticated ``connection`` (which is closed)."""
-    try:
-        sock = socket.socket(fileno=os.dup(connection.fileno()))
-    finally:
-        connection.close()
-    sock.setblocking(True)
-    return FrameChannel(sock)
+def _connection_waiting(listen_socket: socket.socket) -> bool:
+    """Whether a connection waits to be accepted (without opening a descriptor to find out)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(listen_socket, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([listen_socket], [], [], 0)[0])
+
+
+def _remove_directory(directory: str) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 class ProcessClient(BufferedClient):
@@ -89,10 +112,11 @@ class ProcessClient(BufferedClient):
     ) -> None:
         self.address = address
         self._authkey = authkey
-        self.timeout = timeout
         self._channel: FrameChannel | None = None
         self._pid = os.getpid()
-        super().__init__(prefetch=prefetch, batch_size=batch_size, requires_step_updates=requires_step_updates)
+        super().__init__(
+            prefetch=prefetch, batch_size=batch_size, timeout=timeout, requires_step_updates=requires_step_updates
+        )
 
     # ------------------------------------------------------------ transport
     def _before_use(self) -> None:
@@ -106,21 +130,43 @@ class ProcessClient(BufferedClient):
             self._connect()
 
     def _connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX if isinstance(self.address, str) else socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        channel = FrameChannel(sock)
         try:
-            connection = Client(self.address, authkey=self._authkey)
-        except AuthenticationError as error:
-            raise TaskServerError(
-                f"the task server at {self.address!r} rejected this client's key ({error}); "
-                "is this client from another server?"
-            ) from error
-        except (OSError, EOFError) as error:
+            sock.connect(self.address)
+        except OSError as error:
+            channel.close()
             raise TaskServerError(
                 f"cannot reach the task server at {self.address!r} ({type(error).__name__}: {error}); "
                 "was it closed, or is this client from another server?"
             ) from error
-        self._channel = _channel_from(connection)
-        self._channel.sock.settimeout(self.timeout)
-        # The dispatcher greets each connection once it watches it. Waiting for the greeting
+        try:
+            challenge = channel.receive()
+            answer, own_challenge = handshake.client_answer(self._authkey, challenge)
+            channel.send(answer)
+            proof = channel.receive()
+        except socket.timeout as error:
+            channel.close()
+            raise TaskServerError(
+                f"the task server at {self.address!r} did not complete the handshake within {self.timeout} s"
+            ) from error
+        except (OSError, EOFError) as error:
+            channel.close()
+            raise TaskServerError(
+                f"the task server at {self.address!r} closed the connection during the handshake "
+                f"({type(error).__name__}: {error}): it is closed, failed, or out of file descriptors"
+            ) from error
+        if proof == handshake.REJECTED:
+            channel.close()
+            raise TaskServerError(
+                f"the task server at {self.address!r} rejected this client's key; is this client from another server?"
+            )
+        if not handshake.check_server_proof(self._authkey, own_challenge, proof):
+            channel.close()
+            raise TaskServerError(f"the process listening at {self.address!r} does not hold this client's key")
+        self._channel = channel
+        # The dispatcher greets each connection once it is authenticated. Waiting for the greeting
         # means that whatever this client sends later is covered by server.flush().
         self._pending_replies.append(0)
         self._take_reply()
@@ -157,46 +203,70 @@ class ProcessClient(BufferedClient):
         self._channel = None
 
     def _config(self) -> dict[str, Any]:
-        return {"address": self.address, "authkey": self._authkey, "timeout": self.timeout, **super()._config()}
+        return {"address": self.address, "authkey": self._authkey, **super()._config()}
 
     def __repr__(self) -> str:
         state = "connected" if self._channel is not None else "not connected"
         return f"ProcessClient({self.address!r}, prefetch={self.prefetch}, {state})"
 
 
+class _Peer:
+    """The dispatcher's record of one connection."""
+
+    __slots__ = ("authenticated", "challenge", "channel", "deadline", "refusal", "writing", "write_failed")
+
+    def __init__(self, channel: FrameChannel, deadline: float) -> None:
+        self.channel = channel
+        self.authenticated = False
+        self.challenge = handshake.new_challenge()
+        self.deadline = deadline
+        #: Why a fire-and-forget request of this peer was refused; told with its next reply.
+        self.refusal: str | None = None
+        self.writing = False  # registered for EVENT_WRITE (replies wait in its queue)
+        self.write_failed = False  # the peer closed its reading end
+
+    def fileno(self) -> int:
+        return self.channel.fileno()
+
+
 class ProcessBackend:
     """Serves a curriculum in this process to clients in other processes; see the module docstring."""
 
     name = "process"
+    #: One message per episode and worker: cheap over a socket.
+    default_prefetch = 1
 
-    def __init__(
-        self, curriculum: Any, *, prefetch: int | str = 1, batch_size: int = 256, timeout: float | None = 120.0
-    ):
+    def __init__(self, curriculum: Any, options: ClientOptions) -> None:
         self.host = CurriculumHost(curriculum)
         self.curriculum = LockedCurriculum(self.host)
-        self.prefetch = prefetch
-        self.batch_size = batch_size
-        self.timeout = timeout
+        self.options = options
         self.closed = False
         self._close_lock = threading.Lock()
 
         self._authkey = os.urandom(32)
         self._directory: str | None = None
+        self._remove_directory_at_exit: Any = None
         if hasattr(socket, "AF_UNIX"):
             self._directory = tempfile.mkdtemp(prefix="syllabus-like-")
-            self._listener = Listener(
-                os.path.join(self._directory, "server"), family="AF_UNIX", backlog=128, authkey=self._authkey
-            )
+            self._remove_directory_at_exit = weakref.finalize(self, _remove_directory, self._directory)
+            self._listen_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.address: Any = os.path.join(self._directory, "server")
         else:
-            self._listener = Listener(("127.0.0.1", 0), family="AF_INET", backlog=128, authkey=self._authkey)
-        self.address = self._listener.address
+            self._listen_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.address = ("127.0.0.1", 0)
+        self._listen_socket.bind(self.address)
+        self._listen_socket.listen(128)
+        self.address = self._listen_socket.getsockname()
+        self._spare_fd: int | None = os.open(os.devnull, os.O_RDONLY)
+        self._last_shed_warning = 0.0
 
         self._control: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_reader, selectors.EVENT_READ, None)
-        self._channels: set[FrameChannel] = set()
+        self._peers: set[_Peer] = set()
+        self._handshaking: set[_Peer] = set()
         self._flush_waiters: list[threading.Event] = []
         self._stopping = False
 
@@ -207,49 +277,99 @@ class ProcessBackend:
 
     # --------------------------------------------------------------- clients
     def client(self, prefetch: int | str | None = None, batch_size: int | None = None) -> ProcessClient:
+        options = self.options.overridden(prefetch=prefetch, batch_size=batch_size)
         return ProcessClient(
             self.address,
             self._authkey,
-            prefetch=self.prefetch if prefetch is None else check_prefetch(prefetch),
-            batch_size=self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size),
-            timeout=self.timeout,
+            prefetch=options.prefetch,
+            batch_size=options.batch_size,
+            timeout=options.timeout,
             requires_step_updates=self.host.requires_step_updates(),
         )
 
-    # ------------------------------------------------------ the two threads
+    # ------------------------------------------------------------- acceptor
     def _accept_forever(self) -> None:
         try:
             while True:
                 try:
-                    connection = self._listener.accept()
-                except (OSError, EOFError, AuthenticationError) as error:  # a bad key, or a client gone mid-handshake
+                    sock, _ = self._listen_socket.accept()
+                except OSError as error:
                     if self._stopping:
                         return
-                    logger.warning("task server: rejected a connection: %s: %s", type(error).__name__, error)
-                    continue
+                    if error.errno in _EMFILE_ERRORS:
+                        self._shed_one_connection(error)
+                        continue
+                    if error.errno in (errno.ECONNABORTED, errno.EINTR, errno.EPROTO):
+                        continue
+                    raise
                 if self._stopping:
-                    connection.close()
+                    sock.close()
                     return
-                self._control.put(("connect", connection))
+                if not self._dispatcher.is_alive():  # crashed: tell the client at once, not at its timeout
+                    sock.close()
+                    continue
+                self._control.put(("connect", sock))
                 self._wake()
         except BaseException as error:
             self._crash(error, "acceptor")
 
+    def _shed_one_connection(self, error: OSError) -> None:
+        """Out of descriptors: refuse a waiting connection at once rather than leave it hanging.
+
+        The spare descriptor is given up for the moment it takes to accept the
+        connection and close it (its client sees end-of-stream and raises).
+        With nobody waiting (Linux reports the limit before looking), or no
+        spare to give up, it waits a little instead of spinning.
+        """
+        now = time.monotonic()
+        if now - self._last_shed_warning > 5.0:
+            self._last_shed_warning = now
+            logger.warning("task server: out of file descriptors (%s); refusing new connections until some close", error)
+        if self._spare_fd is not None and _connection_waiting(self._listen_socket):
+            os.close(self._spare_fd)
+            self._spare_fd = None
+            try:
+                sock, _ = self._listen_socket.accept()
+                sock.close()
+            except OSError:
+                pass
+        else:
+            time.sleep(0.05)
+        if self._spare_fd is None:
+            try:
+                self._spare_fd = os.open(os.devnull, os.O_RDONLY)
+            except OSError:
+                pass
+
+    # ----------------------------------------------------------- dispatcher
     def _dispatch_forever(self) -> None:
         try:
             while True:
-                quiet_check = bool(self._flush_waiters)
-                events = self._selector.select(0 if quiet_check else None)
-                if not events and quiet_check:
-                    # Nothing readable anywhere: every report sent so far has been applied.
-                    self._release_flush_waiters()
-                    continue
-                for key, _ in events:
-                    if key.data is None:
+                if self._flush_waiters:
+                    timeout: float | None = 0.0
+                elif self._handshaking:
+                    timeout = max(0.0, min(peer.deadline for peer in self._handshaking) - time.monotonic())
+                else:
+                    timeout = None
+                events = self._selector.select(timeout)
+                busy = False
+                for key, mask in events:
+                    peer = key.data
+                    if peer is None:
+                        busy = True
                         if self._handle_control():
                             return
-                    else:
-                        self._handle_readable(key.data)
+                        continue
+                    if mask & selectors.EVENT_WRITE:
+                        self._write(peer)
+                    if mask & selectors.EVENT_READ:
+                        busy = True
+                        self._handle_readable(peer)
+                if not busy and self._flush_waiters:
+                    # Nothing readable anywhere: every report sent so far has been applied.
+                    self._release_flush_waiters()
+                if self._handshaking:
+                    self._expire_handshakes()
         except BaseException as error:
             self._crash(error, "dispatcher")
         finally:
@@ -277,63 +397,133 @@ class ProcessBackend:
                 stop = True
         if stop:
             self._drain(deadline=time.monotonic() + _CLOSE_DRAIN_SECONDS)
+            self._finish_writes(deadline=time.monotonic() + _CLOSE_WRITE_SECONDS)
         return stop
 
-    def _add_connection(self, connection: Connection) -> None:
-        channel = _channel_from(connection)
-        self._channels.add(channel)
-        self._selector.register(channel, selectors.EVENT_READ, channel)
-        if self.host.failure is not None:
-            self._reply(channel, (False, self.host.failure_message(), False))
-        else:
-            self._reply(channel, (True, [], self.host.requires_step_updates()))
+    def _add_connection(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        peer = _Peer(FrameChannel(sock, max_frame=handshake.MAX_HANDSHAKE_FRAME), time.monotonic() + HANDSHAKE_SECONDS)
+        self._peers.add(peer)
+        self._handshaking.add(peer)
+        self._selector.register(peer, selectors.EVENT_READ, peer)
+        self._send(peer, peer.challenge)
 
-    def _handle_readable(self, channel: FrameChannel) -> None:
+    def _expire_handshakes(self) -> None:
+        now = time.monotonic()
+        for peer in [peer for peer in self._handshaking if peer.deadline <= now]:
+            logger.warning("task server: closing a connection that did not authenticate within %s s", HANDSHAKE_SECONDS)
+            self._remove_peer(peer)
+
+    def _authenticate(self, peer: _Peer, answer: bytes) -> None:
+        client_challenge = handshake.check_client_answer(self._authkey, peer.challenge, answer)
+        if client_challenge is None:
+            logger.warning("task server: rejected a connection with the wrong key")
+            self._send(peer, handshake.REJECTED)
+            self._remove_peer(peer)
+            return
+        peer.authenticated = True
+        peer.channel.max_frame = None
+        self._handshaking.discard(peer)
+        self._send(peer, handshake.server_proof(self._authkey, client_challenge))
+        if self.host.failure is not None:
+            self._reply(peer, (False, self.host.failure_message(), False))
+        else:
+            self._reply(peer, (True, [], self.host.requires_step_updates()))
+
+    def _handle_readable(self, peer: _Peer) -> None:
+        channel = peer.channel
         try:
             open_ = channel.read()
-        except OSError:
+        except (OSError, ValueError) as error:  # ValueError: a frame over the handshake limit
+            if not peer.authenticated:
+                logger.warning("task server: dropping an unauthenticated connection: %s", error)
             open_ = False
-        while channel in self._channels and (frame := channel.pop()) is not None:
-            self._handle_request(channel, frame)
+        while peer in self._peers and (frame := channel.pop()) is not None:
+            if peer.authenticated:
+                self._handle_request(peer, frame)
+            else:
+                self._authenticate(peer, frame)
         if not open_:
-            self._remove_channel(channel)  # the worker closed its client, exited or was killed
+            self._remove_peer(peer)  # the worker closed its client, exited or was killed
 
-    def _handle_request(self, channel: FrameChannel, frame: bytes) -> None:
+    def _handle_request(self, peer: _Peer, frame: bytes) -> None:
         try:
             reports, num_tasks, wants_reply = pickle.loads(frame)
         except Exception as error:
             logger.error("task server: dropping a client that sent an unreadable request: %r", error)
-            self._remove_channel(channel)
+            self._remove_peer(peer)
             return
         if self.host.failure is not None:
             reply = (False, self.host.failure_message(), False)
+        elif peer.refusal is not None and (wants_reply or num_tasks):
+            reply = (False, f"{peer.refusal}; this request was not applied either", self.host.requires_step_updates())
+            peer.refusal = None
         else:
             try:
                 tasks, requires_step_updates = self.host.serve(reports, num_tasks)
                 reply = (True, tasks, requires_step_updates)
+            except BadRequest as error:
+                message = f"the task server refused a request of this client: {error}"
+                logger.warning("task server: %s", message)
+                reply = (False, message, self.host.requires_step_updates())
+                if not (wants_reply or num_tasks):
+                    peer.refusal = message
             except Exception:
                 logger.exception("task server: the curriculum raised while serving a client")
                 reply = (False, self.host.failure_message(), False)
-        if wants_reply:
-            self._reply(channel, reply)
+        if wants_reply or num_tasks:
+            self._reply(peer, reply)
 
-    def _reply(self, channel: FrameChannel, reply: tuple) -> None:
+    # --------------------------------------------------------------- writing
+    def _reply(self, peer: _Peer, reply: tuple) -> None:
+        self._send(peer, pickle.dumps(reply, _PICKLE_PROTOCOL))
+
+    def _send(self, peer: _Peer, payload: bytes) -> None:
+        """Queue a frame for ``peer`` and send what its socket takes now; never blocks."""
+        if peer.write_failed:
+            return
+        peer.channel.queue(payload)
+        if peer.channel.outgoing_bytes > MAX_UNREAD_BYTES:
+            logger.error(
+                "task server: dropping a client that left %d bytes of replies unread", peer.channel.outgoing_bytes
+            )
+            self._remove_peer(peer)
+            return
+        self._write(peer)
+
+    def _write(self, peer: _Peer) -> None:
         try:
-            channel.send(pickle.dumps(reply, _PICKLE_PROTOCOL))
+            done = peer.channel.write_some()
         except OSError:
-            # The client closed its end (or died) without reading this reply. Requests it sent
+            # The client closed its end (or died) without reading its replies. Requests it sent
             # before closing may still wait in the socket: keep reading until end-of-file.
-            pass
+            peer.write_failed = True
+            done = True
+        if done != (not peer.writing) and peer in self._peers:
+            peer.writing = not done
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if peer.writing else 0)
+            self._selector.modify(peer, events, peer)
 
-    def _remove_channel(self, channel: FrameChannel) -> None:
-        if channel in self._channels:
-            self._channels.discard(channel)
-            self._selector.unregister(channel)
-            channel.close()
+    def _finish_writes(self, deadline: float) -> None:
+        """At close: send the replies still queued, for clients waiting on them, until ``deadline``."""
+        while time.monotonic() < deadline:
+            writers = [peer for peer in self._peers if peer.writing]
+            if not writers:
+                return
+            for key, _ in self._selector.select(max(0.0, deadline - time.monotonic())):
+                if key.data is not None and key.data.writing:
+                    self._write(key.data)
+
+    def _remove_peer(self, peer: _Peer) -> None:
+        if peer in self._peers:
+            self._peers.discard(peer)
+            self._handshaking.discard(peer)
+            self._selector.unregister(peer)
+            peer.channel.close()
 
     def _close_connections(self) -> None:
-        for channel in list(self._channels):
-            self._remove_channel(channel)
+        for peer in list(self._peers):
+            self._remove_peer(peer)
 
     def _release_flush_waiters(self) -> None:
         waiters, self._flush_waiters = self._flush_waiters, []
@@ -343,11 +533,16 @@ class ProcessBackend:
     def _drain(self, deadline: float) -> None:
         """Apply every request already readable, until none is left or ``deadline`` passes."""
         while time.monotonic() < deadline:
-            events = [key for key, _ in self._selector.select(0) if key.data is not None]
-            if not events:
+            events = [(key, mask) for key, mask in self._selector.select(0) if key.data is not None]
+            readable = [key for key, mask in events if mask & selectors.EVENT_READ]
+            for key, mask in events:
+                if mask & selectors.EVENT_WRITE:
+                    self._write(key.data)
+            if not readable:
                 return
-            for key in events:
-                self._handle_readable(key.data)
+            for key in readable:
+                if key.data in self._peers:
+                    self._handle_readable(key.data)
         logger.warning("task server: closed while clients were still sending reports; the rest is dropped")
 
     def _crash(self, error: BaseException, thread: str) -> None:
@@ -390,19 +585,18 @@ class ProcessBackend:
             self.closed = True
         self._control.put(("stop", None))
         self._wake()
-        self._dispatcher.join(timeout=_CLOSE_DRAIN_SECONDS + 10.0)
+        self._dispatcher.join(timeout=_CLOSE_DRAIN_SECONDS + _CLOSE_WRITE_SECONDS + 10.0)
         if self._dispatcher.is_alive():  # stuck inside a curriculum call: do not hang the caller too
             logger.error("task server: the dispatcher thread did not stop; is a curriculum call stuck?")
         self._stopping = True
-        if self._acceptor.is_alive():
-            try:  # wake the acceptor, blocked in accept(), with a connection of our own
-                Client(self.address, authkey=self._authkey).close()
-            except (OSError, EOFError):
-                pass
+        self._wake_acceptor()
         self._acceptor.join(timeout=10.0)
         if self._acceptor.is_alive():
             logger.error("task server: the acceptor thread did not stop within 10 s")
-        self._listener.close()
+        self._listen_socket.close()
+        if self._spare_fd is not None:
+            os.close(self._spare_fd)
+            self._spare_fd = None
         self._selector.close()
         self._wake_reader.close()
         self._wake_writer.close()
@@ -413,5 +607,20 @@ class ProcessBackend:
                 break
             if kind == "connect":
                 payload.close()
-        if self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
+        if self._remove_directory_at_exit is not None:
+            self._remove_directory_at_exit()
+
+    def _wake_acceptor(self) -> None:
+        """Unblock the acceptor's ``accept()`` so that it sees ``_stopping``."""
+        try:
+            self._listen_socket.shutdown(socket.SHUT_RDWR)  # wakes accept() on Linux
+        except OSError:
+            pass
+        self._acceptor.join(timeout=0.5)
+        if self._acceptor.is_alive():
+            try:  # elsewhere: a connection of our own
+                with socket.socket(self._listen_socket.family, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(2.0)
+                    sock.connect(self.address)
+            except OSError:
+                pass

@@ -26,17 +26,45 @@ A client sends **requests** ``(reports, num_tasks, wants_reply)``:
 
 Requests that need no reply are fire-and-forget. Replies come back in the
 order of the requests that asked for them.
+
+**Bad input is refused, not fatal.** Before a request touches the curriculum
+the server checks it (:func:`check_request`): well-formed records, tasks of
+the served task space (stored in their canonical form, so ``2.0`` or ``True``
+arrive as the space's ``2`` or ``1``), episode lengths that are non-negative
+ints, returns that are real numbers (NaN and +-inf are data: see
+:class:`~syllabus_like.SequentialCurriculum`), progress in [0, 1], and at most
+:data:`MAX_TASKS_PER_REQUEST` tasks. A request that fails a check raises
+:class:`BadRequest`: nothing of it is applied and only its sender is told,
+while the server keeps serving everyone. A refused request that asked for
+no reply is told with the sender's next request that asks for one, which is
+refused (not applied) in turn, so that the client learns of the first (the
+``"process"`` backend; with Ray, whose fire-and-forget calls have no reply,
+such a refusal is only logged, in the actor). An exception from the curriculum itself on a checked request still
+stops the server (fail-stop), since the curriculum's state may be
+half-updated. Clients check each report's numbers as it is made, so a
+well-behaved worker learns of such a mistake at the call that made it.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from syllabus_like.task_space import TaskSpace, TaskSpaceError
+from syllabus_like.validation import check_progress
+
 __all__ = [
     "EPISODE",
+    "MAX_CLIENT_TASKS",
+    "MAX_TASKS_PER_REQUEST",
+    "BadRequest",
+    "check_episode_fields",
+    "check_num_tasks",
+    "check_progress",
+    "check_request",
     "PROGRESS",
     "STEPS",
     "TaskServerError",
@@ -49,6 +77,13 @@ __all__ = [
 EPISODE = 0
 STEPS = 1
 PROGRESS = 2
+
+
+#: The most tasks one request may ask for; the server refuses more.
+MAX_TASKS_PER_REQUEST = 1 << 20
+#: The largest ``k`` of a client's ``sample(k)`` and the largest ``prefetch``: the request
+#: ``sample`` sends asks for at most both together, which stays within MAX_TASKS_PER_REQUEST.
+MAX_CLIENT_TASKS = MAX_TASKS_PER_REQUEST // 2
 
 
 class TaskServerError(RuntimeError):
@@ -79,6 +114,112 @@ def episode_extras(score: Any = None, metrics: Any = None) -> dict[str, Any] | N
             checked[name] = float(value)
         extras["metrics"] = checked
     return extras or None
+
+
+class BadRequest(ValueError):
+    """A request refused because of what it holds; only its sender is told (see the module docstring)."""
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_episode_fields(episode_return: Any, length: Any) -> tuple[float, int]:
+    """An episode's return as a float (NaN and +-inf are allowed) and its length as a non-negative int."""
+    if type(episode_return) is float and type(length) is int and length >= 0:  # the usual case, first
+        return episode_return, length
+    if isinstance(episode_return, (bool, np.bool_)) or not isinstance(episode_return, numbers.Real):
+        raise ValueError(f"episode_return must be a real number, got {_short(episode_return)}")
+    if isinstance(length, (bool, np.bool_)) or not isinstance(length, numbers.Integral) or length < 0:
+        raise ValueError(f"an episode's length must be a non-negative int, got {_short(length)}")
+    return float(episode_return), int(length)
+
+
+def check_num_tasks(num_tasks: Any) -> int:
+    """The tasks one request asks for: an int in [0, MAX_TASKS_PER_REQUEST]."""
+    if (
+        isinstance(num_tasks, (bool, np.bool_))
+        or not isinstance(num_tasks, (int, np.integer))
+        or not 0 <= num_tasks <= MAX_TASKS_PER_REQUEST
+    ):
+        raise ValueError(
+            f"a request may ask for 0 to {MAX_TASKS_PER_REQUEST} tasks (MAX_TASKS_PER_REQUEST), got {_short(num_tasks)}"
+        )
+    return int(num_tasks)
+
+
+def _check_env_id(env_id: Any) -> Any:
+    if env_id is not None and (isinstance(env_id, bool) or not isinstance(env_id, (int, np.integer))):
+        raise ValueError(f"env_id must be an int or None, got {_short(env_id)}")
+    return env_id
+
+
+def _canonical(task_space: TaskSpace, task: Any) -> Any:
+    """``task`` as the space's own object (``2.0`` -> ``2``); TaskSpaceError if it is not in the space."""
+    return task_space.decode(task_space.encode(task))
+
+
+def _check_extras(extras: Any) -> dict[str, Any] | None:
+    """An EPISODE record's extras, checked again by the server (a client may not be ours)."""
+    if extras is None:
+        return None
+    if not isinstance(extras, dict) or not set(extras) <= {"score", "metrics"}:
+        raise ValueError(f"an episode's extras must be None or a dict of 'score' and 'metrics', got {_short(extras)}")
+    try:
+        return episode_extras(**extras)
+    except TypeError as error:
+        raise ValueError(str(error)) from error
+
+
+def _check_report(report: Any, task_space: TaskSpace) -> tuple:
+    if not isinstance(report, tuple) or not report:
+        raise ValueError(f"a report must be a non-empty tuple, got {_short(report)}")
+    kind = report[0]
+    if kind == EPISODE and type(kind) is int and len(report) in (6, 7):
+        _, episode_return, length, task, progress, env_id = report[:6]
+        episode_return, length = check_episode_fields(episode_return, length)
+        task = _canonical(task_space, task)
+        extras = _check_extras(report[6] if len(report) == 7 else None)
+        return (EPISODE, episode_return, length, task, check_progress(progress), _check_env_id(env_id), extras)
+    if kind == STEPS and type(kind) is int and len(report) == 9:
+        _, env_id, tasks, observations, rewards, terminated, truncated, infos, progresses = report
+        columns = (tasks, observations, rewards, terminated, truncated, infos, progresses)
+        if not all(isinstance(column, (tuple, list, np.ndarray)) for column in columns):
+            raise ValueError("a STEPS report's columns must be sequences")
+        if len({len(column) for column in columns}) != 1:
+            raise ValueError(f"a STEPS report's columns differ in length: {[len(column) for column in columns]}")
+        for reward in rewards:
+            check_episode_fields(reward, 0)
+        return (
+            STEPS,
+            _check_env_id(env_id),
+            tuple(_canonical(task_space, task) for task in tasks),
+            observations,
+            rewards,
+            terminated,
+            truncated,
+            infos,
+            tuple(check_progress(progress) for progress in progresses),
+        )
+    if kind == PROGRESS and type(kind) is int and len(report) == 4:
+        _, task, progress, env_id = report
+        return (PROGRESS, _canonical(task_space, task), check_progress(progress), _check_env_id(env_id))
+    raise ValueError(f"unknown or malformed report {_short(report)}; expected an EPISODE, STEPS or PROGRESS record")
+
+
+def check_request(reports: Any, num_tasks: Any, task_space: TaskSpace) -> tuple[list[tuple], int]:
+    """The request's reports with canonical tasks, and its task count; :class:`BadRequest` if anything is wrong.
+
+    Runs before anything is applied, so a refused request changes nothing.
+    """
+    try:
+        if not isinstance(reports, list):
+            raise ValueError(f"reports must be a list, got {_short(reports)}")
+        checked = [_check_report(report, task_space) for report in reports]
+        return checked, check_num_tasks(num_tasks)
+    except (TaskSpaceError, ValueError, TypeError) as error:
+        raise BadRequest(str(error)) from error
 
 
 def pack_steps(env_id: int | None, steps: Sequence[tuple]) -> tuple:

@@ -34,8 +34,8 @@ from typing import Any
 
 from syllabus_like.server.client import BufferedClient
 from syllabus_like.server.host import CurriculumHost
-from syllabus_like.server.protocol import TaskServerError
-from syllabus_like.validation import check_positive_int, check_prefetch
+from syllabus_like.server.options import ClientOptions
+from syllabus_like.server.protocol import BadRequest, TaskServerError
 
 __all__ = ["CurriculumActor", "RayBackend", "RayClient", "RayCurriculumProxy"]
 
@@ -65,6 +65,10 @@ class CurriculumActor:
             return False, host.failure_message(), False
         try:
             tasks, requires_step_updates = host.serve(reports, num_tasks)
+        except BadRequest as error:  # refused to this client alone; the server keeps serving
+            logger.warning("task server: refused a request: %s", error)
+            message = f"the task server refused a request of this client: {error}"
+            return False, message, host.requires_step_updates()
         except Exception:
             logger.exception("task server: the curriculum raised while serving a client")
             return False, host.failure_message(), False
@@ -159,8 +163,9 @@ class RayClient(BufferedClient):
         requires_step_updates: bool = False,
     ) -> None:
         self._actor = actor
-        self.timeout = timeout
-        super().__init__(prefetch=prefetch, batch_size=batch_size, requires_step_updates=requires_step_updates)
+        super().__init__(
+            prefetch=prefetch, batch_size=batch_size, timeout=timeout, requires_step_updates=requires_step_updates
+        )
 
     def _reset_state(self) -> None:
         super()._reset_state()
@@ -182,7 +187,7 @@ class RayClient(BufferedClient):
             raise TaskServerError(f"the task server's Ray actor is gone (server closed or crashed): {error}") from error
 
     def _config(self) -> dict[str, Any]:
-        return {"actor": self._actor, "timeout": self.timeout, **super()._config()}
+        return {"actor": self._actor, **super()._config()}
 
     def __repr__(self) -> str:
         return f"RayClient({self._actor!r}, prefetch={self.prefetch})"
@@ -192,15 +197,11 @@ class RayBackend:
     """Hosts the curriculum in a Ray actor; see the module docstring."""
 
     name = "ray"
+    #: An actor call costs far more than a socket message: size requests to the env's pace.
+    default_prefetch = "auto"
 
     def __init__(
-        self,
-        curriculum: Any,
-        *,
-        prefetch: int | str = "auto",
-        batch_size: int = 256,
-        timeout: float | None = 120.0,
-        actor_options: dict[str, Any] | None = None,
+        self, curriculum: Any, options: ClientOptions, *, actor_options: dict[str, Any] | None = None
     ) -> None:
         ray = _import_ray()
         if not ray.is_initialized():
@@ -208,11 +209,8 @@ class RayBackend:
                 "TaskServer(backend='ray') needs a running Ray: call ray.init() (or ray.init(address=...) "
                 "to join a cluster) first"
             )
-        self.prefetch = prefetch
-        self.batch_size = batch_size
-        self.timeout = timeout
-        options = {"num_cpus": 0, **(actor_options or {})}
-        self._actor = ray.remote(CurriculumActor).options(**options).remote(curriculum)
+        self.options = options
+        self._actor = ray.remote(CurriculumActor).options(**{"num_cpus": 0, **(actor_options or {})}).remote(curriculum)
         self.curriculum = RayCurriculumProxy(self._actor)
         ray.get(self._actor.flush.remote())  # the actor is up, and the curriculum arrived intact
         self._closed = False
@@ -220,11 +218,12 @@ class RayBackend:
 
     def client(self, prefetch: int | str | None = None, batch_size: int | None = None) -> RayClient:
         ray = _import_ray()
+        options = self.options.overridden(prefetch=prefetch, batch_size=batch_size)
         return RayClient(
             self._actor,
-            prefetch=self.prefetch if prefetch is None else check_prefetch(prefetch),
-            batch_size=self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size),
-            timeout=self.timeout,
+            prefetch=options.prefetch,
+            batch_size=options.batch_size,
+            timeout=options.timeout,
             requires_step_updates=ray.get(self._actor.requires_step_updates.remote()),
         )
 

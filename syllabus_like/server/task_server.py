@@ -25,7 +25,8 @@ from typing import Any
 
 from syllabus_like.curricula import Curriculum
 from syllabus_like.server.protocol import TaskServerError
-from syllabus_like.validation import check_positive_int, check_prefetch
+from syllabus_like.server.backend import Backend
+from syllabus_like.server.options import ClientOptions
 
 __all__ = ["BACKENDS", "TaskServer"]
 
@@ -33,6 +34,21 @@ logger = logging.getLogger(__name__)
 
 #: The backend names TaskServer accepts.
 BACKENDS = ("local", "process", "ray")
+
+
+def _backend_class(backend: str) -> Any:
+    """The class of backend ``backend``, imported on demand (the Ray backend imports ray when constructed)."""
+    if backend == "local":
+        from syllabus_like.server.local import LocalBackend
+
+        return LocalBackend
+    if backend == "process":
+        from syllabus_like.server.process import ProcessBackend
+
+        return ProcessBackend
+    from syllabus_like.server.ray_backend import RayBackend
+
+    return RayBackend
 
 
 class TaskServer:
@@ -83,34 +99,26 @@ class TaskServer:
             )
         if backend not in BACKENDS:
             raise ValueError(f"unknown task-server backend {backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
-        if prefetch is not None:
-            check_prefetch(prefetch)
-        check_positive_int("batch_size", batch_size)
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
         if ray_actor_options is not None:
             if backend != "ray":
                 raise ValueError(f"ray_actor_options only applies to backend='ray', not {backend!r}")
             if not isinstance(ray_actor_options, dict):
                 raise TypeError(f"ray_actor_options must be a dict of Ray actor options, got {ray_actor_options!r}")
 
+        backend_class = _backend_class(backend)
+        # Checked here, once, for every backend (each remote backend owns its default prefetch).
+        self._options = ClientOptions(
+            prefetch=backend_class.default_prefetch if prefetch is None else prefetch,
+            batch_size=batch_size,
+            timeout=timeout,
+        )
         self._closed = False
-        # Each remote backend owns its default prefetch; pass one only when the caller chose it.
-        remote_options: dict[str, Any] = {"batch_size": batch_size, "timeout": timeout}
-        if prefetch is not None:
-            remote_options["prefetch"] = prefetch
         if backend == "local":
-            from syllabus_like.server.local import LocalBackend
-
-            self._backend: Any = LocalBackend(curriculum)
+            self._backend: Backend = backend_class(curriculum)
         elif backend == "process":
-            from syllabus_like.server.process import ProcessBackend
-
-            self._backend = ProcessBackend(curriculum, **remote_options)
+            self._backend = backend_class(curriculum, self._options)
         else:
-            from syllabus_like.server.ray_backend import RayBackend
-
-            self._backend = RayBackend(curriculum, actor_options=ray_actor_options, **remote_options)
+            self._backend = backend_class(curriculum, self._options, actor_options=ray_actor_options)
 
     # ------------------------------------------------------------------ API
     @property
@@ -133,7 +141,8 @@ class TaskServer:
         ``prefetch`` and ``batch_size`` override the server's defaults for this client.
         """
         self._check_usable()
-        return self._backend.client(prefetch=prefetch, batch_size=batch_size)
+        options = self._options.overridden(prefetch=prefetch, batch_size=batch_size)  # checked here for every backend
+        return self._backend.client(prefetch=options.prefetch, batch_size=options.batch_size)
 
     def flush(self, timeout: float | None = None) -> None:
         """Return once every report already sent by any client has been applied.

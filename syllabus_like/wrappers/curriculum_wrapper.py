@@ -9,6 +9,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
+from syllabus_like.validation import check_progress
 from syllabus_like.wrappers.task_source import FollowsTaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
@@ -130,6 +131,8 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
             self.set_evaluation(previous)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        if options and "task" in options and self._task_wrapper is None:
+            self._check_explicit_task(options["task"])
         task, options = self._next_task(options)
         obs, info = self.env.reset(seed=seed, options=options)
         self.task = task
@@ -141,6 +144,16 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         elif self._strip_reset_task:
             info.pop("task", None)
         return obs, info
+
+    def _check_explicit_task(self, task: Any) -> None:
+        """Without a TaskWrapper to validate it, check an explicit task against the source's space (if it has one).
+
+        Raises :class:`~syllabus_like.TaskSpaceError` here, at the reset, rather
+        than when the episode's report reaches the curriculum.
+        """
+        task_space = getattr(self.source, "task_space", None)
+        if task_space is not None:
+            task_space.encode(task)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
         result = self._env_step(action)  # (obs, reward, terminated, truncated, info)
@@ -154,7 +167,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
 
     def _report_episode(self, info: dict) -> None:
         """Report the finished episode, with the env's ``info["curriculum_metrics"]`` when it has them."""
-        progress = float(info.get("task_completion", 0.0))
+        progress = check_progress(info.get("task_completion", 0.0))
         metrics = info.get(EPISODE_METRICS_KEY)
         if metrics is None:
             self.source.update_on_episode(
@@ -173,7 +186,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         elif self._strip_step_task:
             info.pop("task", None)
         if self._step_updates:
-            progress = float(info.get("task_completion", 0.0))
+            progress = check_progress(info.get("task_completion", 0.0))
             self.source.update_on_step(
                 self.task, obs, reward, terminated, truncated, info, progress, env_id=self.env_id
             )

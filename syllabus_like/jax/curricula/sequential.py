@@ -414,6 +414,13 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
 
     # ----------------------------------------------------------------- updates
     def update(self, state: SequentialState, batch: EpisodeBatch) -> SequentialState:
+        """Apply a batch of finished episodes (entries with ``done`` False are ignored).
+
+        Inside jit nothing can raise, so impossible entries are defined: an
+        episode whose ``task_id`` is not a task of this curriculum (outside
+        ``[0, num_tasks)``) is ignored like one not done (it counts nowhere,
+        not even in the totals), and a negative ``length`` counts as 0 steps.
+        """
         batch = batch.flatten()
         size = batch.task_id.shape[0]
         if size <= _UPDATE_CHUNK:
@@ -428,8 +435,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         """:meth:`update` for a 1-D batch of at most :data:`_UPDATE_CHUNK` entries."""
         size = batch.task_id.shape[0]
         window = self.return_buffer_size
-        done = batch.done
-        length = jnp.where(done, batch.length, 0).astype(state.steps.dtype)
+        num_tasks = self.stage_members.shape[1]
+        done = batch.done & (batch.task_id >= 0) & (batch.task_id < num_tasks)  # see update()
+        length = jnp.where(done, jnp.maximum(batch.length, 0), 0).astype(state.steps.dtype)
         returns = jnp.where(done, batch.episode_return, 0.0).astype(jnp.float32)
         position = jnp.arange(size)
 
