@@ -33,16 +33,22 @@ class EpisodeLedger(DomainRandomization):
         self.reports.append((env_id, int(episode_return)))
 
 
-def play(client, worker: int, episodes: int, ready, results) -> None:
-    """Play ``episodes`` one-step episodes (return = sequence number), flushing once after the first ones."""
-    for sequence in range(episodes):
+def play(client, worker: int, episodes: int, ready, hold, results) -> None:
+    """Play one-step episodes (return = sequence number): ``episodes`` of them, then on until ``hold`` is set.
+
+    It flushes once after the first three and sets ``ready``, so it is surely
+    connected and alive while the test stops and kills workers.
+    """
+    sequence = 0
+    while sequence < episodes or not hold.is_set():
         task = client.sample(1)[0]
         client.update_on_episode(float(sequence), len(task), task, env_id=worker)
-        if sequence == 2:
+        sequence += 1
+        if sequence == 3:
             client.flush()
             ready.set()
     client.close()  # delivers what is still buffered
-    results.put(("done", worker, episodes))
+    results.put(("done", worker, sequence))
 
 
 def play_forever(client, worker: int, ready) -> None:
@@ -100,11 +106,12 @@ def test_sixteen_workers_with_large_tasks_kills_stops_and_a_bad_worker():
         + [("bad", 1, 5)]  # worker 15
     )
     workers, readies = [], []
+    hold = ctx.Event()  # the players play on until it is set
     for worker, (kind, prefetch, count) in enumerate(plans):
         client = server.client(prefetch=prefetch)
         ready = ctx.Event()
         if kind == "play":
-            process = ctx.Process(target=play, args=(client, worker, count, ready, results))
+            process = ctx.Process(target=play, args=(client, worker, count, ready, hold, results))
         elif kind == "forever":
             process = ctx.Process(target=play_forever, args=(client, worker, ready))
         else:
@@ -127,6 +134,7 @@ def test_sixteen_workers_with_large_tasks_kills_stops_and_a_bad_worker():
     assert len(ledger.reports) > applied_before
     for process in stopped:
         os.kill(process.pid, signal.SIGCONT)
+    hold.set()
 
     finished = [results.get(timeout=80) for _ in range(len(workers) - len(killed))]
     for process in workers:
