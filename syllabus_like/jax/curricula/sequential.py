@@ -664,7 +664,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
                 maybe_absent[name] = (state.num_returns == 0) | irregular
         read = [row for row, name in enumerate(self.ema_names) if name in self.read_metrics]
         if read:
-            lows, highs = ema_bounds(state.emas[read], state.ema_present[read], extra.ema_values[read], member)
+            lows, highs = ema_bounds(state.emas[np.asarray(read)], state.ema_present[np.asarray(read)], extra.ema_values[np.asarray(read)], member)
             for at, row in enumerate(read):
                 name = self.ema_names[row]
                 lower[name], upper[name], maybe_absent[name] = lows[at], highs[at], ~state.ema_present[row]
@@ -756,11 +756,11 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         member = increments["episodes"]
         read = [row for row, name in enumerate(self.ema_names) if name in self.read_metrics]
         if read:
-            running, running_present = ema_running(
-                state.emas[read], state.ema_present[read], extra.ema_values[read], member, self.smoothing
+            averages, averages_present = ema_running(
+                state.emas[np.asarray(read)], state.ema_present[np.asarray(read)], extra.ema_values[np.asarray(read)], member, self.smoothing
             )
             for at, row in enumerate(read):
-                metrics[self.ema_names[row]], present[self.ema_names[row]] = running[at], running_present[at]
+                metrics[self.ema_names[row]], present[self.ema_names[row]] = averages[at], averages_present[at]
         fires = active & self._condition_holds(self._condition_index(state), metrics, present)
         fired = jnp.any(fires)
         last = jnp.where(fired, jnp.argmax(fires), size - 1)
