@@ -61,7 +61,9 @@ _UPDATE_CHUNK = 2**16
 DEFAULT_HISTORY_CAPACITY = 256
 
 #: The fields of a :class:`SequentialState` besides its counters that :meth:`SequentialState.replace` sets.
-_FIELDS = ("returns", "mean_return", "windows", "window_means", "emas", "ema_present", "done", "num_switches", "history")
+_FIELDS = (
+    "returns", "mean_return", "windows", "window_means", "emas", "ema_present", "done", "num_switches", "history",
+)
 
 
 #: The counters of a :class:`SequentialState`, in the order they are stored.
@@ -212,7 +214,10 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     ``EpisodeBatch.progress``) and user metrics, and their moving averages
     ``*_ema``; a metric without a value yet makes every comparison on it False.
     Only the per-episode values a condition reads are computed during a batch
-    update; the others are brought up to date once per batch.
+    update; the windowed means are brought up to date once per batch. A moving
+    average is maintained only when a condition reads it (each costs a pass
+    over every batch, ~2x the cost of an update with none): the others stay
+    NaN in :meth:`metrics`, where the Python curriculum reports them.
     The Python ``on_stage_change`` hook cannot run inside ``jit``: the JAX
     runtime records the switches in the state instead (:meth:`stage_history`).
 
@@ -302,6 +307,11 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     def ema_names(self) -> tuple[str, ...]:
         """The moving averages kept in ``state.emas``, in order."""
         return tuple(f"{name}_ema" for name in ("episode_return", *self.window_names))
+
+    @property
+    def _read_ema_rows(self) -> tuple[int, ...]:
+        """The rows of ``state.emas`` a condition reads: the only ones maintained."""
+        return tuple(row for row, name in enumerate(self.ema_names) if name in self.read_metrics)
 
     @property
     def has_final_condition(self) -> bool:
@@ -662,9 +672,10 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
                 low, high, irregular = window_mean_bounds(extra.row_sequence[row], valid, state.num_returns, window)
                 lower[name], upper[name] = low, high
                 maybe_absent[name] = (state.num_returns == 0) | irregular
-        read = [row for row, name in enumerate(self.ema_names) if name in self.read_metrics]
+        read = self._read_ema_rows
         if read:
-            lows, highs = ema_bounds(state.emas[np.asarray(read)], state.ema_present[np.asarray(read)], extra.ema_values[np.asarray(read)], member)
+            rows = np.asarray(read)
+            lows, highs = ema_bounds(state.emas[rows], state.ema_present[rows], extra.ema_values[rows], member)
             for at, row in enumerate(read):
                 name = self.ema_names[row]
                 lower[name], upper[name], maybe_absent[name] = lows[at], highs[at], ~state.ema_present[row]
@@ -701,7 +712,12 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         """
         window = self.return_buffer_size
         kept = lax.dynamic_slice(extra.row_sequence, (0, end), (extra.row_sequence.shape[0], window))
-        emas, present = ema_final(state.emas, state.ema_present, extra.ema_values, member, self.smoothing)
+        emas, present = state.emas, state.ema_present
+        read = self._read_ema_rows
+        if read:  # only the averages a condition reads: the others would cost a pass over the batch each
+            rows = np.asarray(read)
+            updated, has_value = ema_final(emas[rows], present[rows], extra.ema_values[rows], member, self.smoothing)
+            emas, present = emas.at[rows].set(updated), present.at[rows].set(has_value)
         return {
             "windows": kept,
             "window_means": jnp.sum(kept, axis=1) / jnp.maximum(count, 1).astype(jnp.float32),
@@ -754,10 +770,11 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
                 metrics[name] = window_means(extra.row_sequence[row], end, count, window)
                 present[name] = count > 0
         member = increments["episodes"]
-        read = [row for row, name in enumerate(self.ema_names) if name in self.read_metrics]
+        read = self._read_ema_rows
         if read:
+            rows = np.asarray(read)
             averages, averages_present = ema_running(
-                state.emas[np.asarray(read)], state.ema_present[np.asarray(read)], extra.ema_values[np.asarray(read)], member, self.smoothing
+                state.emas[rows], state.ema_present[rows], extra.ema_values[rows], member, self.smoothing
             )
             for at, row in enumerate(read):
                 metrics[self.ema_names[row]], present[self.ema_names[row]] = averages[at], averages_present[at]
