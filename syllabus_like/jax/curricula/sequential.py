@@ -191,7 +191,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             ``episode_return`` (a curriculum stage's members are all tasks).
             As in the Python version, only the active stage's curriculum is
             sampled and updated; its state is kept while other stages run.
-        stopping_conditions: condition strings over :data:`SEQUENTIAL_METRICS`,
+        stopping_conditions: condition strings over the metrics listed below,
             parsed :class:`Condition` or :class:`CompiledCondition` objects, or
             jittable callables ``(metrics, present) -> bool array``. ``N``
             stages need ``N - 1`` conditions, or ``N``: with ``loop=True`` the
