@@ -11,6 +11,8 @@ import equinox as eqx
 import jax
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syllabus_like.curricula.sequential import SequentialCurriculum as PythonSequential
 from syllabus_like.jax import EpisodeBatch, SequentialCurriculum
@@ -281,3 +283,38 @@ def test_python_and_jax_switch_at_the_same_episodes(name, seed):
     for metric in curriculum.metric_names:
         if metric not in python.metrics() or (metric.endswith("_ema") and metric not in curriculum.read_metrics):
             assert np.isnan(float(jax_metrics[metric])), metric
+
+
+_HYPOTHESIS_CONFIG = dict(
+    curriculum_list=[[0, 1], [2], [3]],
+    stopping_conditions=[
+        "success_rate >= 0.6 & episodes >= 2", "score_ema > 0.33 | episode_return_ema > 0.7", "score < 0.3",
+    ],
+    loop=True,
+    return_buffer_size=3,
+    custom_metrics=["score"],
+    smoothing=0.5,
+)
+_HYPOTHESIS_CURRICULUM = SequentialCurriculum(task_space=4, **_HYPOTHESIS_CONFIG)
+_GRID = st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0])
+_EPISODES = st.lists(
+    st.tuples(st.integers(0, 3), _GRID, st.integers(1, 9), _GRID, _GRID, st.booleans()), min_size=1, max_size=40
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(episodes=_EPISODES)
+def test_python_and_jax_agree_on_generated_streams(episodes):
+    """Generated streams (values on a grid; threshold not on it): same switches, in one batch or one at a time."""
+    python = PythonSequential(task_space=DiscreteTaskSpace(4), seed=0, **_HYPOTHESIS_CONFIG)
+    for task, episode_return, length, progress, score, finished in episodes:
+        if finished:
+            python.update_on_episode(episode_return, length, task, progress=progress, metrics={"score": score})
+    curriculum = _HYPOTHESIS_CURRICULUM
+    columns = [np.asarray(column) for column in zip(*episodes)]
+    batch = EpisodeBatch(
+        columns[0], columns[1], columns[2], progress=columns[3], done=columns[5], metrics={"score": columns[4]}
+    )
+    state = _update(curriculum, curriculum.init(jax.random.key(0)), batch)
+    assert curriculum.stage_history(state) == python.stage_history
+    assert int(state.stage) == python.stage
