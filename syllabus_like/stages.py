@@ -57,8 +57,8 @@ SEQUENTIAL_METRICS: tuple[str, ...] = (
     "episode_return",
 )
 
-#: The progress and smoothed metrics the Python :class:`~syllabus_like.SequentialCurriculum`
-#: reads besides :data:`SEQUENTIAL_METRICS` (the JAX one does not compute them yet).
+#: The progress and smoothed metrics both SequentialCurricula (Python and JAX) read besides
+#: :data:`SEQUENTIAL_METRICS`; :func:`sequential_metric_names` lists the full set either accepts.
 #:
 #: ``success_rate``        mean reported progress (``info["task_completion"]``, 0..1) of this
 #:                         stage's last ``return_buffer_size`` episodes (no value before the first)
@@ -106,7 +106,7 @@ def check_smoothing(smoothing: Any) -> float:
 
 
 def sequential_metric_names(custom_metrics: Sequence[str] = ()) -> tuple[str, ...]:
-    """Every name a Python SequentialCurriculum's conditions may read, given its user metrics."""
+    """Every name a SequentialCurriculum's conditions may read (Python and JAX alike), given its user metrics."""
     custom = tuple(name for metric in custom_metrics for name in (metric, f"{metric}_ema"))
     return (*SEQUENTIAL_METRICS, *SEQUENTIAL_PROGRESS_METRICS, *custom)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
@@ -28,6 +30,10 @@ class EpisodeBatch(eqx.Module):
         score: optional per-episode learning-potential score, e.g. from
             :func:`syllabus_like.jax.positive_value_loss`; required by
             :class:`~syllabus_like.jax.PrioritizedLevelReplay`.
+        metrics: optional user metrics, one array per name (same shape as the
+            other fields), e.g. ``{"distance": ...}``; read by a
+            :class:`~syllabus_like.jax.SequentialCurriculum` that declares those
+            names in ``custom_metrics``. ``None`` (the default) carries none.
     """
 
     task_id: Int[Array, "*shape"]
@@ -36,6 +42,7 @@ class EpisodeBatch(eqx.Module):
     progress: Float[Array, "*shape"]
     done: Bool[Array, "*shape"]
     score: Float[Array, "*shape"] | None
+    metrics: dict[str, Float[Array, "*shape"]] | None
 
     def __init__(
         self,
@@ -45,6 +52,7 @@ class EpisodeBatch(eqx.Module):
         progress: ArrayLike | None = None,
         done: ArrayLike | None = None,
         score: ArrayLike | None = None,
+        metrics: Mapping[str, ArrayLike] | None = None,
     ) -> None:
         self.task_id = jnp.asarray(task_id, dtype=jnp.int32)
         self.episode_return = jnp.asarray(episode_return, dtype=jnp.float32)
@@ -55,6 +63,12 @@ class EpisodeBatch(eqx.Module):
         )
         self.done = jnp.ones(shape, bool) if done is None else jnp.asarray(done, dtype=bool)
         self.score = None if score is None else jnp.asarray(score, dtype=jnp.float32)
+        if metrics is not None and not isinstance(metrics, Mapping):
+            raise TypeError(f"EpisodeBatch metrics must be a mapping of names to arrays, got {metrics!r}")
+        self.metrics = (
+            None if metrics is None
+            else {str(name): jnp.asarray(value, dtype=jnp.float32) for name, value in metrics.items()}
+        )
 
     def __check_init__(self) -> None:
         shapes = {
@@ -62,6 +76,8 @@ class EpisodeBatch(eqx.Module):
             for name in ("task_id", "episode_return", "length", "progress", "done", "score")
             if getattr(self, name) is not None
         }
+        for name, value in (self.metrics or {}).items():
+            shapes[f"metrics[{name!r}]"] = value.shape
         if len(set(shapes.values())) != 1:
             raise ValueError(f"every EpisodeBatch field must have the same shape, got {shapes}")
 
@@ -78,6 +94,7 @@ class EpisodeBatch(eqx.Module):
             progress=self.progress.reshape(-1),
             done=self.done.reshape(-1),
             score=None if self.score is None else self.score.reshape(-1),
+            metrics=None if self.metrics is None else {name: value.reshape(-1) for name, value in self.metrics.items()},
         )
 
     @property

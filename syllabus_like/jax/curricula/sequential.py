@@ -26,13 +26,18 @@ from syllabus_like.jax._numerics import count_used, prefix_sum, saturating_add
 from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.moving_average import ema_bounds, ema_final, ema_running
 from syllabus_like.jax.curricula.return_window import window_mean, window_mean_bounds, window_means
 from syllabus_like.jax.curricula.sampling import uniform_indices
 from syllabus_like.stages import (
+    DEFAULT_SMOOTHING,
     SEQUENTIAL_METRICS,
+    check_custom_metrics,
     check_sequential_arguments,
+    check_smoothing,
     normalize_condition,
     normalize_stage,
+    sequential_metric_names,
     stage_error,
 )
 from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace
@@ -50,6 +55,15 @@ StoppingCondition = Union[str, Condition, CompiledCondition, Callable[..., Array
 #: make every call fault in tens of megabytes of fresh pages (~2 ms at B = 4096 on CPU) that only
 #: that rarely taken branch uses.
 _UPDATE_CHUNK = 2**16
+
+#: Default number of stage switches :attr:`SequentialState.history` records (later ones are counted
+#: in ``num_switches`` but not recorded).
+DEFAULT_HISTORY_CAPACITY = 256
+
+#: The fields of a :class:`SequentialState` besides its counters that :meth:`SequentialState.replace` sets.
+_FIELDS = (
+    "returns", "mean_return", "windows", "window_means", "emas", "ema_present", "done", "num_switches", "history",
+)
 
 
 #: The counters of a :class:`SequentialState`, in the order they are stored.
@@ -73,12 +87,28 @@ class SequentialState(eqx.Module):
     ``returns`` holds this stage's last ``num_returns`` episode returns
     right-aligned (oldest first, unused slots zero on the left);
     ``mean_return`` is their mean (0 while there are none), kept so that the
-    check before every ``sample`` costs no reduction.
+    check before every ``sample`` costs no reduction. ``windows`` and
+    ``window_means`` do the same for ``success_rate`` (row 0) and each user
+    metric (rows 1.., in ``custom_metrics`` order); every stage episode adds
+    one value to each row, so they share ``num_returns``. ``emas`` holds the
+    moving averages of ``episode_return``, ``success_rate`` and the user
+    metrics, in that order, ``ema_present`` whether each has a value yet.
+    ``done``: the condition after the last stage held. ``history`` records the
+    first ``capacity`` switches as rows ``(stage entered, total_episodes,
+    total_steps)``; ``num_switches`` counts them all
+    (:meth:`SequentialCurriculum.stage_history` reads them as Python does).
     """
 
     counters: Int[Array, " 8"]
     returns: Float[Array, " return_buffer_size"]
     mean_return: Float[Array, ""]
+    windows: Float[Array, "rows return_buffer_size"]
+    window_means: Float[Array, " rows"]
+    emas: Float[Array, " averages"]
+    ema_present: Bool[Array, " averages"]
+    done: Bool[Array, ""]
+    num_switches: Int[Array, ""]
+    history: Int[Array, "capacity 3"]
     #: One entry per stage: the state of the functional curriculum that runs it, ``None`` for a
     #: stage of tasks. Kept across stage switches; only the active stage's is sampled and updated.
     stage_states: tuple[Any, ...] = ()
@@ -93,8 +123,8 @@ class SequentialState(eqx.Module):
     num_returns = _counter("num_returns", "How many of ``returns`` are this stage's (at most the buffer size).")
 
     def replace(self, **changes: Array) -> "SequentialState":
-        """A copy with the named counters, ``returns`` or ``mean_return`` replaced."""
-        unknown = set(changes) - set(_COUNTERS) - {"returns", "mean_return"}
+        """A copy with the named counters or other fields (``returns``, ``mean_return``, ...) replaced."""
+        unknown = set(changes) - set(_COUNTERS) - set(_FIELDS)
         if unknown:
             raise TypeError(f"SequentialState has no field(s) {sorted(unknown)}; counters are {_COUNTERS}")
         counters = self.counters
@@ -104,12 +134,20 @@ class SequentialState(eqx.Module):
                 for index, name in enumerate(_COUNTERS)
             ]
             counters = jnp.stack(jnp.broadcast_arrays(*columns), axis=-1)
-        return SequentialState(
-            counters=counters,
-            returns=changes.get("returns", self.returns),
-            mean_return=changes.get("mean_return", self.mean_return),
-            stage_states=self.stage_states,
-        )
+        fields = {name: changes[name] for name in _FIELDS if name in changes}
+        return dataclasses.replace(self, counters=counters, **fields)
+
+
+class _Extra(eqx.Module):
+    """The batch's values of the metrics besides the counters and the return window, laid out for one pass.
+
+    ``row_sequence``: per row of ``SequentialState.windows``, the window so far then the batch's
+    stage episodes (as the return sequence); ``ema_values``: every episode's value of each moving
+    average's metric, in ``ema_names`` order.
+    """
+
+    row_sequence: Float[Array, "rows m"]
+    ema_values: Float[Array, "averages n"]
 
 
 class _CallableCondition(eqx.Module):
@@ -153,16 +191,35 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             ``episode_return`` (a curriculum stage's members are all tasks).
             As in the Python version, only the active stage's curriculum is
             sampled and updated; its state is kept while other stages run.
-        stopping_conditions: condition strings over :data:`SEQUENTIAL_METRICS`,
+        stopping_conditions: condition strings over the metrics listed below,
             parsed :class:`Condition` or :class:`CompiledCondition` objects, or
             jittable callables ``(metrics, present) -> bool array``. ``N``
-            stages need ``N - 1`` conditions, or ``N`` with ``loop=True``.
+            stages need ``N - 1`` conditions, or ``N``: with ``loop=True`` the
+            last leads back to the first stage, without it the last marks the
+            curriculum done (``state.done``; it keeps sampling its last stage).
         task_space: a finite task space, or an int ``n`` for task ids ``0..n-1``.
             Tasks in ``curriculum_list`` are given as tasks of this space and
             stored as their encodings (the task ids the JAX side uses).
         return_buffer_size: ``episode_return`` is the mean of this stage's last
             ``return_buffer_size`` episode returns.
         loop: after the last stage, go back to the first.
+        custom_metrics: names of user metrics, reported per episode in
+            ``EpisodeBatch.metrics`` (every batch must then carry each of
+            them); conditions read ``name`` (windowed mean) and ``name_ema``.
+        smoothing: weight of the newest value in the ``*_ema`` metrics.
+        history_capacity: how many stage switches ``state.history`` records.
+
+    Metrics: those of the Python version (:func:`~syllabus_like.stages.sequential_metric_names`):
+    the counters, the windowed means ``episode_return``, ``success_rate`` (of
+    ``EpisodeBatch.progress``) and user metrics, and their moving averages
+    ``*_ema``; a metric without a value yet makes every comparison on it False.
+    Only the per-episode values a condition reads are computed during a batch
+    update; the windowed means are brought up to date once per batch. A moving
+    average is maintained only when a condition reads it (each costs a pass
+    over every batch, ~2x the cost of an update with none): the others stay
+    NaN in :meth:`metrics`, where the Python curriculum reports them.
+    The Python ``on_stage_change`` hook cannot run inside ``jit``: the JAX
+    runtime records the switches in the state instead (:meth:`stage_history`).
 
     Semantics (as in Python): conditions are checked after every finished
     episode and before every ``sample``, advancing at most one stage per
@@ -183,6 +240,10 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     return_buffer_size: int = eqx.field(static=True)
     loop: bool = eqx.field(static=True)
     read_metrics: tuple[str, ...] = eqx.field(static=True)
+    custom_metrics: tuple[str, ...] = eqx.field(static=True)
+    smoothing: float = eqx.field(static=True)
+    history_capacity: int = eqx.field(static=True)
+    metric_names: tuple[str, ...] = eqx.field(static=True)
     stage_tasks: Int[Array, "stages max_stage_tasks"]
     stage_sizes: Int[Array, " stages"]
     stage_members: Bool[Array, "stages num_tasks"]
@@ -197,11 +258,21 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         *,
         return_buffer_size: int = 1000,
         loop: bool = False,
+        custom_metrics: Sequence[str] = (),
+        smoothing: float = DEFAULT_SMOOTHING,
+        history_capacity: int = DEFAULT_HISTORY_CAPACITY,
     ) -> None:
         space = _as_task_space(task_space)
         check_sequential_arguments(
-            curriculum_list, stopping_conditions, loop=loop, return_buffer_size=return_buffer_size
+            curriculum_list, stopping_conditions, loop=loop, return_buffer_size=return_buffer_size,
+            final_condition_allowed=True,
         )
+        self.custom_metrics = check_custom_metrics(custom_metrics)
+        self.smoothing = check_smoothing(smoothing)
+        if isinstance(history_capacity, bool) or not isinstance(history_capacity, int) or history_capacity < 0:
+            raise ValueError(f"history_capacity must be a non-negative int, got {history_capacity!r}")
+        self.history_capacity = history_capacity
+        self.metric_names = sequential_metric_names(self.custom_metrics)
 
         num_tasks = int(space.num_tasks)  # type: ignore[arg-type]
         stages = [self._stage_ids(item, index, space) for index, item in enumerate(curriculum_list)]
@@ -221,11 +292,31 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         self.stage_tasks = jnp.asarray(table)
         self.stage_sizes = jnp.asarray([len(ids) for ids in stages], dtype=jnp.int32)
         self.stage_members = jnp.asarray(members)
-        self.conditions = tuple(self._condition(c, i) for i, c in enumerate(stopping_conditions))
+        self.conditions = tuple(self._condition(c, i, self.metric_names) for i, c in enumerate(stopping_conditions))
         read: set[str] = set()
         for condition in self.conditions:
-            read |= condition.metrics if isinstance(condition, CompiledCondition) else set(SEQUENTIAL_METRICS)
-        self.read_metrics = tuple(name for name in SEQUENTIAL_METRICS if name in read)
+            read |= condition.metrics if isinstance(condition, CompiledCondition) else set(self.metric_names)
+        self.read_metrics = tuple(name for name in self.metric_names if name in read)
+
+    @property
+    def window_names(self) -> tuple[str, ...]:
+        """The windowed means kept in ``state.windows``, row by row."""
+        return ("success_rate", *self.custom_metrics)
+
+    @property
+    def ema_names(self) -> tuple[str, ...]:
+        """The moving averages kept in ``state.emas``, in order."""
+        return tuple(f"{name}_ema" for name in ("episode_return", *self.window_names))
+
+    @property
+    def _read_ema_rows(self) -> tuple[int, ...]:
+        """The rows of ``state.emas`` a condition reads: the only ones maintained."""
+        return tuple(row for row, name in enumerate(self.ema_names) if name in self.read_metrics)
+
+    @property
+    def has_final_condition(self) -> bool:
+        """Whether the last stage has a condition that marks the curriculum done."""
+        return not self.loop and len(self.conditions) == self.num_stages
 
     @property
     def reads_return(self) -> bool:
@@ -261,17 +352,18 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         return [int(space.encode(task)) for task in tasks]
 
     @staticmethod
-    def _condition(condition: StoppingCondition, index: int) -> Any:
+    def _condition(condition: StoppingCondition, index: int, metric_names: Sequence[str]) -> Any:
         if isinstance(condition, CompiledCondition):
-            unknown = condition.metrics - set(SEQUENTIAL_METRICS)
+            unknown = condition.metrics - set(metric_names)
             if unknown:
                 raise ValueError(
                     f"stopping condition {index} reads unknown metrics {sorted(unknown)}; "
-                    f"valid metrics are: {', '.join(SEQUENTIAL_METRICS)}"
+                    f"valid metrics are: {', '.join(metric_names)}"
                 )
             return condition
         normalized = normalize_condition(
-            condition, index, accepted="a condition string, a Condition, a CompiledCondition or a callable"
+            condition, index, accepted="a condition string, a Condition, a CompiledCondition or a callable",
+            metrics=metric_names,
         )
         if isinstance(normalized, Condition):
             return compile_condition(normalized)
@@ -296,6 +388,13 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             counters=jnp.zeros((len(_COUNTERS),), dtype=jnp.int32),
             returns=jnp.zeros((self.return_buffer_size,), jnp.float32),
             mean_return=jnp.zeros((), jnp.float32),
+            windows=jnp.zeros((len(self.window_names), self.return_buffer_size), jnp.float32),
+            window_means=jnp.zeros((len(self.window_names),), jnp.float32),
+            emas=jnp.zeros((len(self.ema_names),), jnp.float32),
+            ema_present=jnp.zeros((len(self.ema_names),), bool),
+            done=jnp.zeros((), bool),
+            num_switches=jnp.zeros((), jnp.int32),
+            history=jnp.zeros((self.history_capacity, 3), jnp.int32),
             stage_states=tuple(
                 None if curriculum is None else curriculum.init(keys[index])
                 for index, curriculum in enumerate(self.stage_curricula)
@@ -372,20 +471,59 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             state.steps, state.total_steps, state.episodes, state.total_episodes,
             state.tasks, state.total_tasks, state.mean_return,
         )
-        return metrics, {"episode_return": state.num_returns > 0}
+        present = {"episode_return": state.num_returns > 0}
+        for row, name in enumerate(self.window_names):
+            metrics[name], present[name] = state.window_means[..., row], state.num_returns > 0
+        for row, name in enumerate(self.ema_names):
+            metrics[name], present[name] = state.emas[..., row], state.ema_present[..., row]
+        return metrics, present
+
+    def _condition_index(self, state: SequentialState) -> Int[Array, ""]:
+        """Which entry of the conditions applies: the stage's, or past the end (never holds) once done."""
+        return jnp.where(state.done, len(self.conditions), state.stage)
 
     def _enter_stage(self, state: SequentialState, stage: Int[Array, ""]) -> SequentialState:
+        """Switch to ``stage``: record the switch, start the stage's counters, windows and averages afresh."""
+        record = jnp.stack([stage, state.total_episodes, state.total_steps]).astype(jnp.int32)
         return state.replace(
             stage=stage, steps=0, episodes=0, tasks=0, num_returns=0,
             returns=jnp.zeros_like(state.returns), mean_return=jnp.zeros_like(state.mean_return),
+            windows=jnp.zeros_like(state.windows), window_means=jnp.zeros_like(state.window_means),
+            emas=jnp.zeros_like(state.emas), ema_present=jnp.zeros_like(state.ema_present),
+            num_switches=saturating_add(state.num_switches, jnp.int32(1)),
+            history=state.history.at[state.num_switches].set(record, mode="drop"),
+        )
+
+    def _advance(self, state: SequentialState) -> SequentialState:
+        """What the active stage's condition holding does: the next stage, or done after the last."""
+        if not self.has_final_condition:
+            return self._enter_stage(state, self._next_stage(state.stage))
+        entered = self._enter_stage(state, jnp.minimum(state.stage + 1, self.num_stages - 1))
+        finished = state.replace(done=jnp.asarray(True))
+        return jax.tree.map(
+            lambda a, b: jnp.where(state.stage == self.num_stages - 1, a, b), finished, entered
         )
 
     def check_stopping_conditions(self, state: SequentialState) -> tuple[SequentialState, Bool[Array, ""]]:
-        """Advance one stage if the active stage's condition holds; also return whether it did."""
+        """Advance one stage if the active stage's condition holds; also return whether it did.
+
+        The condition after the last stage (``loop=False``) sets ``done``, which is not a switch.
+        """
         metrics, present = self.stage_metrics(state)
-        holds = self._condition_holds(state.stage, metrics, present)
-        state = lax.cond(holds, lambda s: self._enter_stage(s, self._next_stage(s.stage)), lambda s: s, state)
-        return state, holds
+        holds = self._condition_holds(self._condition_index(state), metrics, present)
+        state = lax.cond(holds, lambda s: self._advance(s), lambda s: s, state)
+        return state, holds & ~state.done
+
+    def stage_history(self, state: SequentialState) -> list[dict[str, int]]:
+        """The recorded switches as the Python curriculum lists them (not jittable: reads the arrays).
+
+        One dict per switch, ``stage`` (entered), ``episode`` and ``step``
+        (``total_episodes`` / ``total_steps`` at the switch); at most
+        ``history_capacity`` of them, the first ones.
+        """
+        count = min(int(state.num_switches), self.history_capacity)
+        rows = np.asarray(state.history)[:count]
+        return [{"stage": int(stage), "episode": int(episode), "step": int(step)} for stage, episode, step in rows]
 
     # ---------------------------------------------------------------- sampling
     def sample(
@@ -440,6 +578,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         length = jnp.where(done, jnp.maximum(batch.length, 0), 0).astype(state.steps.dtype)
         returns = jnp.where(done, batch.episode_return, 0.0).astype(jnp.float32)
         position = jnp.arange(size)
+        row_values = self._row_values(batch)
+        ema_values = jnp.concatenate([batch.episode_return[None, :], row_values])
+        rows = row_values.shape[0]
 
         def process_from(carry: tuple[SequentialState, Array]) -> tuple[SequentialState, Array]:
             """Apply the episodes from ``start`` on in the current stage, up to the first switch."""
@@ -461,11 +602,16 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             slot = jnp.where(member, window + member_count - 1, window + size)  # window + size: dropped
             sequence = jnp.concatenate([state.returns, jnp.zeros((size,), jnp.float32)])
             sequence = sequence.at[slot].set(returns, mode="drop")
+            row_sequence = jnp.concatenate([state.windows, jnp.zeros((rows, size), jnp.float32)], axis=1)
+            extra = _Extra(row_sequence.at[:, slot].set(jnp.where(done, row_values, 0.0), mode="drop"), ema_values)
             count = jnp.minimum(state.num_returns + member_count, window)
             after, stop = lax.cond(
-                self._may_fire(state, final, sequence, member_count[-1]),
-                lambda: self._apply_until_switch(state, active, increments, member_count, sequence, count),
-                lambda: (self._apply_without_switch(state, final, sequence, member_count[-1]), jnp.int32(size)),
+                self._may_fire(state, final, sequence, member_count[-1], extra, member),
+                lambda: self._apply_until_switch(state, active, increments, member_count, sequence, count, extra),
+                lambda: (
+                    self._apply_without_switch(state, final, sequence, member_count[-1], extra, member),
+                    jnp.int32(size),
+                ),
             )
             if self.has_curriculum_stages:
                 # The stage's curriculum learns from its episodes processed before the switch (if any).
@@ -487,8 +633,22 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         )
         return state
 
+    def _row_values(self, batch: EpisodeBatch) -> Float[Array, "rows n"]:
+        """Each episode's value of every windowed metric but the return (progress, then user metrics)."""
+        given = batch.metrics or {}
+        unknown = sorted(set(given) - set(self.custom_metrics))
+        missing = [name for name in self.custom_metrics if name not in given]
+        if unknown or missing:
+            declared = ", ".join(self.custom_metrics) or "none were declared"
+            raise ValueError(
+                f"EpisodeBatch.metrics must hold exactly the custom metrics of SequentialCurriculum(custom_metrics=...)"
+                f" (declared: {declared}); got {sorted(given)}"
+            )
+        return jnp.stack([batch.progress, *(given[name] for name in self.custom_metrics)]).astype(jnp.float32)
+
     def _may_fire(
-        self, state: SequentialState, final: Mapping[str, Array], sequence: Float[Array, " m"], members: Int[Array, ""]
+        self, state: SequentialState, final: Mapping[str, Array], sequence: Float[Array, " m"], members: Int[Array, ""],
+        extra: "_Extra", member: Bool[Array, " n"],
     ) -> Bool[Array, ""]:
         """Whether the active stage's condition could hold after any of the batch's episodes.
 
@@ -499,9 +659,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         are applied at once, without the condition checked after each one.
         """
         window = self.return_buffer_size
+        index = jnp.arange(sequence.shape[0])
+        valid = (index >= window - state.num_returns) & (index < window + members)
         if self.reads_return:
-            index = jnp.arange(sequence.shape[0])
-            valid = (index >= window - state.num_returns) & (index < window + members)
             low, high, irregular = window_mean_bounds(sequence, valid, state.num_returns, window)
         else:
             low = high = state.mean_return
@@ -515,16 +675,29 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         )
         # Before the stage's first return the mean is missing; a NaN mean compares like a missing one.
         maybe_absent = {"episode_return": (state.num_returns == 0) | irregular}
+        for row, name in enumerate(self.window_names):
+            if name in self.read_metrics:
+                low, high, irregular = window_mean_bounds(extra.row_sequence[row], valid, state.num_returns, window)
+                lower[name], upper[name] = low, high
+                maybe_absent[name] = (state.num_returns == 0) | irregular
+        read = self._read_ema_rows
+        if read:
+            rows = np.asarray(read)
+            lows, highs = ema_bounds(state.emas[rows], state.ema_present[rows], extra.ema_values[rows], member)
+            for at, row in enumerate(read):
+                name = self.ema_names[row]
+                lower[name], upper[name], maybe_absent[name] = lows[at], highs[at], ~state.ema_present[row]
         could = [
             condition.could_hold(lower, upper, maybe_absent) if isinstance(condition, CompiledCondition)
             else jnp.asarray(True)
             for condition in self.conditions
         ]
         could.append(jnp.asarray(False))  # a last stage without a condition never ends
-        return jnp.stack(could)[jnp.minimum(state.stage, len(self.conditions))]
+        return jnp.stack(could)[self._condition_index(state)]
 
     def _apply_without_switch(
-        self, state: SequentialState, final: Mapping[str, Array], sequence: Float[Array, " m"], members: Int[Array, ""]
+        self, state: SequentialState, final: Mapping[str, Array], sequence: Float[Array, " m"], members: Int[Array, ""],
+        extra: "_Extra", member: Bool[Array, " n"],
     ) -> SequentialState:
         """The state after every episode of the batch, when none of them ends the stage."""
         window = self.return_buffer_size
@@ -534,7 +707,31 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             steps=final["steps"], episodes=final["episodes"], total_steps=final["total_steps"],
             total_episodes=final["total_episodes"], num_returns=num_returns,
             returns=kept, mean_return=window_mean(kept, num_returns),
+            **self._extra_after(state, extra, members, num_returns, member),
         )
+
+    def _extra_after(
+        self, state: SequentialState, extra: "_Extra", end: Int[Array, ""], count: Int[Array, ""],
+        member: Bool[Array, " n"],
+    ) -> dict[str, Array]:
+        """``windows``, ``window_means``, ``emas`` and ``ema_present`` after the ``member`` episodes.
+
+        ``end``: how many of the batch's entries of ``extra.row_sequence`` the window now ends after.
+        """
+        window = self.return_buffer_size
+        kept = lax.dynamic_slice(extra.row_sequence, (0, end), (extra.row_sequence.shape[0], window))
+        emas, present = state.emas, state.ema_present
+        read = self._read_ema_rows
+        if read:  # only the averages a condition reads: the others would cost a pass over the batch each
+            rows = np.asarray(read)
+            updated, has_value = ema_final(emas[rows], present[rows], extra.ema_values[rows], member, self.smoothing)
+            emas, present = emas.at[rows].set(updated), present.at[rows].set(has_value)
+        return {
+            "windows": kept,
+            "window_means": jnp.sum(kept, axis=1) / jnp.maximum(count, 1).astype(jnp.float32),
+            "emas": emas,
+            "ema_present": present,
+        }
 
     def _apply_until_switch(
         self,
@@ -544,6 +741,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         member_count: Int[Array, " n"],
         sequence: Float[Array, " m"],
         count: Int[Array, " n"],
+        extra: "_Extra",
     ) -> tuple[SequentialState, Int[Array, ""]]:
         """Check the condition after each episode; apply those up to the first that ends the stage.
 
@@ -574,7 +772,21 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             counters["steps"], counters["total_steps"], counters["episodes"], counters["total_episodes"],
             jnp.broadcast_to(state.tasks, (size,)), jnp.broadcast_to(state.total_tasks, (size,)), mean_return,
         )
-        fires = active & self._condition_holds(state.stage, metrics, {"episode_return": count > 0})
+        present = {"episode_return": count > 0}
+        for row, name in enumerate(self.window_names):
+            if name in self.read_metrics:
+                metrics[name] = window_means(extra.row_sequence[row], end, count, window)
+                present[name] = count > 0
+        member = increments["episodes"]
+        read = self._read_ema_rows
+        if read:
+            rows = np.asarray(read)
+            averages, averages_present = ema_running(
+                state.emas[rows], state.ema_present[rows], extra.ema_values[rows], member, self.smoothing
+            )
+            for at, row in enumerate(read):
+                metrics[self.ema_names[row]], present[self.ema_names[row]] = averages[at], averages_present[at]
+        fires = active & self._condition_holds(self._condition_index(state), metrics, present)
         fired = jnp.any(fires)
         last = jnp.where(fired, jnp.argmax(fires), size - 1)
 
@@ -593,8 +805,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             returns=returns,
             num_returns=count[last],
             mean_return=mean_return[last] if self.reads_return else window_mean(returns, count[last]),
+            **self._extra_after(state, extra, end[last] - window, count[last], member & (jnp.arange(size) <= last)),
         )
-        advanced = self._enter_stage(continued, self._next_stage(state.stage))
+        advanced = self._advance(continued)
         state = jax.tree.map(lambda a, b: jnp.where(fired, a, b), advanced, continued)
         return state, jnp.where(fired, last + 1, size).astype(jnp.int32)
 
@@ -616,7 +829,8 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         return probabilities
 
     def metrics(self, state: SequentialState) -> dict[str, Array]:
-        """``stage`` and the stage metrics; ``episode_return`` is NaN until a stage episode finishes."""
+        """``stage``, ``done`` and the stage metrics; a metric without a value yet is NaN."""
         metrics, present = self.stage_metrics(state)
-        metrics["episode_return"] = jnp.where(present["episode_return"], metrics["episode_return"], jnp.nan)
-        return {"stage": state.stage, **metrics}
+        for name, has_value in present.items():
+            metrics[name] = jnp.where(has_value, metrics[name], jnp.nan)
+        return {"stage": state.stage, "done": state.done, **metrics}
