@@ -50,6 +50,8 @@ def test_a_five_stage_state_at_stage_four_is_refused_by_a_two_stage_curriculum()
         ({"total_steps": 0, "steps": 5}, "'steps' exceeds 'total_steps'"),
         ({"num_returns": 9}, "'num_returns' must be at most 4"),
         ({"mean_return": jnp.float32(123.0)}, "'mean_return'"),
+        ({"done": jnp.bool_(True)}, "'done' may be True only on the last stage"),
+        ({"num_switches": jnp.int32(-1)}, "'num_switches' must be non-negative"),
     ],
 )
 def test_counters_out_of_range_are_refused_naming_the_field(changes, field):

@@ -156,7 +156,9 @@ def check_sequential_state(curriculum: Any, state: Any) -> None:
     ``state`` a ``SequentialState`` (leading batch axes allowed). Checked:
     ``stage`` in ``[0, num_stages)``; every counter non-negative; each stage
     counter at most its total; ``num_returns`` at most the buffer size; the
-    unused return slots zero; ``mean_return`` the mean of the used ones.
+    unused return slots zero; ``mean_return`` the mean of the used ones;
+    ``done`` only on the last stage of a curriculum with a final condition;
+    the switch count and the stage history non-negative, stages in range.
     """
     counters = np.asarray(state.counters)
     names = ("stage", "steps", "episodes", "tasks", "total_steps", "total_episodes", "total_tasks", "num_returns")
@@ -184,6 +186,18 @@ def check_sequential_state(curriculum: Any, state: Any) -> None:
     close = np.isclose(saved_mean, mean, rtol=1e-4, atol=1e-6) | (np.isnan(saved_mean) & np.isnan(mean))
     if not np.all(close):
         raise ValueError(f"state field 'mean_return' ({saved_mean.tolist()!r:.40}) is not the mean of 'returns'")
+    done = np.asarray(state.done)
+    can_finish = curriculum.has_final_condition
+    if np.any(done & ~(can_finish & (value["stage"] == num_stages - 1))):
+        raise ValueError(
+            "state field 'done' may be True only on the last stage of a curriculum with a condition after it"
+        )
+    switches = np.asarray(state.num_switches)
+    if np.any(switches < 0):
+        raise ValueError(f"state field 'num_switches' must be non-negative, got {switches.tolist()!r:.80}")
+    history = np.asarray(state.history)
+    if np.any(history < 0) or np.any(history[..., 0] >= num_stages):
+        raise ValueError(f"state field 'history' must hold stages in [0, {num_stages}) and non-negative counts")
 
 
 def save_state(file: FileLike, tree: Any) -> None:
