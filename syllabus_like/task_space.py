@@ -154,7 +154,7 @@ class TaskSpace(ABC):
 
     # ------------------------------------------------------------ conversion
     @staticmethod
-    def from_gymnasium(space: Any) -> "TaskSpace":
+    def from_gymnasium(space: Any) -> TaskSpace:
         """Build the task space matching a ``gymnasium.spaces`` space."""
         from gymnasium import spaces
 
@@ -164,7 +164,7 @@ class TaskSpace(ABC):
         if isinstance(space, spaces.MultiDiscrete):
             starts = np.broadcast_to(space.start, space.nvec.shape).ravel()
             return MultiDiscreteTaskSpace(
-                [list(range(int(s), int(s) + int(n))) for s, n in zip(starts, space.nvec.ravel())]
+                [list(range(int(s), int(s) + int(n))) for s, n in zip(starts, space.nvec.ravel(), strict=False)]
             )
         if isinstance(space, spaces.Box):
             return BoxTaskSpace(space.low, space.high, space.shape)
@@ -172,8 +172,9 @@ class TaskSpace(ABC):
             return TupleTaskSpace([TaskSpace.from_gymnasium(s) for s in space.spaces])
         if isinstance(space, spaces.Dict):
             return DictTaskSpace({k: TaskSpace.from_gymnasium(s) for k, s in space.spaces.items()})
-        raise TypeError(f"cannot build a task space from {space!r}; expected Discrete, "
-                        "MultiDiscrete, Box, Tuple or Dict")
+        raise TypeError(
+            f"cannot build a task space from {space!r}; expected Discrete, MultiDiscrete, Box, Tuple or Dict"
+        )
 
 
 class DiscreteTaskSpace(TaskSpace):
@@ -252,16 +253,14 @@ class BoxTaskSpace(TaskSpace):
             high_array = np.asarray(high, dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError(
-                f"BoxTaskSpace bounds must be numbers or arrays of numbers, got low={_short(low)}, "
-                f"high={_short(high)}"
+                f"BoxTaskSpace bounds must be numbers or arrays of numbers, got low={_short(low)}, high={_short(high)}"
             ) from None
         if shape is None:
             try:
                 shape = np.broadcast_shapes(low_array.shape, high_array.shape)
             except ValueError:
                 raise ValueError(
-                    f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast "
-                    "to a common shape"
+                    f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast to a common shape"
                 ) from None
         if (
             isinstance(shape, (str, bytes))
@@ -275,8 +274,7 @@ class BoxTaskSpace(TaskSpace):
             self.high = np.broadcast_to(high_array, self.shape).copy()
         except ValueError:
             raise ValueError(
-                f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast "
-                f"to shape {self.shape}"
+                f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast to shape {self.shape}"
             ) from None
         if not (np.all(np.isfinite(self.low)) and np.all(np.isfinite(self.high))):
             raise ValueError(f"BoxTaskSpace bounds must be finite, got low={low!r}, high={high!r}")
@@ -382,7 +380,7 @@ class _ProductTaskSpace(TaskSpace):
         if values is None:
             return _NOT_IN_SPACE
         codes = []
-        for member, value in zip(self._members, values):
+        for member, value in zip(self._members, values, strict=False):
             code = member._encode_if_member(value)
             if code is _NOT_IN_SPACE:
                 return _NOT_IN_SPACE
@@ -392,7 +390,7 @@ class _ProductTaskSpace(TaskSpace):
         # Row-major mixed radix in Python ints: exact however many tasks there are
         # (numpy's ravel_multi_index overflows past 2**63).
         index = 0
-        for code, size in zip(codes, self._sizes):
+        for code, size in zip(codes, self._sizes, strict=False):
             index = index * size + code
         return index
 
@@ -408,14 +406,14 @@ class _ProductTaskSpace(TaskSpace):
             codes = self._member_values(encoded)
             if codes is None:
                 raise TaskSpaceError(f"encoding {_short(encoded)} does not have the structure of {self!r}")
-        return self._assemble([m.decode(c) for m, c in zip(self._members, codes)])
+        return self._assemble([m.decode(c) for m, c in zip(self._members, codes, strict=False)])
 
     def _sample(self, rng: np.random.Generator) -> Any:
         return self._assemble([m.sample(rng) for m in self._members])
 
     def seed(self, seed: int | None = None) -> None:
         super().seed(seed)
-        for member, child in zip(self._members, np.random.SeedSequence(seed).spawn(len(self._members))):
+        for member, child in zip(self._members, np.random.SeedSequence(seed).spawn(len(self._members)), strict=False):
             member.seed(int(child.generate_state(1)[0]))
 
 
@@ -453,7 +451,7 @@ class DictTaskSpace(_ProductTaskSpace):
             raise TypeError(f"DictTaskSpace expects a mapping of name -> TaskSpace, got {_short(mapping)}")
         self.keys = tuple(mapping)
         super().__init__([mapping[k] for k in self.keys])
-        self.spaces = dict(zip(self.keys, self._members))
+        self.spaces = dict(zip(self.keys, self._members, strict=False))
 
     def _member_values(self, task: Any) -> list | None:
         if not isinstance(task, Mapping) or set(task) != set(self.keys):
@@ -461,7 +459,7 @@ class DictTaskSpace(_ProductTaskSpace):
         return [task[k] for k in self.keys]
 
     def _assemble(self, values: list) -> dict:
-        return dict(zip(self.keys, values))
+        return dict(zip(self.keys, values, strict=False))
 
     def __repr__(self) -> str:
         return f"DictTaskSpace({self.spaces!r})"

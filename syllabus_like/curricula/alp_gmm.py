@@ -102,7 +102,9 @@ class ALPGMM(Curriculum):
         self.max_components = max_components
         self.random_task_ratio = check_fraction("random_task_ratio", random_task_ratio)
         self.bootstrap_episodes = (
-            self.fit_rate if bootstrap_episodes is None else check_positive_int("bootstrap_episodes", bootstrap_episodes)
+            self.fit_rate
+            if bootstrap_episodes is None
+            else check_positive_int("bootstrap_episodes", bootstrap_episodes)
         )
         if outcome not in ("return", "progress"):
             raise ValueError(f"outcome must be 'return' or 'progress', got {outcome!r}")
@@ -145,7 +147,7 @@ class ALPGMM(Curriculum):
         if self._boxes[0][0] is None:
             return parts[0]
         if isinstance(self.task_space, DictTaskSpace):
-            return {key: part for (key, _), part in zip(self._boxes, parts)}
+            return {key: part for (key, _), part in zip(self._boxes, parts, strict=False)}
         return tuple(parts)
 
     # --------------------------------------------------------------- sampling
@@ -197,7 +199,10 @@ class ALPGMM(Curriculum):
         self._outcome_buffer[self._episodes] = outcome
         self._alp_buffer[self._episodes] = alp
         self._episodes += 1
-        if self._episodes >= self.bootstrap_episodes and (self._episodes - self.bootstrap_episodes) % self.fit_rate == 0:
+        if (
+            self._episodes >= self.bootstrap_episodes
+            and (self._episodes - self.bootstrap_episodes) % self.fit_rate == 0
+        ):
             self._fit()
 
     @property

@@ -65,9 +65,7 @@ class Curriculum:
 
     def __init__(self, task_space: TaskSpace, *, seed: int | None = None) -> None:
         if not isinstance(task_space, TaskSpace):
-            raise TypeError(
-                f"{type(self).__name__} needs a TaskSpace (e.g. DiscreteTaskSpace(5)), got {task_space!r}"
-            )
+            raise TypeError(f"{type(self).__name__} needs a TaskSpace (e.g. DiscreteTaskSpace(5)), got {task_space!r}")
         self.task_space = task_space
         self._rng = np.random.default_rng(seed)
 
@@ -178,9 +176,7 @@ class Curriculum:
         with ``curriculum/``; probabilities go under ``curriculum/task_probability/<task>``.
         """
         if isinstance(log_n_tasks, bool) or not isinstance(log_n_tasks, int) or log_n_tasks < -1:
-            raise ValueError(
-                f"log_n_tasks must be a non-negative int, or -1 for every task, got {log_n_tasks!r}"
-            )
+            raise ValueError(f"log_n_tasks must be a non-negative int, or -1 for every task, got {log_n_tasks!r}")
         items = list(logs) if logs is not None else []
         items.extend((f"curriculum/{name}", float(value)) for name, value in self.metrics().items())
         probabilities = self.probabilities()

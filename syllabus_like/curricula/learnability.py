@@ -138,7 +138,9 @@ class Learnability(Curriculum):
         if self._cdf is None:
             self._cdf = np.cumsum(self.probabilities())
         cdf = self._cdf
-        return np.minimum(np.searchsorted(cdf, self._rng.random(k) * cdf[-1], side="right"), self.num_tasks - 1).tolist()
+        return np.minimum(
+            np.searchsorted(cdf, self._rng.random(k) * cdf[-1], side="right"), self.num_tasks - 1
+        ).tolist()
 
     def _draw_topk(self) -> int:
         """Uniform over the buffer with chance ``learnable_prob`` (over all tasks while it is empty), else uniform."""

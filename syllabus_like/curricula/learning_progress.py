@@ -35,7 +35,6 @@ recomputed exactly every ``num_tasks`` updates, so rounding never builds up.
 Uniform numbers come from the generator in blocks, part of the state.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -224,9 +223,7 @@ class LearningProgress(Curriculum):
         super().load_state_dict(state)
         fast, slow, seen = (np.asarray(state[name]) for name in ("fast", "slow", "seen"))
         if not fast.shape == slow.shape == seen.shape == (self.num_tasks,):
-            raise ValueError(
-                f"state_dict holds estimates for {len(fast)} tasks, this curriculum has {self.num_tasks}"
-            )
+            raise ValueError(f"state_dict holds estimates for {len(fast)} tasks, this curriculum has {self.num_tasks}")
         self._fast = fast.astype(np.float32)
         self._slow = slow.astype(np.float32)
         self._seen = seen.astype(bool)

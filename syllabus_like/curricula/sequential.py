@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +33,7 @@ __all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum"]
 logger = logging.getLogger(__name__)
 
 
-StoppingCondition = Union[str, Condition, Callable[[Mapping[str, float]], bool]]
+StoppingCondition = str | Condition | Callable[[Mapping[str, float]], bool]
 StageChangeHook = Callable[[int, int], Any]
 
 
@@ -140,7 +140,8 @@ class SequentialCurriculum(Curriculum):
 
         children = np.random.SeedSequence(seed).spawn(len(curriculum_list))
         self.curricula: list[Curriculum] = [
-            self._make_stage(item, index, child) for index, (item, child) in enumerate(zip(curriculum_list, children))
+            self._make_stage(item, index, child)
+            for index, (item, child) in enumerate(zip(curriculum_list, children, strict=False))
         ]
         self.stopping_conditions = [
             self._make_condition(c, i, self.metric_names) for i, c in enumerate(stopping_conditions)
@@ -148,8 +149,7 @@ class SequentialCurriculum(Curriculum):
         # Between updates a stage's metrics change only by sampling (tasks, total_tasks), so a
         # sample re-checks only conditions that read those, and opaque callables.
         self._check_on_sample = [
-            not isinstance(c, Condition) or bool(c.metrics & {"tasks", "total_tasks"})
-            for c in self.stopping_conditions
+            not isinstance(c, Condition) or bool(c.metrics & {"tasks", "total_tasks"}) for c in self.stopping_conditions
         ]
         self.loop = loop
         self.return_buffer_size = return_buffer_size
@@ -284,13 +284,17 @@ class SequentialCurriculum(Curriculum):
             self._done = True
             logger.info(
                 "SequentialCurriculum: done after %d episodes of its last stage (condition: %s)",
-                self._episodes, self.stopping_conditions[previous],
+                self._episodes,
+                self.stopping_conditions[previous],
             )
             return False
         self.stage = (previous + 1) % self.num_stages
         logger.info(
             "SequentialCurriculum: stage %d -> %d after %d episodes (condition: %s)",
-            previous, self.stage, self._episodes, self.stopping_conditions[previous],
+            previous,
+            self.stage,
+            self._episodes,
+            self.stopping_conditions[previous],
         )
         self.stage_history.append({"stage": self.stage, "episode": self._total_episodes, "step": self._total_steps})
         self._reset_stage_counters()
@@ -466,7 +470,7 @@ class SequentialCurriculum(Curriculum):
                 f"state field 'curricula' must be a list of {self.num_stages} stage states, got {count!r:.80}"
             )
         checked["curricula"] = []
-        for index, (curriculum, stage_state) in enumerate(zip(self.curricula, stage_states)):
+        for index, (curriculum, stage_state) in enumerate(zip(self.curricula, stage_states, strict=False)):
             if _checks_its_state(curriculum):
                 try:
                     checked["curricula"].append(curriculum._check_state(stage_state))
@@ -552,10 +556,10 @@ class SequentialCurriculum(Curriculum):
         self._total_steps = checked["total_steps"]
         self._total_episodes = checked["total_episodes"]
         self._total_tasks = checked["total_tasks"]
-        for curriculum, stage_checked in zip(self.curricula, checked["curricula"]):
+        for curriculum, stage_checked in zip(self.curricula, checked["curricula"], strict=False):
             if _checks_its_state(curriculum):
                 curriculum._restore_state(stage_checked)
-        for curriculum, stage_state in zip(self.curricula, checked["curricula"]):
+        for curriculum, stage_state in zip(self.curricula, checked["curricula"], strict=False):
             if not _checks_its_state(curriculum):
                 curriculum.load_state_dict(stage_state)
 
