@@ -306,6 +306,13 @@ def test_curricula_that_need_no_score_accept_one_from_the_base_signature():
     DomainRandomization(DiscreteTaskSpace(3)).update_on_episode(1.0, 3, 1, 0.0, score=2.0)
 
 
+@pytest.mark.parametrize("name", ["PLR", "LP", "SFL", "ALPGMM"])
+def test_auto_curricula_accept_the_base_signatures_metrics_keyword(name):
+    curriculum = make_curriculum(name)
+    task = curriculum.sample(1)[0]
+    curriculum.update_on_episode(1.0, 3, task, 0.5, score=0.5, metrics={"x": 1.0})
+
+
 # ------------------------------------------------------- task-server backend
 
 

@@ -26,6 +26,7 @@ arrays, so :meth:`ALPGMM.state_dict` holds no scikit-learn object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -178,8 +179,12 @@ class ALPGMM(Curriculum):
         progress: float = 0.0,
         env_id: int | None = None,
         score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Record the episode's ALP against its nearest predecessor; refit every ``fit_rate`` episodes."""
+        """Record the episode's ALP against its nearest predecessor; refit every ``fit_rate`` episodes.
+
+        ``metrics`` is accepted for the base class's contract and ignored.
+        """
         self.task_space.encode(task)  # TaskSpaceError for a task outside the space
         unit = self._to_unit(task)
         outcome = float(episode_return if self.outcome == "return" else progress)
@@ -270,7 +275,7 @@ class ALPGMM(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         tasks = np.asarray(state["tasks"], np.float64).reshape(-1, self.dimensions)
         self._episodes = len(tasks)

@@ -42,6 +42,7 @@ Uniform numbers come from the generator in blocks, part of the state.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -157,8 +158,12 @@ class Learnability(Curriculum):
         progress: float = 0.0,
         env_id: int | None = None,
         score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Move ``task``'s success rate towards the episode's success (``progress``)."""
+        """Move ``task``'s success rate towards the episode's success (``progress``).
+
+        ``metrics`` is accepted for the base class's contract and ignored.
+        """
         encoded = int(self.task_space.encode(task))
         progress = float(progress)
         if progress != progress:
@@ -199,7 +204,7 @@ class Learnability(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         success, seen = np.asarray(state["success"]), np.asarray(state["seen"])
         if not success.shape == seen.shape == (self.num_tasks,):

@@ -38,6 +38,7 @@ Uniform numbers come from the generator in blocks, part of the state.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -159,8 +160,12 @@ class LearningProgress(Curriculum):
         progress: float = 0.0,
         env_id: int | None = None,
         score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Move ``task``'s fast and slow success estimates towards the episode's success (``progress``)."""
+        """Move ``task``'s fast and slow success estimates towards the episode's success (``progress``).
+
+        ``metrics`` is accepted for the base class's contract and ignored.
+        """
         encoded = int(self.task_space.encode(task))
         progress = float(progress)
         if progress != progress:
@@ -219,7 +224,7 @@ class LearningProgress(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         fast, slow, seen = (np.asarray(state[name]) for name in ("fast", "slow", "seen"))
         if not fast.shape == slow.shape == seen.shape == (self.num_tasks,):

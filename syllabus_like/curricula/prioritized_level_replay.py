@@ -55,6 +55,7 @@ from __future__ import annotations
 import math
 import struct
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -291,8 +292,12 @@ class PrioritizedLevelReplay(Curriculum):
         progress: float = 0.0,
         env_id: int | None = None,
         score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Score ``task``'s level with ``score``: a replayed level takes it, a new one may enter the buffer."""
+        """Score ``task``'s level with ``score``: a replayed level takes it, a new one may enter the buffer.
+
+        ``metrics`` is accepted for the base class's contract and ignored.
+        """
         encoded = int(self.task_space.encode(task))
         if score is None:
             raise ValueError(
@@ -390,7 +395,7 @@ class PrioritizedLevelReplay(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         size = self.buffer_size
         level_at = [int(level) for level in state["level_at"]]
