@@ -27,7 +27,7 @@ arrays, so :meth:`ALPGMM.state_dict` holds no scikit-learn object.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -54,6 +54,7 @@ def _boxes(task_space: TaskSpace) -> list[tuple[Any, BoxTaskSpace]]:
     """The Box members of ``task_space`` with their keys (None for a lone Box); ValueError for other spaces."""
     if isinstance(task_space, BoxTaskSpace):
         return [(None, task_space)]
+    members: list[tuple[Any, TaskSpace]]
     if isinstance(task_space, TupleTaskSpace):
         members = list(enumerate(task_space.spaces))
     elif isinstance(task_space, DictTaskSpace):
@@ -65,7 +66,7 @@ def _boxes(task_space: TaskSpace) -> list[tuple[Any, BoxTaskSpace]]:
             "ALPGMM needs a BoxTaskSpace, or a TupleTaskSpace / DictTaskSpace of BoxTaskSpaces; "
             f"got {task_space!r} (for finite task spaces use LearningProgress, Learnability or PrioritizedLevelReplay)"
         )
-    return members
+    return cast(list[tuple[Any, BoxTaskSpace]], members)  # all Boxes, checked above
 
 
 class ALPGMM(Curriculum):
@@ -118,8 +119,8 @@ class ALPGMM(Curriculum):
         self.outcome_range = outcome_range
         self._boxes = boxes
         self._low = np.concatenate([box.low.ravel() for _, box in boxes]).astype(np.float64)
-        high = np.concatenate([box.high.ravel() for _, box in boxes]).astype(np.float64)
-        self._width = np.where(high > self._low, high - self._low, 1.0)
+        box_high = np.concatenate([box.high.ravel() for _, box in boxes]).astype(np.float64)
+        self._width = np.where(box_high > self._low, box_high - self._low, 1.0)
         self.dimensions = len(self._low)
         # Every task played (scaled to the unit cube), its raw outcome and ALP: the first
         # ``_episodes`` rows of buffers that double when full.
@@ -152,7 +153,7 @@ class ALPGMM(Curriculum):
         return tuple(parts)
 
     # --------------------------------------------------------------- sampling
-    def _sample(self, k: int) -> list:
+    def _sample(self, k: int) -> list[Any]:
         units = self._rng.random((k, self.dimensions))
         mixture = self._mixture
         if mixture is not None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def learnability(success_rate: np.ndarray) -> np.ndarray:
     """``p (1 - p)``, computed as ``q (1 - q)`` with ``q = min(p, 1 - p)`` so that ``p`` and
     ``1 - p`` tie exactly (in float32 too), whatever the rounding of ``1 - p``."""
     q = np.minimum(success_rate, np.float32(1.0) - success_rate)
-    return q * (np.float32(1.0) - q)
+    return cast(np.ndarray, q * (np.float32(1.0) - q))
 
 
 class Learnability(Curriculum):
@@ -139,9 +139,8 @@ class Learnability(Curriculum):
         if self._cdf is None:
             self._cdf = np.cumsum(self.probabilities())
         cdf = self._cdf
-        return np.minimum(
-            np.searchsorted(cdf, self._rng.random(k) * cdf[-1], side="right"), self.num_tasks - 1
-        ).tolist()
+        indices = np.minimum(np.searchsorted(cdf, self._rng.random(k) * cdf[-1], side="right"), self.num_tasks - 1)
+        return cast(list[int], indices.tolist())
 
     def _draw_topk(self) -> int:
         """Uniform over the buffer with chance ``learnable_prob`` (over all tasks while it is empty), else uniform."""

@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from syllabus_like.curricula.base import Curriculum
 from syllabus_like.curricula.feedback import check_positive_float, distribution_entropy, require_finite_task_space
@@ -114,12 +115,12 @@ class LearningProgress(Curriculum):
         slow = self._slow.astype(np.float64)
         return np.where(self._seen, np.abs(self.reweight(fast) - self.reweight(slow)), 0.0)
 
-    def probabilities(self) -> np.ndarray:
+    def probabilities(self) -> npt.NDArray[np.float64]:
         progress = self.learning_progress()
         spread = progress.std()
         z = (progress - progress.mean()) / (spread if spread > 0 else 1.0)
         weights = 1.0 / (1.0 + np.exp(-z / self.temperature))
-        return weights / weights.sum()
+        return cast(npt.NDArray[np.float64], weights / weights.sum())
 
     def _uniform(self) -> float:
         if not self._spare_uniforms:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -176,7 +176,7 @@ class SequentialCurriculum(Curriculum):
 
         stage = normalize_stage(item, index, self.task_space, curriculum_type=Curriculum, check_curriculum=fits)
         if stage.kind == "curriculum":
-            return stage.value
+            return cast(Curriculum, stage.value)  # checked by normalize_stage against curriculum_type
         if stage.kind in ("space", "tasks"):
             return DomainRandomization(stage.value, seed=seed)
         return Constant(SubsetTaskSpace(self.task_space, [stage.value]), stage.value, seed=seed)
@@ -308,7 +308,7 @@ class SequentialCurriculum(Curriculum):
         return self.current_curriculum.requires_step_updates
 
     # ---------------------------------------------------------------- sampling
-    def sample(self, k: int = 1) -> list:
+    def sample(self, k: int = 1) -> list[Any]:
         """Check the stopping conditions, then return ``k`` tasks of the active stage.
 
         The stage's curriculum already returns decoded tasks of this space, so
@@ -323,17 +323,34 @@ class SequentialCurriculum(Curriculum):
         return tasks
 
     # ----------------------------------------------------------------- updates
-    def update_on_step(self, task, obs, reward, terminated, truncated, info, progress=0.0, env_id=None) -> None:
+    def update_on_step(
+        self,
+        task: Any,
+        obs: Any,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        info: dict[str, Any],
+        progress: float = 0.0,
+        env_id: int | None = None,
+    ) -> None:
         current = self.current_curriculum
         if current.task_space.contains(task):
             current.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id=env_id)
 
-    def update_on_step_batch(self, step_results, env_id=None) -> None:
+    def update_on_step_batch(self, step_results: Iterable[Sequence[Any]], env_id: int | None = None) -> None:
         super().update_on_step_batch(step_results, env_id=env_id)
         self.check_stopping_conditions()
 
     def update_on_episode(
-        self, episode_return, length, task, progress=0.0, env_id=None, score=None, metrics=None
+        self,
+        episode_return: float,
+        length: int,
+        task: Any,
+        progress: float = 0.0,
+        env_id: int | None = None,
+        score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
         """Count the episode; on a task of the active stage also record its return, progress and ``metrics``.
 
@@ -375,7 +392,7 @@ class SequentialCurriculum(Curriculum):
             self._record(name, self._custom[name], value)
         self.check_stopping_conditions()
 
-    def update_task_progress(self, task, progress, env_id=None) -> None:
+    def update_task_progress(self, task: Any, progress: float, env_id: int | None = None) -> None:
         current = self.current_curriculum
         if current.task_space.contains(task):
             current.update_task_progress(task, progress, env_id=env_id)
@@ -385,9 +402,10 @@ class SequentialCurriculum(Curriculum):
     def probabilities(self) -> np.ndarray | None:
         indices = self._parent_indices[self.stage]
         stage_probabilities = self.current_curriculum.probabilities()
-        if indices is None or stage_probabilities is None:
+        num_tasks = self.task_space.num_tasks  # not None when indices is not
+        if indices is None or stage_probabilities is None or num_tasks is None:
             return None
-        probabilities = np.zeros(self.task_space.num_tasks)
+        probabilities = np.zeros(num_tasks)
         np.add.at(probabilities, indices, stage_probabilities)
         return probabilities
 
