@@ -19,7 +19,7 @@ import copy
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _is_index(value: Any) -> bool:
+def _is_index(value: Any) -> TypeGuard[int | np.integer[Any]]:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -57,7 +57,7 @@ def _float_scalar(value: Any) -> float | None:
     """``value`` as a Python float when it is a float scalar (Python, numpy, or a 0-d float array), else None."""
     kind = type(value)
     if kind is float:
-        return value
+        return cast(float, value)
     if kind is np.ndarray:
         return float(value) if value.ndim == 0 and value.dtype.kind == "f" else None
     return float(value) if isinstance(value, np.floating) else None
@@ -85,7 +85,7 @@ class TaskSpace(ABC):
         return self.num_tasks is not None
 
     @property
-    def tasks(self) -> list | None:
+    def tasks(self) -> list[Any] | None:
         """Every task in encoding order (finite spaces), else ``None``."""
         if self.num_tasks is None:
             return None
@@ -150,7 +150,9 @@ class TaskSpace(ABC):
         return self._sample(generator)
 
     def _sample(self, rng: np.random.Generator) -> Any:
-        return self._decode(int(rng.integers(self.num_tasks)))
+        num_tasks = self.num_tasks
+        assert num_tasks is not None, f"{type(self).__name__} is infinite and must implement _sample(rng)"
+        return self._decode(int(rng.integers(num_tasks)))
 
     # ------------------------------------------------------------ conversion
     @staticmethod
@@ -188,7 +190,7 @@ class DiscreteTaskSpace(TaskSpace):
         if _is_index(n_or_tasks):
             if int(n_or_tasks) <= 0:
                 raise ValueError(f"DiscreteTaskSpace needs at least one task, got n={n_or_tasks}")
-            task_list: list = list(range(int(n_or_tasks)))
+            task_list: list[Any] = list(range(int(n_or_tasks)))
         elif isinstance(n_or_tasks, (str, bytes)) or not isinstance(n_or_tasks, Sequence | np.ndarray | range):
             raise TypeError(
                 f"DiscreteTaskSpace expects an int or a sequence of hashable tasks, got {_short(n_or_tasks)}"
@@ -197,7 +199,7 @@ class DiscreteTaskSpace(TaskSpace):
             task_list = [t.item() if isinstance(t, np.generic) else t for t in n_or_tasks]
             if not task_list:
                 raise ValueError("DiscreteTaskSpace needs at least one task, got an empty sequence")
-        self._index: dict = {}
+        self._index: dict[Hashable, int] = {}
         for position, task in enumerate(task_list):
             try:
                 hash(task)
@@ -216,7 +218,7 @@ class DiscreteTaskSpace(TaskSpace):
         return len(self._tasks)
 
     @property
-    def tasks(self) -> list:
+    def tasks(self) -> list[Any]:
         return list(self._tasks)
 
     def _encode_if_member(self, task: Any) -> Any:
@@ -316,7 +318,7 @@ class BoxTaskSpace(TaskSpace):
         array = self._encode_if_member(encoded)
         if array is _NOT_IN_SPACE:
             raise TaskSpaceError(f"encoding {_short(encoded)} is not in {self!r}")
-        return array
+        return cast(np.ndarray, array)
 
     def _sample(self, rng: np.random.Generator) -> np.ndarray:
         half_span = self.high / 2 - self.low / 2  # never overflows, unlike high - low
@@ -362,17 +364,18 @@ class _ProductTaskSpace(TaskSpace):
                 raise TypeError(f"members must be TaskSpace instances, got {_short(member)}")
         self._members = list(members)
         sizes = [m.num_tasks for m in self._members]
-        self._sizes = None if any(s is None for s in sizes) else sizes
+        finite_sizes = [s for s in sizes if s is not None]
+        self._sizes: list[int] | None = finite_sizes if len(finite_sizes) == len(sizes) else None
 
     @property
     def num_tasks(self) -> int | None:
         return None if self._sizes is None else math.prod(self._sizes)
 
-    def _member_values(self, task: Any) -> list | None:
+    def _member_values(self, task: Any) -> list[Any] | None:
         """The task's per-member values, or None when its structure is wrong."""
         raise NotImplementedError
 
-    def _assemble(self, values: list) -> Any:
+    def _assemble(self, values: list[Any]) -> Any:
         raise NotImplementedError
 
     def _encode_if_member(self, task: Any) -> Any:
@@ -396,16 +399,17 @@ class _ProductTaskSpace(TaskSpace):
 
     def _decode(self, encoded: Any) -> Any:
         if self._sizes is not None:
-            codes = []
+            codes: list[Any] = []
             remainder = int(encoded)
             for size in reversed(self._sizes):
                 remainder, code = divmod(remainder, size)
                 codes.append(code)
             codes.reverse()
         else:
-            codes = self._member_values(encoded)
-            if codes is None:
+            values = self._member_values(encoded)
+            if values is None:
                 raise TaskSpaceError(f"encoding {_short(encoded)} does not have the structure of {self!r}")
+            codes = values
         return self._assemble([m.decode(c) for m, c in zip(self._members, codes, strict=False)])
 
     def _sample(self, rng: np.random.Generator) -> Any:
@@ -426,12 +430,12 @@ class TupleTaskSpace(_ProductTaskSpace):
         super().__init__(list(spaces))
         self.spaces = tuple(self._members)
 
-    def _member_values(self, task: Any) -> list | None:
+    def _member_values(self, task: Any) -> list[Any] | None:
         if not isinstance(task, (tuple, list)) or len(task) != len(self._members):
             return None
         return list(task)
 
-    def _assemble(self, values: list) -> tuple:
+    def _assemble(self, values: list[Any]) -> tuple[Any, ...]:
         return tuple(values)
 
     def __repr__(self) -> str:
@@ -453,12 +457,12 @@ class DictTaskSpace(_ProductTaskSpace):
         super().__init__([mapping[k] for k in self.keys])
         self.spaces = dict(zip(self.keys, self._members, strict=False))
 
-    def _member_values(self, task: Any) -> list | None:
+    def _member_values(self, task: Any) -> list[Any] | None:
         if not isinstance(task, Mapping) or set(task) != set(self.keys):
             return None
         return [task[k] for k in self.keys]
 
-    def _assemble(self, values: list) -> dict:
+    def _assemble(self, values: list[Any]) -> dict[str, Any]:
         return dict(zip(self.keys, values, strict=False))
 
     def __repr__(self) -> str:
@@ -506,7 +510,7 @@ def encoding_key(encoded: Any) -> Hashable:
         return tuple(encoding_key(e) for e in encoded)
     if isinstance(encoded, dict):
         return tuple((k, encoding_key(v)) for k, v in encoded.items())
-    return encoded
+    return cast(Hashable, encoded)
 
 
 _IMMUTABLE_TYPES = frozenset({int, float, complex, bool, str, bytes, type(None)})
@@ -545,7 +549,7 @@ class SubsetTaskSpace(TaskSpace):
             raise ValueError(f"SubsetTaskSpace needs a non-empty sequence of tasks of {parent!r}, got {_short(tasks)}")
         self.parent = parent
         self._tasks = []
-        self._index: dict = {}
+        self._index: dict[Hashable, int] = {}
         for position, task in enumerate(tasks):
             encoded = parent.encode(task)  # TaskSpaceError names the task and the parent
             key = encoding_key(encoded)
