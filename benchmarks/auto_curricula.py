@@ -79,10 +79,16 @@ def make_curricula(num_tasks: int) -> dict[str, Any]:
 def time_calls(curriculum: Any, num_calls: int, rng: np.random.Generator) -> tuple[float, float]:
     """Microseconds per ``update_on_episode`` and per ``sample()``, alternated as in training."""
     tasks = curriculum.sample(num_calls)
-    returns, successes, scores = rng.random(num_calls), (rng.random(num_calls) < 0.5).astype(float), rng.random(num_calls)
+    returns, successes, scores = (
+        rng.random(num_calls),
+        (rng.random(num_calls) < 0.5).astype(float),
+        rng.random(num_calls),
+    )
     update_time = sample_time = 0.0
     clock = time.perf_counter
-    for task, episode_return, success, score in zip(tasks, returns.tolist(), successes.tolist(), scores.tolist()):
+    for task, episode_return, success, score in zip(
+        tasks, returns.tolist(), successes.tolist(), scores.tolist(), strict=False
+    ):
         start = clock()
         curriculum.update_on_episode(episode_return, 20, task, success, score=score)
         middle = clock()
@@ -132,7 +138,11 @@ def sync_plr(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
         for vector_env in envs.values():
             vector_env.close()
         fill = plr_server.curriculum.metrics()["buffer_fill"]
-    report(f"SyncVectorEnv, {num_envs} CartPole envs, 4,000 tasks, backend='local'", results, extra=f" (PLR buffer fill {fill:.2f})")
+    report(
+        f"SyncVectorEnv, {num_envs} CartPole envs, 4,000 tasks, backend='local'",
+        results,
+        extra=f" (PLR buffer fill {fill:.2f})",
+    )
 
 
 def _maker(client: Any, forces: DiscreteTaskSpace):

@@ -29,12 +29,11 @@ import argparse
 import statistics
 import time
 
-from syllabus_like.envs import GridCrossingEnv
-from syllabus_like.wrappers import CurriculumWrapper
-
 from syllabus_like import SequentialCurriculum
 from syllabus_like.agents import QLearningAgent
+from syllabus_like.envs import GridCrossingEnv
 from syllabus_like.experiment import LearningTask
+from syllabus_like.wrappers import CurriculumWrapper
 
 
 def hand_written_loop(env, agent, episodes: int, seed: int) -> int:
@@ -58,8 +57,13 @@ def hand_written_loop(env, agent, episodes: int, seed: int) -> int:
 
 
 def make_curriculum(seed: int) -> SequentialCurriculum:
-    return SequentialCurriculum([0, 1, 2, 3, 4], ["episodes>=50 & episode_return>=0.9"] * 4,
-                                GridCrossingEnv().task_space, return_buffer_size=50, seed=seed)
+    return SequentialCurriculum(
+        [0, 1, 2, 3, 4],
+        ["episodes>=50 & episode_return>=0.9"] * 4,
+        GridCrossingEnv().task_space,
+        return_buffer_size=50,
+        seed=seed,
+    )
 
 
 def time_once(function) -> tuple[float, float, int]:
@@ -73,11 +77,22 @@ def run_section(name: str, with_curriculum: bool, rounds: int, episodes: int) ->
         return QLearningAgent(7 * 26, 4, seed=0)
 
     def ours() -> int:
-        task = LearningTask(GridCrossingEnv, {"level": 2}, {"max_episodes": episodes}, include_init_eval=False,
-                            evaluation_interval=episodes + 1, seed=0,
-                            curriculum={"type": "SequentialCurriculum", "curriculum_list": [0, 1, 2, 3, 4],
-                                        "stopping_conditions": ["episodes>=50 & episode_return>=0.9"] * 4,
-                                        "return_buffer_size": 50} if with_curriculum else None)
+        task = LearningTask(
+            GridCrossingEnv,
+            {"level": 2},
+            {"max_episodes": episodes},
+            include_init_eval=False,
+            evaluation_interval=episodes + 1,
+            seed=0,
+            curriculum={
+                "type": "SequentialCurriculum",
+                "curriculum_list": [0, 1, 2, 3, 4],
+                "stopping_conditions": ["episodes>=50 & episode_return>=0.9"] * 4,
+                "return_buffer_size": 50,
+            }
+            if with_curriculum
+            else None,
+        )
         return task.run(agent()).total_steps
 
     def hand() -> int:
@@ -103,8 +118,10 @@ def run_section(name: str, with_curriculum: bool, rounds: int, episodes: int) ->
     print(f"== {name}: {episodes} episodes per round, {rounds} rounds")
     for label, values in rates.items():
         print(f"  {label:<13} {max(values):>12,.0f} steps/s (best round)")
-    print(f"  ratio ours / hand-written: {ratio:.3f} (wall, median; rounds {min(ratios):.3f}-{max(ratios):.3f}), "
-          f"{statistics.median(cpu_ratios):.3f} (CPU time)")
+    print(
+        f"  ratio ours / hand-written: {ratio:.3f} (wall, median; rounds {min(ratios):.3f}-{max(ratios):.3f}), "
+        f"{statistics.median(cpu_ratios):.3f} (CPU time)"
+    )
     return ratio
 
 
@@ -113,10 +130,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--episodes", type=int, default=1000)
     args = parser.parse_args()
-    plain = run_section("LearningTask.run vs hand-written loop, GridCrossing level 2", False, args.rounds, args.episodes)
+    plain = run_section(
+        "LearningTask.run vs hand-written loop, GridCrossing level 2", False, args.rounds, args.episodes
+    )
     curriculum = run_section("... with a SequentialCurriculum in a CurriculumWrapper", True, args.rounds, args.episodes)
-    print(f"target >= 0.95: plain {'met' if plain >= 0.95 else 'MISSED'}, "
-          f"curriculum {'met' if curriculum >= 0.95 else 'MISSED'}")
+    print(
+        f"target >= 0.95: plain {'met' if plain >= 0.95 else 'MISSED'}, "
+        f"curriculum {'met' if curriculum >= 0.95 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

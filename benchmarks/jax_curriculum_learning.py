@@ -36,13 +36,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from syllabus_like.envs.gridworld_jax import GridCrossingJax, gridworld_task_table
-from syllabus_like.jax.training.curriculum_env import CurriculumCallback, CurriculumEnv
-from syllabus_like.jax.training.field_curricula import LevelCurriculum
 from syllabus_like.jax.curricula.domain_randomization import DomainRandomization
-from syllabus_like.jax.training.policy import MLPActorCritic
-from syllabus_like.jax.training.ppo import PPO
 from syllabus_like.jax.curricula.prioritized_level_replay import PrioritizedLevelReplay
 from syllabus_like.jax.curricula.sequential import SequentialCurriculum
+from syllabus_like.jax.training.curriculum_env import CurriculumCallback, CurriculumEnv
+from syllabus_like.jax.training.field_curricula import LevelCurriculum
+from syllabus_like.jax.training.policy import MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO
 
 HARDEST = 4
 MODES = ("direct", "level", "sequential", "domain_randomization", "plr")
@@ -67,7 +67,9 @@ def setup(mode: str, key: jax.Array):
         return GridCrossingJax(level=0), LevelCurriculum(level_field, list(range(HARDEST + 1)), success, threshold=0.8)
     if mode == "sequential":
         curriculum = SequentialCurriculum(
-            list(range(HARDEST + 1)), ["episodes>=200 & episode_return>0.8"] * HARDEST, tasks.num_tasks,
+            list(range(HARDEST + 1)),
+            ["episodes>=200 & episode_return>0.8"] * HARDEST,
+            tasks.num_tasks,
             return_buffer_size=100,
         )
     elif mode == "domain_randomization":
@@ -113,9 +115,13 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     args = parser.parse_args()
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, jax {jax.__version__}, {jax.devices()[0].platform}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, jax {jax.__version__}, {jax.devices()[0].platform}"
+    )
     ppo = PPO(num_envs=32, num_steps=64, num_epochs=4, num_minibatches=4, learning_rate=1e-3)
-    print(f"PPO: 32 envs x 64 steps, {ppo.num_iterations(args.timesteps)} iterations, {args.timesteps} env steps per run")
+    print(
+        f"PPO: 32 envs x 64 steps, {ppo.num_iterations(args.timesteps)} iterations, {args.timesteps} env steps per run"
+    )
     num_cells = GridCrossingJax().num_cells
     results: dict[str, list[float]] = {}
     for mode in args.modes:

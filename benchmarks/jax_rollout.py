@@ -121,7 +121,7 @@ def _run_jax(num_envs: int, num_steps: int, rounds: int, steps_per_round: int) -
 
 def _run_python(seconds: float) -> dict[str, float]:
     """Steps/s of Gymnasium CartPole: plain, and with the task and curriculum wrappers."""
-    tasks = [{"gravity": float(g), "length": float(l)} for g in GRAVITY for l in LENGTH]
+    tasks = [{"gravity": float(gravity), "length": float(length)} for gravity in GRAVITY for length in LENGTH]
     space = SubsetTaskSpace(cartpole_task_space(), tasks)
     rng = np.random.default_rng(0)
     rates = {}
@@ -150,16 +150,22 @@ def main() -> None:
     parser.add_argument("--python-seconds", type=float, default=3.0)
     args = parser.parse_args()
 
-    print(f"# JAX rollout benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"jax {jax.__version__} on {jax.devices()[0].platform}, T={args.steps}")
-    print("| curriculum | B | compile (s) | steps/s | ratio to bare (median of rounds) | CPU-time ratio | episodes per env-step |")
+    print(
+        f"# JAX rollout benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, T={args.steps}"
+    )
+    print(
+        "| curriculum | B | compile (s) | steps/s | ratio to bare (median of rounds) | CPU-time ratio | episodes per env-step |"
+    )
     print("|---|---|---|---|---|---|---|")
     best_jax = 0.0
     for num_envs in args.envs:
         for result in _run_jax(num_envs, args.steps, args.rounds, args.steps_per_round):
             best_jax = max(best_jax, result["best"]) if result["name"] == "DomainRandomization" else best_jax
-            print(f"| {result['name']} | {num_envs} | {result['compile_s']:.1f} | {result['best'] / 1e6:.2f} M "
-                  f"| {result['ratio']:.2f} | {result['cpu_ratio']:.2f} | {result['episodes_per_step']:.3f} |")
+            print(
+                f"| {result['name']} | {num_envs} | {result['compile_s']:.1f} | {result['best'] / 1e6:.2f} M "
+                f"| {result['ratio']:.2f} | {result['cpu_ratio']:.2f} | {result['episodes_per_step']:.3f} |"
+            )
     python = _run_python(args.python_seconds)
     print()
     print("| Python path (1 env) | steps/s |")

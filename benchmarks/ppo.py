@@ -124,7 +124,9 @@ def main() -> None:
     parser.add_argument("--no-anneal", action="store_true", help="constant learning rate instead of linear decay to 0")
     args = parser.parse_args()
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, jax {jax.__version__}, {jax.devices()[0].platform}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, jax {jax.__version__}, {jax.devices()[0].platform}"
+    )
     env = CartPoleJax()
     epochs, minibatches = 4, 4
     iterations = -(-args.timesteps // (args.envs * args.steps))
@@ -135,10 +137,14 @@ def main() -> None:
         else optax.linear_schedule(args.learning_rate, 0.0, iterations * epochs * minibatches)
     )
     optimizer = optax.chain(optax.clip_by_global_norm(0.5), optax.adam(learning_rate, eps=1e-5))
-    ppo = PPO(num_envs=args.envs, num_steps=args.steps, num_epochs=epochs, num_minibatches=minibatches, optimizer=optimizer)
+    ppo = PPO(
+        num_envs=args.envs, num_steps=args.steps, num_epochs=epochs, num_minibatches=minibatches, optimizer=optimizer
+    )
     steps = iterations * ppo.batch_size
     history = ReturnHistory(iterations)
-    print(f"PPO: {args.envs} envs x {args.steps} steps per iteration, {iterations} iterations = {steps} env steps per seed")
+    print(
+        f"PPO: {args.envs} envs x {args.steps} steps per iteration, {iterations} iterations = {steps} env steps per seed"
+    )
 
     policy = MLPActorCritic(4, 2, key=jax.random.key(0))
     start = time.perf_counter()
@@ -160,7 +166,11 @@ def main() -> None:
         last = log[-20:]
         last_mean = float(np.sum(last[:, 0] * last[:, 1]) / max(np.sum(last[:, 1]), 1))
         # First iteration after which every training episode that ended (over 10 iterations) reached 500.
-        window = [i for i in range(len(log) - 9) if ended[i : i + 10].any() and np.all(log[i : i + 10][ended[i : i + 10], 0] >= 500)]
+        window = [
+            i
+            for i in range(len(log) - 9)
+            if ended[i : i + 10].any() and np.all(log[i : i + 10][ended[i : i + 10], 0] >= 500)
+        ]
         solved_at.append(window[0] + 1 if window else None)
         print(
             f"seed {seed}: {walls[-1]:.2f} s, {steps / walls[-1]:,.0f} env steps/s, greedy return {finals[-1]:.1f} / 500, "
@@ -169,7 +179,9 @@ def main() -> None:
         )
 
     ours = steps / float(np.median(walls))
-    loop_seconds = python_loop_train(ppo, env, MLPActorCritic(4, 2, key=jax.random.key(0)), iterations, jax.random.key(0))
+    loop_seconds = python_loop_train(
+        ppo, env, MLPActorCritic(4, 2, key=jax.random.key(0)), iterations, jax.random.key(0)
+    )
     loop = steps / loop_seconds
     bare = random_rollout_steps_per_second(env, args.envs, args.steps, iterations, jax.random.key(0))
     print()
@@ -178,7 +190,9 @@ def main() -> None:
     print(f"{'PPO, Python loop of jitted iterations':40s} {loop:14,.0f} {loop / ours:8.2f}")
     print(f"{'random-action rollout (no learning)':40s} {bare:14,.0f} {bare / ours:8.2f}")
     print(f"ours / Python loop: {ours / loop:.2f}x;  training throughput / bare env throughput: {ours / bare:.3f}")
-    print(f"greedy return per seed: {[round(f, 1) for f in finals]} (max 500); every training episode at 500 from iteration {solved_at}")
+    print(
+        f"greedy return per seed: {[round(f, 1) for f in finals]} (max 500); every training episode at 500 from iteration {solved_at}"
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,9 @@ def plain_sb3(steps: int) -> int:
 
 def through_learning_task(steps: int) -> int:
     """Ours: the same PPO as an SB3Agent in a LearningTask that stops at ``steps>=steps``; the timesteps taken."""
-    task = LearningTask(GridCrossingEnv, {"level": LEVEL}, f"steps>={steps}", include_init_eval=False,
-                        evaluation_interval=10**9, seed=0)
+    task = LearningTask(
+        GridCrossingEnv, {"level": LEVEL}, f"steps>={steps}", include_init_eval=False, evaluation_interval=10**9, seed=0
+    )
     agent = SB3Agent(PPO("MlpPolicy", task.env, **PPO_SETTINGS), learn_timesteps=steps)
     task.run(agent)
     return agent.model.num_timesteps
@@ -80,8 +81,10 @@ def run(rounds: int, steps: int) -> float:
     print(f"== PPO on GridCrossing level {LEVEL}: {steps} steps per run, {rounds} rounds, {PPO_SETTINGS}")
     for label, values in rates.items():
         print(f"  {label:<26} {max(values):>10,.0f} steps/s (best round)")
-    print(f"  ratio ours / plain: {ratio:.3f} (wall, median; rounds {min(ratios):.3f}-{max(ratios):.3f}), "
-          f"{statistics.median(cpu_ratios):.3f} (CPU time)")
+    print(
+        f"  ratio ours / plain: {ratio:.3f} (wall, median; rounds {min(ratios):.3f}-{max(ratios):.3f}), "
+        f"{statistics.median(cpu_ratios):.3f} (CPU time)"
+    )
     return ratio
 
 

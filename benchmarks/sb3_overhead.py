@@ -81,7 +81,7 @@ def timed_learn(model: PPO, callbacks: list, rollouts: int) -> tuple[float, floa
 def compare(name: str, vec_env_cls: type, rounds: int, rollouts: int) -> float:
     built = {variant: build(variant, vec_env_cls) for variant in ("bare", "ours")}
     try:
-        for variant, (model, _, callbacks) in built.items():  # warm-up: first rollouts, torch's first calls
+        for model, _, callbacks in built.values():  # warm-up: first rollouts, torch's first calls
             timed_learn(model, callbacks, 1)
         rates: dict[str, list[float]] = {"bare": [], "ours": []}
         cpu_rates: dict[str, list[float]] = {"bare": [], "ours": []}
@@ -92,8 +92,8 @@ def compare(name: str, vec_env_cls: type, rounds: int, rollouts: int) -> float:
                 wall, cpu = timed_learn(model, callbacks, rollouts)
                 rates[variant].append(wall)
                 cpu_rates[variant].append(cpu)
-        ratios = [ours / bare for ours, bare in zip(rates["ours"], rates["bare"])]
-        cpu_ratios = [ours / bare for ours, bare in zip(cpu_rates["ours"], cpu_rates["bare"])]
+        ratios = [ours / bare for ours, bare in zip(rates["ours"], rates["bare"], strict=False)]
+        cpu_ratios = [ours / bare for ours, bare in zip(cpu_rates["ours"], cpu_rates["bare"], strict=False)]
         print(
             f"{name:>14}: bare {statistics.median(rates['bare']):7.0f} steps/s   "
             f"ours {statistics.median(rates['ours']):7.0f} steps/s   "

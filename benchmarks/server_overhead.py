@@ -163,7 +163,7 @@ def report(title: str, results: dict[str, list[float]], baseline: str = "bare", 
     print(f"  {'variant':<34}{'steps/s (median)':>18}{'ratio to ' + baseline:>18}{'spread of ratio':>22}")
     base = results[baseline]
     for name, values in results.items():
-        ratios = [value / reference for value, reference in zip(values, base)]
+        ratios = [value / reference for value, reference in zip(values, base, strict=False)]
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
         print(
             f"  {name:<34}{statistics.median(values):>18,.0f}{statistics.median(ratios):>18.3f}"
@@ -179,9 +179,10 @@ def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
     sequential = SequentialCurriculum(
         [FORCES, FORCES], ["success_rate >= 0.99 & episode_return_ema > 1e9"], FORCES, seed=0
     )
-    with TaskServer(DomainRandomization(FORCES, seed=0), backend="local") as server, TaskServer(
-        sequential, backend="local"
-    ) as sequential_server:
+    with (
+        TaskServer(DomainRandomization(FORCES, seed=0), backend="local") as server,
+        TaskServer(sequential, backend="local") as sequential_server,
+    ):
         client = server.client()
         makers = {
             "bare": make_bare,
@@ -229,9 +230,10 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 def async_process(rounds: int, num_envs: int, num_steps: int = 600) -> None:
     actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
-    with TaskServer(DomainRandomization(FORCES, seed=0), backend="process") as server, TaskServer(
-        StepUpdatesDomainRandomization(FORCES, seed=0), backend="process"
-    ) as step_server:
+    with (
+        TaskServer(DomainRandomization(FORCES, seed=0), backend="process") as server,
+        TaskServer(StepUpdatesDomainRandomization(FORCES, seed=0), backend="process") as step_server,
+    ):
         makers = {
             "bare": make_bare,
             "bare+key": make_key_only,
@@ -404,7 +406,10 @@ def syllabus_rl_side_by_side(rounds: int, sync_steps: int = 500, async_steps: in
                 for vector_env in envs.values():
                     vector_env.reset(seed=0)
                     timed_vector_steps(vector_env, actions[:20])  # warm up
-                runners = {name: (lambda env=env: timed_vector_steps(env, actions)[0]) for name, env in envs.items()}
+                runners = {
+                    name: (lambda env=env, actions=actions: timed_vector_steps(env, actions)[0])
+                    for name, env in envs.items()
+                }
                 results = compare(runners, rounds)
                 for vector_env in envs.values():
                     vector_env.close()

@@ -49,7 +49,9 @@ def sequential_demo() -> None:
     policy = random_policy(env)
     state = rollout_init(env, tasks, curriculum, jax.random.key(0), NUM_ENVS)
     key = jax.random.key(1)
-    print(f"SequentialCurriculum over {tasks.num_tasks} CartPole tasks, {NUM_ENVS} envs x {NUM_STEPS} steps per rollout")
+    print(
+        f"SequentialCurriculum over {tasks.num_tasks} CartPole tasks, {NUM_ENVS} envs x {NUM_STEPS} steps per rollout"
+    )
     for iteration in range(24):
         key, subkey = jax.random.split(key)
         state, output = run(env, tasks, curriculum, policy, state, subkey, NUM_STEPS)

@@ -49,11 +49,11 @@ class RendezvousEnv(ParallelEnv):
     def change_task(self, length: int) -> None:
         self.length = length
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019 (PettingZoo's documented idiom; one space per agent)
     def observation_space(self, agent: str) -> spaces.Space:
         return spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019 (PettingZoo's documented idiom; one space per agent)
     def action_space(self, agent: str) -> spaces.Space:
         return spaces.Discrete(3)  # 0: left, 1: stay, 2: right
 
@@ -94,9 +94,7 @@ def main() -> None:
     task_space = DiscreteTaskSpace([3, 5, 9, 17])
     # Stage 0 plays lines of 3 or 5 cells; once 40 episodes are done and the
     # mean team return is above 1.5 (the pair meets quickly), stage 1 plays 9 or 17.
-    curriculum = SequentialCurriculum(
-        [[3, 5], [9, 17]], ["episodes>=40 & episode_return>1.5"], task_space, seed=0
-    )
+    curriculum = SequentialCurriculum([[3, 5], [9, 17]], ["episodes>=40 & episode_return>1.5"], task_space, seed=0)
     per_agent: dict[str, list[float]] = defaultdict(list)
     stage_of_episode: list[int] = []
 

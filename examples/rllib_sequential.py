@@ -65,7 +65,9 @@ def main() -> None:
                         f"mean return {result['env_runners'].get('episode_return_mean', float('nan')):6.1f}"
                     )
                 evaluation = result["evaluation"]["env_runners"]
-                print(f"evaluation (not reported to the curriculum): mean return {evaluation['episode_return_mean']:.1f}")
+                print(
+                    f"evaluation (not reported to the curriculum): mean return {evaluation['episode_return_mean']:.1f}"
+                )
             finally:
                 algorithm.stop()
     finally:

@@ -36,14 +36,25 @@ def main() -> None:
     advance = "episodes>=20 & episode_return>=0.8"
     tasks = [
         LearningTask(
-            GridCrossingEnv, {"level": 2}, f"episodes>={EPISODES} | evaluation_score>=0.9",
-            name="curriculum", evaluation_interval=EPISODES // 6, evaluation_count=10,
-            curriculum={"type": "SequentialCurriculum", "curriculum_list": [0, 1, 2],
-                        "stopping_conditions": [advance, advance]},
+            GridCrossingEnv,
+            {"level": 2},
+            f"episodes>={EPISODES} | evaluation_score>=0.9",
+            name="curriculum",
+            evaluation_interval=EPISODES // 6,
+            evaluation_count=10,
+            curriculum={
+                "type": "SequentialCurriculum",
+                "curriculum_list": [0, 1, 2],
+                "stopping_conditions": [advance, advance],
+            },
         ),
         LearningTask(
-            GridCrossingEnv, {"level": 3}, f"episodes>={EPISODES // 2} | evaluation_score>=0.9",
-            name="level3", evaluation_interval=EPISODES // 6, evaluation_count=10,
+            GridCrossingEnv,
+            {"level": 3},
+            f"episodes>={EPISODES // 2} | evaluation_score>=0.9",
+            name="level3",
+            evaluation_interval=EPISODES // 6,
+            evaluation_count=10,
         ),
     ]
     with tempfile.TemporaryDirectory() as output_dir:
@@ -55,9 +66,11 @@ def main() -> None:
 
     for name, task_stats in stats.items():
         switches = [(s["episode"], s["to_stage"]) for s in task_stats.stage_switches]
-        print(f"{name}: {task_stats.episodes} episodes, {task_stats.total_steps} steps, "
-              f"evaluations {[round(float(score), 2) for score in task_stats.agent_evaluations]}"
-              + (f", stage switches (episode, stage) {switches}" if switches else ""))
+        print(
+            f"{name}: {task_stats.episodes} episodes, {task_stats.total_steps} steps, "
+            f"evaluations {[round(float(score), 2) for score in task_stats.agent_evaluations]}"
+            + (f", stage switches (episode, stage) {switches}" if switches else "")
+        )
     print(f"PPO trained {model.num_timesteps} timesteps in all")
 
 

@@ -72,17 +72,23 @@ def main() -> None:
             actions = np.array([agent.act(int(state)) for state in states])
             next_states, rewards, terminated, truncated, _ = envs.step(actions)
             for i in np.flatnonzero(~resetting):
-                agent.update(int(states[i]), int(actions[i]), float(rewards[i]), int(next_states[i]), bool(terminated[i]))
+                agent.update(
+                    int(states[i]), int(actions[i]), float(rewards[i]), int(next_states[i]), bool(terminated[i])
+                )
             resetting = terminated | truncated
             states = next_states
             if server.curriculum.stage != stage:
                 stage = server.curriculum.stage
                 metrics = server.curriculum.metrics()
-                print(f"vector step {step:5d}: curriculum moved to level {stage} "
-                      f"(after {metrics['total_episodes']:.0f} episodes)")
+                print(
+                    f"vector step {step:5d}: curriculum moved to level {stage} "
+                    f"(after {metrics['total_episodes']:.0f} episodes)"
+                )
         envs.close()
-        print(f"final level: {server.curriculum.stage}, episodes reported: "
-              f"{server.curriculum.metrics()['total_episodes']:.0f}")
+        print(
+            f"final level: {server.curriculum.stage}, episodes reported: "
+            f"{server.curriculum.metrics()['total_episodes']:.0f}"
+        )
 
     print(f"greedy success on the hardest level ({NUM_LEVELS - 1}): {success_rate(agent, NUM_LEVELS - 1):.0%}")
 

@@ -70,9 +70,7 @@ def main() -> None:
     agent = QLearningAgent(probe.observation_space.n, probe.action_space.n, seed=0)
 
     with TaskServer(curriculum, backend="process") as server:
-        envs = gym.vector.AsyncVectorEnv(
-            [make_env(server.client(), i) for i in range(NUM_ENVS)], context="forkserver"
-        )
+        envs = gym.vector.AsyncVectorEnv([make_env(server.client(), i) for i in range(NUM_ENVS)], context="forkserver")
         returns_by_level: dict[int, list[float]] = defaultdict(list)
         obs, infos = envs.reset(seed=1)
         levels = infos["task"].copy()  # the level each sub-env is playing
@@ -92,8 +90,10 @@ def main() -> None:
 
             if global_step % 8_000 == 0:
                 metrics = server.curriculum.metrics()
-                print(f"global_step={global_step:6d}  level={metrics['stage']:.0f}  "
-                      f"episodes={metrics['total_episodes']:.0f}")
+                print(
+                    f"global_step={global_step:6d}  level={metrics['stage']:.0f}  "
+                    f"episodes={metrics['total_episodes']:.0f}"
+                )
         envs.close()
         server.flush()
         print(f"episodes reported to the curriculum: {server.curriculum.metrics()['total_episodes']:.0f}")

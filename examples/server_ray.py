@@ -80,8 +80,10 @@ def main() -> None:
                         agent.update(*transition)
                 if iteration % 5 == 0 or iteration == ITERATIONS - 1:
                     metrics = server.curriculum.metrics()  # runs in the actor
-                    print(f"iteration {iteration:2d}: level {metrics['stage']:.0f}, "
-                          f"{metrics['total_episodes']:.0f} episodes reported")
+                    print(
+                        f"iteration {iteration:2d}: level {metrics['stage']:.0f}, "
+                        f"{metrics['total_episodes']:.0f} episodes reported"
+                    )
             server.flush()
             print(f"final level: {server.curriculum.stage}")
     finally:

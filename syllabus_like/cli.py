@@ -51,41 +51,67 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run an experiment YAML file, once per seed",
-                              description="Run an experiment (YAML) once per seed, each into OUTPUT/seed_<n>/. "
-                              "Re-running into the same OUTPUT resumes: finished tasks are skipped.")
+    run = commands.add_parser(
+        "run",
+        help="run an experiment YAML file, once per seed",
+        description="Run an experiment (YAML) once per seed, each into OUTPUT/seed_<n>/. "
+        "Re-running into the same OUTPUT resumes: finished tasks are skipped.",
+    )
     run.add_argument("experiment", help="the experiment file (*.yml)")
     run.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED", help="one run per seed (default: 0)")
     run.add_argument("--jobs", type=int, default=1, help="seeds run in this many processes at once (default: 1)")
     run.add_argument("--output", help="where runs go (default: the file's output_dir, else runs/<file name>)")
     run.add_argument("--agent", help="agent type 'package.module:Name', instead of the file's agent: block")
-    run.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
-                     help="set a $variable of the file (repeatable)")
-    run.add_argument("-v", "--verbose", action="count", default=1,
-                     help="more log lines (-v: evaluation means, -vv: each evaluation, -vvv: each episode)")
+    run.add_argument(
+        "--var",
+        type=_variable,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a $variable of the file (repeatable)",
+    )
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=1,
+        help="more log lines (-v: evaluation means, -vv: each evaluation, -vvv: each episode)",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress and no log lines")
 
     def add_domains(command: argparse.ArgumentParser, value_default: str, time_default: str) -> None:
-        command.add_argument("--time-domain", choices=TIME_DOMAINS, default=time_default,
-                             help=f"x axis (default: {time_default})")
-        command.add_argument("--value-domain", choices=VALUE_DOMAINS, default=value_default,
-                             help=f"what is aggregated (default: {value_default})")
+        command.add_argument(
+            "--time-domain", choices=TIME_DOMAINS, default=time_default, help=f"x axis (default: {time_default})"
+        )
+        command.add_argument(
+            "--value-domain",
+            choices=VALUE_DOMAINS,
+            default=value_default,
+            help=f"what is aggregated (default: {value_default})",
+        )
 
-    aggregate = commands.add_parser("aggregate", help="aggregate the runs in folders written by 'run'",
-                                    description="Aggregate each folder's runs (its seed_<n>/ folders) per task; print "
-                                    "a table of the final values and write DIR/aggregate.json.")
+    aggregate = commands.add_parser(
+        "aggregate",
+        help="aggregate the runs in folders written by 'run'",
+        description="Aggregate each folder's runs (its seed_<n>/ folders) per task; print "
+        "a table of the final values and write DIR/aggregate.json.",
+    )
     aggregate.add_argument("directories", nargs="+", metavar="DIR")
     add_domains(aggregate, "agent_evaluations", "steps")
 
-    plot = commands.add_parser("plot", help="plot the runs in folders written by 'run' (needs the plot extra)",
-                               description="Mean and 95%% bootstrap band over each folder's runs, tasks end to end, "
-                               "evaluation scores below, a vertical line at each task or stage switch.")
+    plot = commands.add_parser(
+        "plot",
+        help="plot the runs in folders written by 'run' (needs the plot extra)",
+        description="Mean and 95%% bootstrap band over each folder's runs, tasks end to end, "
+        "evaluation scores below, a vertical line at each task or stage switch.",
+    )
     plot.add_argument("directories", nargs="+", metavar="DIR")
     plot.add_argument("-o", "--output", required=True, help="the image to write (e.g. runs.png)")
     add_domains(plot, "episode_rewards_moving_avg", "episodes")
 
     bench = commands.add_parser(
-        "bench", help="benchmark suites: 'efficacy' (automatic curricula against domain randomization)",
+        "bench",
+        help="benchmark suites: 'efficacy' (automatic curricula against domain randomization)",
         description="Run a benchmark suite; arguments after its name go to the suite (e.g. 'bench efficacy --quick').",
     )
     bench.add_argument("suite", choices=["efficacy"], help="the suite to run")
@@ -101,21 +127,51 @@ def build_parser() -> argparse.ArgumentParser:
             "of easier levels (gridworld_curriculum.yml). Prints stage switches and the greedy success rate of each."
         ),
     )
-    demo.add_argument("--seeds", type=int, nargs="+", default=list(defaults.seeds), metavar="SEED",
-                      help=f"one direct and one curriculum run per seed (default: {list(defaults.seeds)})")
-    demo.add_argument("--episodes", type=int, default=defaults.episodes,
-                      help=f"training episodes per run, the shared budget (default: {defaults.episodes})")
-    demo.add_argument("--eval-episodes", type=int, default=defaults.eval_episodes,
-                      help=f"greedy evaluation episodes on the hardest level (default: {defaults.eval_episodes})")
-    demo.add_argument("--min-stage-episodes", type=int, default=defaults.min_stage_episodes,
-                      help=f"episodes every easier stage lasts at least (default: {defaults.min_stage_episodes})")
-    demo.add_argument("--advance-return", type=float, default=defaults.advance_return,
-                      help="mean return (success rate) of a stage's recent episodes needed to move on "
-                      f"(default: {defaults.advance_return})")
-    demo.add_argument("--return-buffer-size", type=int, default=defaults.return_buffer_size,
-                      help=f"recent episodes in that mean (default: {defaults.return_buffer_size})")
-    demo.add_argument("--epsilon", type=float, default=defaults.epsilon,
-                      help=f"exploration rate of the agent (default: {defaults.epsilon})")
+    demo.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(defaults.seeds),
+        metavar="SEED",
+        help=f"one direct and one curriculum run per seed (default: {list(defaults.seeds)})",
+    )
+    demo.add_argument(
+        "--episodes",
+        type=int,
+        default=defaults.episodes,
+        help=f"training episodes per run, the shared budget (default: {defaults.episodes})",
+    )
+    demo.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=defaults.eval_episodes,
+        help=f"greedy evaluation episodes on the hardest level (default: {defaults.eval_episodes})",
+    )
+    demo.add_argument(
+        "--min-stage-episodes",
+        type=int,
+        default=defaults.min_stage_episodes,
+        help=f"episodes every easier stage lasts at least (default: {defaults.min_stage_episodes})",
+    )
+    demo.add_argument(
+        "--advance-return",
+        type=float,
+        default=defaults.advance_return,
+        help="mean return (success rate) of a stage's recent episodes needed to move on "
+        f"(default: {defaults.advance_return})",
+    )
+    demo.add_argument(
+        "--return-buffer-size",
+        type=int,
+        default=defaults.return_buffer_size,
+        help=f"recent episodes in that mean (default: {defaults.return_buffer_size})",
+    )
+    demo.add_argument(
+        "--epsilon",
+        type=float,
+        default=defaults.epsilon,
+        help=f"exploration rate of the agent (default: {defaults.epsilon})",
+    )
     demo.add_argument("--experiments", help="folder of the two YAML files (default: examples/experiments)")
     demo.add_argument("--output", help="keep the runs' stats here, for 'aggregate' and 'plot' (default: not kept)")
     demo.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -147,8 +203,15 @@ def _configure_logging(verbose: int) -> None:
 # ------------------------------------------------------------------------------ run
 
 
-def run_one_seed(path: str, seed: int, output_dir: str, variables: dict[str, Any], agent_type: str | None,
-                 verbose: int, progress: str) -> dict[str, Any]:
+def run_one_seed(
+    path: str,
+    seed: int,
+    output_dir: str,
+    variables: dict[str, Any],
+    agent_type: str | None,
+    verbose: int,
+    progress: str,
+) -> dict[str, Any]:
     """One run of the experiment at ``path``; returns a short summary (runs in a worker process with --jobs)."""
     from syllabus_like.experiment import Experiment
     from syllabus_like.experiment.agent_spec import build_agent
@@ -167,7 +230,10 @@ def run_one_seed(path: str, seed: int, output_dir: str, variables: dict[str, Any
     agent = build_agent(agent_config, experiment.tasks[0].env, seed)
     reporter = None
     if progress != "none":
-        budgets = {name: episode_budget(task.stop_conditions) for name, task in zip(experiment.task_names, experiment.tasks)}
+        budgets = {
+            name: episode_budget(task.stop_conditions)
+            for name, task in zip(experiment.task_names, experiment.tasks, strict=False)
+        }
         reporter = ProgressReporter(f"seed {seed}", budgets, sys.stderr, bar=progress == "bar")
     try:
         stats = experiment.run(agent, min(verbose, 4), on_episode=reporter)
@@ -202,8 +268,10 @@ def _run(args: argparse.Namespace) -> int:
         output = declared if isinstance(declared, str) else os.path.join("runs", Path(path).name.split(".")[0])
     variables = dict(args.var)
     progress = "none" if args.quiet else ("bar" if sys.stderr.isatty() and args.jobs == 1 else "lines")
-    jobs = [(path, seed, os.path.join(output, f"seed_{seed}"), variables, args.agent, verbose, progress)
-            for seed in args.seeds]
+    jobs = [
+        (path, seed, os.path.join(output, f"seed_{seed}"), variables, args.agent, verbose, progress)
+        for seed in args.seeds
+    ]
     start = time.perf_counter()
     try:
         if args.jobs == 1 or len(jobs) == 1:
@@ -212,17 +280,21 @@ def _run(args: argparse.Namespace) -> int:
             # spawn, not fork: a fresh interpreter per worker inherits no threads or locks of this one.
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(args.jobs, len(jobs)), mp_context=context) as pool:
-                results = list(pool.map(run_one_seed, *zip(*jobs)))
+                results = list(pool.map(run_one_seed, *zip(*jobs, strict=False)))
     except ValueError as error:
         print(f"syllabus-like run: {error}", file=sys.stderr)
         return 2
     for result in results:
         for name, task in result["tasks"].items():
             evaluation = "-" if task["last_evaluation"] is None else f"{task['last_evaluation']:.4g}"
-            print(f"seed {result['seed']}  {name}: {task['episodes']} episodes, {task['steps']} steps, "
-                  f"last evaluation {evaluation}")
-    print(f"{len(results)} run(s) in {output} ({time.perf_counter() - start:.1f} s); "
-          f"next: syllabus-like aggregate {output}  /  syllabus-like plot {output} -o {output}.png")
+            print(
+                f"seed {result['seed']}  {name}: {task['episodes']} episodes, {task['steps']} steps, "
+                f"last evaluation {evaluation}"
+            )
+    print(
+        f"{len(results)} run(s) in {output} ({time.perf_counter() - start:.1f} s); "
+        f"next: syllabus-like aggregate {output}  /  syllabus-like plot {output} -o {output}.png"
+    )
     return 0
 
 
@@ -312,18 +384,25 @@ def _demo(args: argparse.Namespace) -> int:
         f"{config.episodes} training episodes per run, seeds {list(config.seeds)}.\n"
         f"direct:     every episode on level {HARDEST_LEVEL}  ({directory / DEMO_FILES['direct']})\n"
         f"curriculum: SequentialCurriculum over levels 0..{HARDEST_LEVEL}, each easier stage ends when "
-        f"\"{stopping_condition(config)}\"  ({directory / DEMO_FILES['curriculum']})\n"
+        f'"{stopping_condition(config)}"  ({directory / DEMO_FILES["curriculum"]})\n'
     )
     start = time.perf_counter()
-    result = run_demo(config, experiments_dir=directory, output_dir=args.output,
-                      on_progress=None if args.quiet else on_progress, on_event=event)
+    result = run_demo(
+        config,
+        experiments_dir=directory,
+        output_dir=args.output,
+        on_progress=None if args.quiet else on_progress,
+        on_event=event,
+    )
     for reporter in reporters.values():
         reporter.close()
     print(f"\nGreedy success rate on level {HARDEST_LEVEL} ({config.eval_episodes} episodes per run):")
     print(format_table(result))
     print(f"\nTotal time: {time.perf_counter() - start:.1f} s")
     if args.output:
-        print(f"Runs kept in {args.output}: syllabus-like plot {args.output}/direct {args.output}/curriculum -o demo.png")
+        print(
+            f"Runs kept in {args.output}: syllabus-like plot {args.output}/direct {args.output}/curriculum -o demo.png"
+        )
     return 0
 
 

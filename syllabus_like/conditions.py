@@ -41,9 +41,8 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Callable, Union
 
 __all__ = [
     "And",
@@ -129,7 +128,7 @@ class Comparison:
         op = "==" if self.op == "=" else self.op
         if op not in COMPARISON_OPERATORS:
             raise ValueError(f"op must be one of {', '.join(COMPARISON_OPERATORS)}, got {self.op!r}")
-        if isinstance(self.value, (str, bytes)) or isinstance(self.value, bool):
+        if isinstance(self.value, (str, bytes, bool)):
             raise TypeError(f"value must be a number, got {self.value!r}")
         try:
             value = float(self.value)
@@ -145,15 +144,12 @@ class Comparison:
         if observed is None:
             return False
         if isinstance(observed, (str, bytes)):
-            raise TypeError(
-                f"metric {self.metric!r} must be a number, got {observed!r} ({type(observed).__name__})"
-            )
+            raise TypeError(f"metric {self.metric!r} must be a number, got {observed!r} ({type(observed).__name__})")
         try:
             observed = float(observed)
         except (TypeError, ValueError):
             raise TypeError(
-                f"metric {self.metric!r} must be a number, got {observed!r} "
-                f"({type(observed).__name__})"
+                f"metric {self.metric!r} must be a number, got {observed!r} ({type(observed).__name__})"
             ) from None
         return bool(COMPARISON_OPERATORS[self.op](observed, self.value))
 
@@ -165,7 +161,7 @@ class Comparison:
 class Not:
     """Logical negation of ``operand``."""
 
-    operand: "Node"
+    operand: Node
 
     def __post_init__(self) -> None:
         _check_node(self.operand, "Not operand")
@@ -181,7 +177,7 @@ class Not:
 class And:
     """True when every operand is true. Always has two or more operands."""
 
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "operands", _flatten(self.operands, And))
@@ -197,7 +193,7 @@ class And:
 class Or:
     """True when any operand is true. Always has two or more operands."""
 
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "operands", _flatten(self.operands, Or))
@@ -209,7 +205,7 @@ class Or:
         return " | ".join(str(op) for op in self.operands)
 
 
-Node = Union[Comparison, Not, And, Or]
+Node = Comparison | Not | And | Or
 
 
 def _check_node(node: object, role: str) -> None:
@@ -316,7 +312,10 @@ class Condition:
 
 _TOKEN_PATTERNS = [
     ("SPACE", r"\s+"),
-    ("NUMBER", r"[+-]?(?:[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9](?:_?[0-9])*)?"),
+    (
+        "NUMBER",
+        r"[+-]?(?:[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9](?:_?[0-9])*)?",
+    ),
     ("NAME", _NAME_PATTERN),
     ("OP", r"<=|>=|==|!=|<|>|="),
     ("NOT", r"!"),

@@ -19,7 +19,7 @@ import copy
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _is_index(value: Any) -> bool:
+def _is_index(value: Any) -> TypeGuard[int | np.integer[Any]]:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -57,7 +57,7 @@ def _float_scalar(value: Any) -> float | None:
     """``value`` as a Python float when it is a float scalar (Python, numpy, or a 0-d float array), else None."""
     kind = type(value)
     if kind is float:
-        return value
+        return cast(float, value)
     if kind is np.ndarray:
         return float(value) if value.ndim == 0 and value.dtype.kind == "f" else None
     return float(value) if isinstance(value, np.floating) else None
@@ -85,7 +85,7 @@ class TaskSpace(ABC):
         return self.num_tasks is not None
 
     @property
-    def tasks(self) -> list | None:
+    def tasks(self) -> list[Any] | None:
         """Every task in encoding order (finite spaces), else ``None``."""
         if self.num_tasks is None:
             return None
@@ -150,11 +150,13 @@ class TaskSpace(ABC):
         return self._sample(generator)
 
     def _sample(self, rng: np.random.Generator) -> Any:
-        return self._decode(int(rng.integers(self.num_tasks)))
+        num_tasks = self.num_tasks
+        assert num_tasks is not None, f"{type(self).__name__} is infinite and must implement _sample(rng)"
+        return self._decode(int(rng.integers(num_tasks)))
 
     # ------------------------------------------------------------ conversion
     @staticmethod
-    def from_gymnasium(space: Any) -> "TaskSpace":
+    def from_gymnasium(space: Any) -> TaskSpace:
         """Build the task space matching a ``gymnasium.spaces`` space."""
         from gymnasium import spaces
 
@@ -164,7 +166,7 @@ class TaskSpace(ABC):
         if isinstance(space, spaces.MultiDiscrete):
             starts = np.broadcast_to(space.start, space.nvec.shape).ravel()
             return MultiDiscreteTaskSpace(
-                [list(range(int(s), int(s) + int(n))) for s, n in zip(starts, space.nvec.ravel())]
+                [list(range(int(s), int(s) + int(n))) for s, n in zip(starts, space.nvec.ravel(), strict=False)]
             )
         if isinstance(space, spaces.Box):
             return BoxTaskSpace(space.low, space.high, space.shape)
@@ -172,8 +174,9 @@ class TaskSpace(ABC):
             return TupleTaskSpace([TaskSpace.from_gymnasium(s) for s in space.spaces])
         if isinstance(space, spaces.Dict):
             return DictTaskSpace({k: TaskSpace.from_gymnasium(s) for k, s in space.spaces.items()})
-        raise TypeError(f"cannot build a task space from {space!r}; expected Discrete, "
-                        "MultiDiscrete, Box, Tuple or Dict")
+        raise TypeError(
+            f"cannot build a task space from {space!r}; expected Discrete, MultiDiscrete, Box, Tuple or Dict"
+        )
 
 
 class DiscreteTaskSpace(TaskSpace):
@@ -187,7 +190,7 @@ class DiscreteTaskSpace(TaskSpace):
         if _is_index(n_or_tasks):
             if int(n_or_tasks) <= 0:
                 raise ValueError(f"DiscreteTaskSpace needs at least one task, got n={n_or_tasks}")
-            task_list: list = list(range(int(n_or_tasks)))
+            task_list: list[Any] = list(range(int(n_or_tasks)))
         elif isinstance(n_or_tasks, (str, bytes)) or not isinstance(n_or_tasks, Sequence | np.ndarray | range):
             raise TypeError(
                 f"DiscreteTaskSpace expects an int or a sequence of hashable tasks, got {_short(n_or_tasks)}"
@@ -196,7 +199,7 @@ class DiscreteTaskSpace(TaskSpace):
             task_list = [t.item() if isinstance(t, np.generic) else t for t in n_or_tasks]
             if not task_list:
                 raise ValueError("DiscreteTaskSpace needs at least one task, got an empty sequence")
-        self._index: dict = {}
+        self._index: dict[Hashable, int] = {}
         for position, task in enumerate(task_list):
             try:
                 hash(task)
@@ -215,7 +218,7 @@ class DiscreteTaskSpace(TaskSpace):
         return len(self._tasks)
 
     @property
-    def tasks(self) -> list:
+    def tasks(self) -> list[Any]:
         return list(self._tasks)
 
     def _encode_if_member(self, task: Any) -> Any:
@@ -252,16 +255,14 @@ class BoxTaskSpace(TaskSpace):
             high_array = np.asarray(high, dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError(
-                f"BoxTaskSpace bounds must be numbers or arrays of numbers, got low={_short(low)}, "
-                f"high={_short(high)}"
+                f"BoxTaskSpace bounds must be numbers or arrays of numbers, got low={_short(low)}, high={_short(high)}"
             ) from None
         if shape is None:
             try:
                 shape = np.broadcast_shapes(low_array.shape, high_array.shape)
             except ValueError:
                 raise ValueError(
-                    f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast "
-                    "to a common shape"
+                    f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast to a common shape"
                 ) from None
         if (
             isinstance(shape, (str, bytes))
@@ -275,8 +276,7 @@ class BoxTaskSpace(TaskSpace):
             self.high = np.broadcast_to(high_array, self.shape).copy()
         except ValueError:
             raise ValueError(
-                f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast "
-                f"to shape {self.shape}"
+                f"BoxTaskSpace low {low_array.shape} and high {high_array.shape} do not broadcast to shape {self.shape}"
             ) from None
         if not (np.all(np.isfinite(self.low)) and np.all(np.isfinite(self.high))):
             raise ValueError(f"BoxTaskSpace bounds must be finite, got low={low!r}, high={high!r}")
@@ -318,7 +318,7 @@ class BoxTaskSpace(TaskSpace):
         array = self._encode_if_member(encoded)
         if array is _NOT_IN_SPACE:
             raise TaskSpaceError(f"encoding {_short(encoded)} is not in {self!r}")
-        return array
+        return cast(np.ndarray, array)
 
     def _sample(self, rng: np.random.Generator) -> np.ndarray:
         half_span = self.high / 2 - self.low / 2  # never overflows, unlike high - low
@@ -364,17 +364,18 @@ class _ProductTaskSpace(TaskSpace):
                 raise TypeError(f"members must be TaskSpace instances, got {_short(member)}")
         self._members = list(members)
         sizes = [m.num_tasks for m in self._members]
-        self._sizes = None if any(s is None for s in sizes) else sizes
+        finite_sizes = [s for s in sizes if s is not None]
+        self._sizes: list[int] | None = finite_sizes if len(finite_sizes) == len(sizes) else None
 
     @property
     def num_tasks(self) -> int | None:
         return None if self._sizes is None else math.prod(self._sizes)
 
-    def _member_values(self, task: Any) -> list | None:
+    def _member_values(self, task: Any) -> list[Any] | None:
         """The task's per-member values, or None when its structure is wrong."""
         raise NotImplementedError
 
-    def _assemble(self, values: list) -> Any:
+    def _assemble(self, values: list[Any]) -> Any:
         raise NotImplementedError
 
     def _encode_if_member(self, task: Any) -> Any:
@@ -382,7 +383,7 @@ class _ProductTaskSpace(TaskSpace):
         if values is None:
             return _NOT_IN_SPACE
         codes = []
-        for member, value in zip(self._members, values):
+        for member, value in zip(self._members, values, strict=False):
             code = member._encode_if_member(value)
             if code is _NOT_IN_SPACE:
                 return _NOT_IN_SPACE
@@ -392,30 +393,31 @@ class _ProductTaskSpace(TaskSpace):
         # Row-major mixed radix in Python ints: exact however many tasks there are
         # (numpy's ravel_multi_index overflows past 2**63).
         index = 0
-        for code, size in zip(codes, self._sizes):
+        for code, size in zip(codes, self._sizes, strict=False):
             index = index * size + code
         return index
 
     def _decode(self, encoded: Any) -> Any:
         if self._sizes is not None:
-            codes = []
+            codes: list[Any] = []
             remainder = int(encoded)
             for size in reversed(self._sizes):
                 remainder, code = divmod(remainder, size)
                 codes.append(code)
             codes.reverse()
         else:
-            codes = self._member_values(encoded)
-            if codes is None:
+            values = self._member_values(encoded)
+            if values is None:
                 raise TaskSpaceError(f"encoding {_short(encoded)} does not have the structure of {self!r}")
-        return self._assemble([m.decode(c) for m, c in zip(self._members, codes)])
+            codes = values
+        return self._assemble([m.decode(c) for m, c in zip(self._members, codes, strict=False)])
 
     def _sample(self, rng: np.random.Generator) -> Any:
         return self._assemble([m.sample(rng) for m in self._members])
 
     def seed(self, seed: int | None = None) -> None:
         super().seed(seed)
-        for member, child in zip(self._members, np.random.SeedSequence(seed).spawn(len(self._members))):
+        for member, child in zip(self._members, np.random.SeedSequence(seed).spawn(len(self._members)), strict=False):
             member.seed(int(child.generate_state(1)[0]))
 
 
@@ -428,12 +430,12 @@ class TupleTaskSpace(_ProductTaskSpace):
         super().__init__(list(spaces))
         self.spaces = tuple(self._members)
 
-    def _member_values(self, task: Any) -> list | None:
+    def _member_values(self, task: Any) -> list[Any] | None:
         if not isinstance(task, (tuple, list)) or len(task) != len(self._members):
             return None
         return list(task)
 
-    def _assemble(self, values: list) -> tuple:
+    def _assemble(self, values: list[Any]) -> tuple[Any, ...]:
         return tuple(values)
 
     def __repr__(self) -> str:
@@ -453,15 +455,15 @@ class DictTaskSpace(_ProductTaskSpace):
             raise TypeError(f"DictTaskSpace expects a mapping of name -> TaskSpace, got {_short(mapping)}")
         self.keys = tuple(mapping)
         super().__init__([mapping[k] for k in self.keys])
-        self.spaces = dict(zip(self.keys, self._members))
+        self.spaces = dict(zip(self.keys, self._members, strict=False))
 
-    def _member_values(self, task: Any) -> list | None:
+    def _member_values(self, task: Any) -> list[Any] | None:
         if not isinstance(task, Mapping) or set(task) != set(self.keys):
             return None
         return [task[k] for k in self.keys]
 
-    def _assemble(self, values: list) -> dict:
-        return dict(zip(self.keys, values))
+    def _assemble(self, values: list[Any]) -> dict[str, Any]:
+        return dict(zip(self.keys, values, strict=False))
 
     def __repr__(self) -> str:
         return f"DictTaskSpace({self.spaces!r})"
@@ -508,7 +510,7 @@ def encoding_key(encoded: Any) -> Hashable:
         return tuple(encoding_key(e) for e in encoded)
     if isinstance(encoded, dict):
         return tuple((k, encoding_key(v)) for k, v in encoded.items())
-    return encoded
+    return cast(Hashable, encoded)
 
 
 _IMMUTABLE_TYPES = frozenset({int, float, complex, bool, str, bytes, type(None)})
@@ -547,7 +549,7 @@ class SubsetTaskSpace(TaskSpace):
             raise ValueError(f"SubsetTaskSpace needs a non-empty sequence of tasks of {parent!r}, got {_short(tasks)}")
         self.parent = parent
         self._tasks = []
-        self._index: dict = {}
+        self._index: dict[Hashable, int] = {}
         for position, task in enumerate(tasks):
             encoded = parent.encode(task)  # TaskSpaceError names the task and the parent
             key = encoding_key(encoded)

@@ -306,6 +306,13 @@ def test_curricula_that_need_no_score_accept_one_from_the_base_signature():
     DomainRandomization(DiscreteTaskSpace(3)).update_on_episode(1.0, 3, 1, 0.0, score=2.0)
 
 
+@pytest.mark.parametrize("name", ["PLR", "LP", "SFL", "ALPGMM"])
+def test_auto_curricula_accept_the_base_signatures_metrics_keyword(name):
+    curriculum = make_curriculum(name)
+    task = curriculum.sample(1)[0]
+    curriculum.update_on_episode(1.0, 3, task, 0.5, score=0.5, metrics={"x": 1.0})
+
+
 # ------------------------------------------------------- task-server backend
 
 
@@ -426,7 +433,12 @@ def test_alpgmm_state_round_trip_over_tuple_and_dict_spaces(space):
     assert original.metrics()["components"] >= 2
     restored = ALPGMM(space, fit_rate=30, seed=2)
     restored.load_state_dict(pickle.loads(pickle.dumps(original.state_dict())))
-    flat = lambda tasks: np.concatenate([np.concatenate([np.ravel(v) for v in (t.values() if isinstance(t, dict) else t)]) for t in tasks])  # noqa: E731
+
+    def flat(tasks):
+        return np.concatenate(
+            [np.concatenate([np.ravel(v) for v in (t.values() if isinstance(t, dict) else t)]) for t in tasks]
+        )  # noqa: E731
+
     np.testing.assert_array_equal(flat(restored.sample(20)), flat(original.sample(20)))
     assert original.probabilities() is None
 
@@ -447,7 +459,9 @@ def test_plr_new_levels_are_uniform_over_the_tasks_outside_a_nearly_full_buffer(
 def test_importing_the_library_does_not_import_scikit_learn():
     import subprocess
 
-    code = "import sys, syllabus_like; print(sorted(m for m in ('sklearn', 'matplotlib', 'rliable') if m in sys.modules))"
+    code = (
+        "import sys, syllabus_like; print(sorted(m for m in ('sklearn', 'matplotlib', 'rliable') if m in sys.modules))"
+    )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
 

@@ -30,7 +30,9 @@ RATES = st.one_of(st.sampled_from([0.1, 0.25, 0.5, 1.0]), st.floats(0.01, 1.0))
 
 @eqx.filter_jit
 def _update(curriculum, state, task, episode_return, progress, score):
-    batch = jax_side.EpisodeBatch([task], [episode_return], [1], progress=[progress], score=None if score is None else [score])
+    batch = jax_side.EpisodeBatch(
+        [task], [episode_return], [1], progress=[progress], score=None if score is None else [score]
+    )
     return curriculum.update(state, batch)
 
 
@@ -161,7 +163,9 @@ def test_jax_learnability_draws_follow_its_probabilities():
     state = curriculum.update(state, batch)
     np.testing.assert_allclose(curriculum.probabilities(state), [0.375, 0.125, 0.125, 0.375], rtol=1e-6)
     _, tasks = jax.jit(lambda state, key: curriculum.sample(state, key, 40_000))(state, jax.random.key(1))
-    np.testing.assert_allclose(np.bincount(np.asarray(tasks), minlength=4) / 40_000, [0.375, 0.125, 0.125, 0.375], atol=0.01)
+    np.testing.assert_allclose(
+        np.bincount(np.asarray(tasks), minlength=4) / 40_000, [0.375, 0.125, 0.125, 0.375], atol=0.01
+    )
 
 
 def test_jax_learnability_rejects_bad_arguments():

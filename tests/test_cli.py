@@ -101,8 +101,12 @@ def test_agent_named_on_the_command_line(tmp_path, experiment_file, capsys):
     bare.write_text("defaults:" + text)
     assert main(["run", str(bare), "--output", str(tmp_path / "a"), "-q"]) == 2
     assert "names no agent" in capsys.readouterr().err
-    assert main(["run", str(bare), "--output", str(tmp_path / "b"), "-q",
-                 "--agent", "syllabus_like.agents.QLearningAgent"]) == 0
+    assert (
+        main(
+            ["run", str(bare), "--output", str(tmp_path / "b"), "-q", "--agent", "syllabus_like.agents.QLearningAgent"]
+        )
+        == 0
+    )
 
 
 def test_command_errors(tmp_path, capsys):

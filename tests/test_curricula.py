@@ -190,7 +190,9 @@ def test_log_metrics_takes_syllabus_logs_and_returns_the_logged_items():
     # -1 logs every task (3 of them), after what was gathered already and the curriculum's metrics.
     assert names[0] == "custom/lr" and "curriculum/stage" in names
     assert [n for n in names if n.startswith("curriculum/task_probability/")] == [
-        "curriculum/task_probability/0", "curriculum/task_probability/1", "curriculum/task_probability/2",
+        "curriculum/task_probability/0",
+        "curriculum/task_probability/1",
+        "curriculum/task_probability/2",
     ]
     assert sorted((name, value, 2) for name, value in logged) == sorted(writer.calls)
     assert dict(logged)["curriculum/task_probability/0"] == 1.0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gymnasium import spaces
-from syllabus_like.envs import NUM_LEVELS
 
 from syllabus_like import parse_condition
 from syllabus_like.agents import QLearningAgent
 from syllabus_like.cli import main
 from syllabus_like.demo import DEMO_FILES, DemoConfig, experiments_directory, format_table, run_demo, stopping_condition
+from syllabus_like.envs import NUM_LEVELS
 from syllabus_like.experiment import Agent, Experiment, LearningStats
 
 HARDEST = NUM_LEVELS - 1
@@ -126,8 +126,12 @@ def test_the_demo_runs_the_yaml_files_under_examples():
 def test_small_demo_switches_stages_and_the_curriculum_beats_direct_training(tmp_path):
     events: list[str] = []
     progress: list[tuple] = []
-    result = run_demo(SMALL, output_dir=tmp_path, on_event=events.append,
-                      on_progress=lambda seed, method, task, stats: progress.append((seed, method, stats.episodes)))
+    result = run_demo(
+        SMALL,
+        output_dir=tmp_path,
+        on_event=events.append,
+        on_progress=lambda seed, method, task, stats: progress.append((seed, method, stats.episodes)),
+    )
 
     assert [(run.seed, run.method) for run in result.runs] == [(0, "direct"), (0, "curriculum")]
     direct, curriculum = result.runs
@@ -136,7 +140,7 @@ def test_small_demo_switches_stages_and_the_curriculum_beats_direct_training(tmp
     assert levels == [(level, level + 1) for level in range(HARDEST)]  # reached the hardest level
     at = [s.episode for s in curriculum.stage_switches]
     assert at == sorted(at) and at[0] >= SMALL.min_stage_episodes
-    assert all(b - a >= SMALL.min_stage_episodes for a, b in zip(at, at[1:]))
+    assert all(b - a >= SMALL.min_stage_episodes for a, b in zip(at, at[1:], strict=False))
 
     for run in result.runs:
         assert run.train_episodes == SMALL.episodes
@@ -193,13 +197,26 @@ def test_demo_config_rejects_bad_settings(kwargs, message):
 
 
 def test_demo_command_prints_switches_and_the_table(capsys):
-    code = main(["demo", "--seeds", "0", "--episodes", "300", "--eval-episodes", "20",
-                 "--min-stage-episodes", "30", "--return-buffer-size", "30"])
+    code = main(
+        [
+            "demo",
+            "--seeds",
+            "0",
+            "--episodes",
+            "300",
+            "--eval-episodes",
+            "20",
+            "--min-stage-episodes",
+            "30",
+            "--return-buffer-size",
+            "30",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0
     assert "episodes>=30 & episode_return>=0.9" in out and "gridworld_curriculum.yml" in out
     assert "seed 0 curriculum: level 3 -> 4 after" in out
-    table = out[out.index("seed  direct"):].splitlines()
+    table = out[out.index("seed  direct") :].splitlines()
     assert table[2].split()[:3] == ["0", "0.00", "1.00"]
     assert table[3].startswith("mean")
     assert "\r" not in err  # not a terminal: whole progress lines, no carriage returns

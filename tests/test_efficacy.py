@@ -25,7 +25,12 @@ def test_interval_estimates_are_the_interquartile_mean_with_a_bootstrap_interval
 def test_format_table_says_which_intervals_lie_apart_from_domain_randomization():
     table = format_table(
         "toy",
-        {"domain_randomization": (0.5, 0.4, 0.6), "plr": (0.8, 0.7, 0.9), "lp": (0.55, 0.45, 0.65), "x": (0.1, 0.0, 0.2)},
+        {
+            "domain_randomization": (0.5, 0.4, 0.6),
+            "plr": (0.8, 0.7, 0.9),
+            "lp": (0.55, 0.45, 0.65),
+            "x": (0.1, 0.0, 0.2),
+        },
     )
     assert "| plr | 0.800 | [0.700, 0.900] | better (intervals apart) |" in table
     assert "| lp | 0.550 | [0.450, 0.650] | overlapping |" in table

@@ -249,13 +249,12 @@ def reference_cartpole_step(state, action, gravity, length, masscart=1.0, masspo
         length * (4.0 / 3.0 - masspole * math.cos(theta) ** 2 / total_mass)
     )
     x_acc = temp - polemass_length * theta_acc * math.cos(theta) / total_mass
-    return np.array(
-        [x + tau * x_dot, x_dot + tau * x_acc, theta + tau * theta_dot, theta_dot + tau * theta_acc]
-    )
+    return np.array([x + tau * x_dot, x_dot + tau * x_acc, theta + tau * theta_dot, theta_dot + tau * theta_acc])
 
 
-@pytest.mark.parametrize("task", [{"gravity": 9.8, "length": 0.5}, {"gravity": 3.7, "length": 1.5},
-                                  {"gravity": 24.0, "length": 0.2}])
+@pytest.mark.parametrize(
+    "task", [{"gravity": 9.8, "length": 0.5}, {"gravity": 3.7, "length": 1.5}, {"gravity": 24.0, "length": 0.2}]
+)
 def test_cartpole_follows_the_equations_of_motion_for_each_task(task):
     env = CartPoleTaskWrapper()
     env.reset(seed=0, options={"task": task})
@@ -298,7 +297,7 @@ def test_cartpole_default_task_reproduces_plain_cartpole():
     plain_obs, _ = plain.reset(seed=5)
     np.testing.assert_array_equal(wrapped_obs, plain_obs)
     actions = [0, 1, 1, 0, 1, 1, 1, 0]
-    for (w_obs, w_reward, *_), (p_obs, p_reward, *_) in zip(play(wrapped, actions), play(plain, actions)):
+    for (w_obs, w_reward, *_), (p_obs, p_reward, *_) in zip(play(wrapped, actions), play(plain, actions), strict=False):
         np.testing.assert_array_equal(w_obs, p_obs)
         assert w_reward == p_reward
 

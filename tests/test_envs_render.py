@@ -69,4 +69,3 @@ def test_cartpole_render_follows_the_cart() -> None:
 def test_cartpole_rejects_unknown_render_modes() -> None:
     with pytest.raises(ValueError, match="render_mode must be None or 'rgb_array', got 'human'"):
         CartPoleTaskWrapper(render_mode="human")
-

@@ -21,8 +21,11 @@ def test_a_library_agent_without_its_sizes_is_built_from_the_env_and_seeded_by_t
 
 def test_explicit_arguments_win_and_a_plain_string_names_the_type():
     env = GridCrossingEnv()
-    agent = build_agent({"type": "syllabus_like.agents.QLearningAgent", "args": {"num_states": 3, "num_actions": 2,
-                                                                                  "seed": 1}}, env, seed=9)
+    agent = build_agent(
+        {"type": "syllabus_like.agents.QLearningAgent", "args": {"num_states": 3, "num_actions": 2, "seed": 1}},
+        env,
+        seed=9,
+    )
     assert agent.q_values.shape == (3, 2)
     assert isinstance(build_agent("experiment_helpers:RecordingAgent", env, seed=4), RecordingAgent)
     assert build_agent("experiment_helpers:RecordingAgent", env, seed=4).seed == 4

@@ -11,7 +11,7 @@ from syllabus_like.experiment import LearningStats, LearningStatsAggregator
 
 def make_stats(returns, lengths, evaluations=(), evaluation_interval=2, wall=0.5, cpu=0.25):
     stats = LearningStats(evaluation_interval)
-    for number, (episode_return, length) in enumerate(zip(returns, lengths), start=1):
+    for number, (episode_return, length) in enumerate(zip(returns, lengths, strict=False), start=1):
         stats.update(number, episode_return, length, wall, cpu)
     stats.agent_evaluations = np.array(evaluations, dtype=float)
     return stats
@@ -72,7 +72,8 @@ def test_experiment_runs_aggregate_per_task():
     result = LearningStatsAggregator(runs).get_aggregate("episodes", "episode_rewards_moving_avg", "mean")
     assert set(result) == {"a", "b"}
     np.testing.assert_allclose(
-        result["b"][0], np.mean([RUNS[1].episode_rewards_moving_avg, RUNS[0].episode_rewards_moving_avg], axis=0),
+        result["b"][0],
+        np.mean([RUNS[1].episode_rewards_moving_avg, RUNS[0].episode_rewards_moving_avg], axis=0),
         rtol=1e-6,
     )
 
@@ -83,8 +84,9 @@ def test_bootstrap_interval_brackets_the_statistic_and_collapses_for_equal_runs(
     mean, _ = aggregator.get_aggregate("episodes", "episode_rewards", "mean")
     assert np.all(low <= mean + 1e-6) and np.all(mean <= high + 1e-6) and np.all(low < high)
     values = np.stack([run.episode_rewards for run in RUNS])
-    expected = scipy_stats.bootstrap((values,), np.mean, axis=0, n_resamples=2000, method="percentile",
-                                     rng=np.random.default_rng(0))
+    expected = scipy_stats.bootstrap(
+        (values,), np.mean, axis=0, n_resamples=2000, method="percentile", rng=np.random.default_rng(0)
+    )
     np.testing.assert_allclose(low, expected.confidence_interval.low, rtol=1e-5)
     same = LearningStatsAggregator([RUNS[0], RUNS[0]]).get_confidence_interval("episodes", "episode_rewards")
     np.testing.assert_array_equal(same[0], same[1])
@@ -109,8 +111,10 @@ def test_constructor_errors(stats, message):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (("hours", "episode_rewards", "mean"), "time_domain must be one of 'steps', 'episodes', 'cpu_time', "
-                                               "'wall_time', got 'hours'"),
+        (
+            ("hours", "episode_rewards", "mean"),
+            "time_domain must be one of 'steps', 'episodes', 'cpu_time', 'wall_time', got 'hours'",
+        ),
         (("steps", "returns", "mean"), "value_domain must be one of 'agent_evaluations'"),
         (("steps", "episode_rewards", "median"), "agg_func_name must be one of 'mean', 'min', 'max', 'std', 'iqm'"),
     ],

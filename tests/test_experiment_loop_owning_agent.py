@@ -40,16 +40,28 @@ class SteppingAgent:
 
 def test_a_loop_owning_agent_fills_the_same_stats_as_the_runner_loop():
     def task():
-        return LearningTask(ScriptedEnv, {"returns": [1.0, 3.0], "length": 3}, {"max_episodes": 7},
-                            evaluation_interval=3, evaluation_count=2, seed=4)
+        return LearningTask(
+            ScriptedEnv,
+            {"returns": [1.0, 3.0], "length": 3},
+            {"max_episodes": 7},
+            evaluation_interval=3,
+            evaluation_count=2,
+            seed=4,
+        )
 
     owning, stepped = task(), task()
     agent = SteppingAgent()
     owning.run(agent)
     stepped.run(RecordingAgent())
     assert isinstance(agent, LoopOwningAgent) and not isinstance(agent, Agent)
-    for field in ("episode_rewards", "step_counts", "episode_rewards_moving_avg", "agent_evaluations",
-                  "evaluation_episodes", "evaluation_steps"):
+    for field in (
+        "episode_rewards",
+        "step_counts",
+        "episode_rewards_moving_avg",
+        "agent_evaluations",
+        "evaluation_episodes",
+        "evaluation_steps",
+    ):
         assert getattr(owning.stats, field).tolist() == getattr(stepped.stats, field).tolist(), field
     assert owning.stats.episodes == 7 and agent.training_steps == 21
     assert owning.stats.evaluation_episodes.tolist() == [0, 3, 6]  # the initial evaluation, then every 3 episodes
@@ -62,8 +74,9 @@ def test_a_loop_owning_agent_fills_the_same_stats_as_the_runner_loop():
 def test_the_curriculum_sees_training_episodes_only():
     space = DiscreteTaskSpace(3)
     curriculum = SequentialCurriculum([0, 1], ["episodes>=4"], space)
-    task = LearningTask(ScriptedEnv, None, "episodes>=6", curriculum=curriculum, evaluation_interval=2,
-                        evaluation_count=3)
+    task = LearningTask(
+        ScriptedEnv, None, "episodes>=6", curriculum=curriculum, evaluation_interval=2, evaluation_count=3
+    )
     task.run(SteppingAgent())
     assert curriculum.metrics()["total_episodes"] == 6  # 4 evaluations x 3 episodes never reached it
     assert task.stats.episode_tasks == [0, 0, 0, 0, 1, 1]
@@ -71,8 +84,14 @@ def test_the_curriculum_sees_training_episodes_only():
 
 
 def test_learn_task_returning_before_the_stop_condition_is_an_error_after_saving(tmp_path):
-    task = LearningTask(ScriptedEnv, None, {"max_episodes": 10}, include_init_eval=False, name="short",
-                        stats_save_path=str(tmp_path / "short"))
+    task = LearningTask(
+        ScriptedEnv,
+        None,
+        {"max_episodes": 10},
+        include_init_eval=False,
+        name="short",
+        stats_save_path=str(tmp_path / "short"),
+    )
     with pytest.raises(RuntimeError, match=r"learn_task returned before a stop condition of short .*after 2 episodes"):
         task.run(SteppingAgent(stop_early_after=2))
     assert (tmp_path / "short.stats.json").exists()
@@ -86,8 +105,16 @@ def test_no_training_when_a_stop_condition_holds_after_the_initial_evaluation():
 
 
 def test_an_experiment_runs_a_loop_owning_agent_through_its_tasks():
-    tasks = [LearningTask(ScriptedEnv, {"returns": [float(index)]}, {"max_episodes": 2 + index}, name=f"t{index}",
-                          include_init_eval=False) for index in range(2)]
+    tasks = [
+        LearningTask(
+            ScriptedEnv,
+            {"returns": [float(index)]},
+            {"max_episodes": 2 + index},
+            name=f"t{index}",
+            include_init_eval=False,
+        )
+        for index in range(2)
+    ]
     stats = Experiment(tasks, seed=3).run(SteppingAgent())
     assert [stats[name].episode_rewards.tolist() for name in stats] == [[0.0, 0.0], [1.0, 1.0, 1.0]]
 

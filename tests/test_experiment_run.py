@@ -6,16 +6,22 @@ import json
 
 import pytest
 from experiment_helpers import RecordingAgent, ScriptedEnv
-from syllabus_like.envs import GridCrossingEnv
 
 from syllabus_like.agents import QLearningAgent
+from syllabus_like.envs import GridCrossingEnv
 from syllabus_like.experiment import Experiment, LearningStats, LearningTask
 
 
 def three_tasks():
     return [
-        LearningTask(ScriptedEnv, {"returns": [float(index)]}, {"max_episodes": 2 + index}, name=f"t{index}",
-                     include_init_eval=False, evaluation_interval=100)
+        LearningTask(
+            ScriptedEnv,
+            {"returns": [float(index)]},
+            {"max_episodes": 2 + index},
+            name=f"t{index}",
+            include_init_eval=False,
+            evaluation_interval=100,
+        )
         for index in range(3)
     ]
 
@@ -33,8 +39,14 @@ def test_tasks_run_in_order_with_one_agent_and_stats_by_name():
 
 def test_output_dir_gets_stats_agents_a_copy_and_run_json(tmp_path):
     tasks = [
-        LearningTask("syllabus_like.envs:GridCrossingEnv", {"level": level}, {"max_episodes": 5}, name=f"level{level}",
-                     evaluation_interval=5, evaluation_count=2)
+        LearningTask(
+            "syllabus_like.envs:GridCrossingEnv",
+            {"level": level},
+            {"max_episodes": 5},
+            name=f"level{level}",
+            evaluation_interval=5,
+            evaluation_count=2,
+        )
         for level in (0, 1)
     ]
     experiment = Experiment(tasks, tmp_path / "out", seed=11)
@@ -42,7 +54,12 @@ def test_output_dir_gets_stats_agents_a_copy_and_run_json(tmp_path):
     experiment.run(agent)
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == [
-        "experiment.yml", "level0.agent.npz", "level0.stats.json", "level1.agent.npz", "level1.stats.json", "run.json"
+        "experiment.yml",
+        "level0.agent.npz",
+        "level0.stats.json",
+        "level1.agent.npz",
+        "level1.stats.json",
+        "run.json",
     ]
     record = json.loads((out / "run.json").read_text())
     assert record["seed"] == 11 and record["status"] == "finished" and record["ended"] is not None
@@ -54,12 +71,17 @@ def test_output_dir_gets_stats_agents_a_copy_and_run_json(tmp_path):
 
 def test_seeded_experiments_repeat_exactly(tmp_path):
     def run_once():
-        tasks = [LearningTask(GridCrossingEnv, {"level": 1}, {"max_episodes": 20}, evaluation_interval=10,
-                              evaluation_count=3)]
+        tasks = [
+            LearningTask(
+                GridCrossingEnv, {"level": 1}, {"max_episodes": 20}, evaluation_interval=10, evaluation_count=3
+            )
+        ]
         return Experiment(tasks, seed=5).run(QLearningAgent(7 * 26, 4, seed=0))["0"]
 
-    assert run_once() .to_dict() | {"episode_wall_times": 0, "episode_cpu_times": 0} == \
-        run_once().to_dict() | {"episode_wall_times": 0, "episode_cpu_times": 0}
+    assert run_once().to_dict() | {"episode_wall_times": 0, "episode_cpu_times": 0} == run_once().to_dict() | {
+        "episode_wall_times": 0,
+        "episode_cpu_times": 0,
+    }
 
 
 class FailingAgent(RecordingAgent):
@@ -150,4 +172,7 @@ def test_progress_reporter_draws_a_bar_or_writes_whole_lines(caplog):
         for number in range(1, 9):
             stats.update(number, 1.0, 2, 0.0, 0.0)
             lines("a", stats)
-    assert [r.getMessage() for r in caplog.records] == ["seed 1 a: 4/40 episodes, 8 steps", "seed 1 a: 8/40 episodes, 16 steps"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "seed 1 a: 4/40 episodes, 8 steps",
+        "seed 1 a: 8/40 episodes, 16 steps",
+    ]

@@ -24,7 +24,7 @@ ACADEMIA_STATS_JSON = {
 
 def filled_stats(returns, lengths):
     stats = LearningStats(evaluation_interval=10)
-    for number, (episode_return, length) in enumerate(zip(returns, lengths), start=1):
+    for number, (episode_return, length) in enumerate(zip(returns, lengths, strict=False), start=1):
         stats.update(number, episode_return, length, 0.5, 0.25)
     return stats
 
@@ -35,9 +35,11 @@ def test_update_appends_and_keeps_five_episode_moving_averages():
     stats = filled_stats(returns, lengths)
     assert stats.episode_rewards.tolist() == returns
     assert stats.step_counts.tolist() == lengths and stats.step_counts.dtype == np.int64
-    expected_avg = [np.mean(returns[max(0, i - 4): i + 1]) for i in range(len(returns))]
+    expected_avg = [np.mean(returns[max(0, i - 4) : i + 1]) for i in range(len(returns))]
     np.testing.assert_allclose(stats.episode_rewards_moving_avg, expected_avg)
-    np.testing.assert_allclose(stats.step_counts_moving_avg, [np.mean(lengths[max(0, i - 4): i + 1]) for i in range(7)])
+    np.testing.assert_allclose(
+        stats.step_counts_moving_avg, [np.mean(lengths[max(0, i - 4) : i + 1]) for i in range(7)]
+    )
     assert stats.episodes == 7 and stats.total_steps == 280
     assert stats.total_wall_time == pytest.approx(3.5) and stats.total_cpu_time == pytest.approx(1.75)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from experiment_helpers import RecordingAgent, ScriptedEnv, scripted_env_factory
-from syllabus_like.envs import GridCrossingEnv
-from syllabus_like.wrappers import CurriculumWrapper
 
 from syllabus_like import SequentialCurriculum, parse_condition
 from syllabus_like.agents import QLearningAgent
+from syllabus_like.envs import GridCrossingEnv
 from syllabus_like.experiment import STOP_METRICS, Agent, LearningStats, LearningTask
+from syllabus_like.wrappers import CurriculumWrapper
 
 
 def make_task(stop, returns=(1.0,), length=2, **kwargs):
@@ -27,15 +27,22 @@ def test_env_type_as_class_callable_gym_id_and_dotted_paths():
     assert LearningTask(scripted_env_factory, {"length": 4}, {"max_episodes": 1}).env.length == 4
     cartpole = LearningTask("CartPole-v1", {}, {"max_episodes": 1})
     assert cartpole.env.spec.id == "CartPole-v1"
-    for text in ("syllabus_like.envs:GridCrossingEnv", "syllabus_like.envs.GridCrossingEnv",
-                 "syllabus_like.envs.gridworld.GridCrossingEnv", "syllabus_like/GridCrossing-v0"):
+    for text in (
+        "syllabus_like.envs:GridCrossingEnv",
+        "syllabus_like.envs.GridCrossingEnv",
+        "syllabus_like.envs.gridworld.GridCrossingEnv",
+        "syllabus_like/GridCrossing-v0",
+    ):
         task = LearningTask(text, {"level": 1}, {"max_episodes": 1})
         assert task.env.unwrapped.level == 1, text
 
 
 def test_env_type_that_resolves_to_nothing_names_what_was_tried():
-    with pytest.raises(ValueError, match=r"'no_such_pkg.Env' names nothing importable; tried no_such_pkg:Env.*"
-                                         r"not a registered Gymnasium id"):
+    with pytest.raises(
+        ValueError,
+        match=r"'no_such_pkg.Env' names nothing importable; tried no_such_pkg:Env.*"
+        r"not a registered Gymnasium id",
+    ):
         LearningTask("no_such_pkg.Env", {}, {"max_episodes": 1})
     with pytest.raises(ValueError, match="env_type must be a Gymnasium env class"):
         LearningTask(42, {}, {"max_episodes": 1})
@@ -51,10 +58,15 @@ def test_no_stop_condition_is_refused(conditions):
 
 
 def test_unknown_stop_key_and_metric_list_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown stop condition 'max_epsiodes'; valid ones are: max_episodes, "
-                                         r"max_steps, min_avg_reward"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown stop condition 'max_epsiodes'; valid ones are: max_episodes, "
+        r"max_steps, min_avg_reward",
+    ):
         LearningTask(ScriptedEnv, {}, {"max_epsiodes": 3})
-    with pytest.raises(ValueError, match=r"unknown metric 'episode'; valid metrics are: avg_length, avg_return, cpu_time, episodes"):
+    with pytest.raises(
+        ValueError, match=r"unknown metric 'episode'; valid metrics are: avg_length, avg_return, cpu_time, episodes"
+    ):
         LearningTask(ScriptedEnv, {}, "episode>=3")
     with pytest.raises(ValueError, match="reads unknown metrics"):
         LearningTask(ScriptedEnv, {}, parse_condition("nope>1"))
@@ -91,7 +103,7 @@ def test_max_reward_std_dev_reads_the_last_ten_returns_from_the_tenth_episode():
     returns = [0.0, 4.0] * 5 + [1.0] * 40
     stats = make_task({"max_reward_std_dev": 0.5, "max_episodes": 50}, returns=returns).run(RecordingAgent())
     # Window std <= 0.5 first when at most one "4" and ... check against numpy directly.
-    expected = next(n for n in range(10, 51) if np.std(returns[n - 10:n]) <= 0.5)
+    expected = next(n for n in range(10, 51) if np.std(returns[n - 10 : n]) <= 0.5)
     assert stats.episodes == expected
 
 
@@ -144,8 +156,18 @@ def test_every_condition_metric_at_its_boundary(condition, returns, expected_epi
 
 def test_metric_table_is_complete():
     assert set(STOP_METRICS) == {
-        "episodes", "steps", "avg_return", "return_std", "last_return", "avg_length", "evaluation_score",
-        "evaluations", "wall_time", "cpu_time", "stage", "stage_switches",
+        "episodes",
+        "steps",
+        "avg_return",
+        "return_std",
+        "last_return",
+        "avg_length",
+        "evaluation_score",
+        "evaluations",
+        "wall_time",
+        "cpu_time",
+        "stage",
+        "stage_switches",
     }
 
 
@@ -171,8 +193,9 @@ def test_stop_predicates_registry_is_extensible():
 
 def test_evaluation_schedule_greedy_flag_and_isolation_from_training_stats():
     agent = RecordingAgent()
-    task = make_task({"max_episodes": 6}, include_init_eval=True, evaluation_interval=3, evaluation_count=4,
-                     greedy_evaluation=False)
+    task = make_task(
+        {"max_episodes": 6}, include_init_eval=True, evaluation_interval=3, evaluation_count=4, greedy_evaluation=False
+    )
     stats = task.run(agent)
     assert stats.evaluation_episodes.tolist() == [0, 3, 6]
     assert stats.evaluation_steps.tolist() == [0, 6, 12]
@@ -187,8 +210,9 @@ def test_evaluation_schedule_greedy_flag_and_isolation_from_training_stats():
 
 def test_evaluation_never_reaches_the_curriculum():
     curriculum = SequentialCurriculum([0, 1], ["episodes>=3"], ScriptedEnv().task_space, seed=0)
-    task = make_task({"max_episodes": 8}, curriculum=curriculum, include_init_eval=True, evaluation_interval=2,
-                     evaluation_count=5)
+    task = make_task(
+        {"max_episodes": 8}, curriculum=curriculum, include_init_eval=True, evaluation_interval=2, evaluation_count=5
+    )
     assert isinstance(task.env, CurriculumWrapper)
     stats = task.run(RecordingAgent())
     assert curriculum.stage_metrics()["total_episodes"] == 8  # 5 evaluations x 5 episodes never reported
@@ -223,8 +247,12 @@ def test_action_masks_from_infos_reach_the_agent():
 
 def test_exploration_reset_and_saving_on_completion(tmp_path):
     agent = RecordingAgent()
-    task = make_task({"max_episodes": 3}, exploration_reset_value=0.05,
-                     stats_save_path=str(tmp_path / "stats"), agent_save_path=str(tmp_path / "agent"))
+    task = make_task(
+        {"max_episodes": 3},
+        exploration_reset_value=0.05,
+        stats_save_path=str(tmp_path / "stats"),
+        agent_save_path=str(tmp_path / "agent"),
+    )
     task.run(agent)
     assert agent.exploration == 0.05
     assert LearningStats.load(tmp_path / "stats").episode_rewards.tolist() == [1.0] * 3
@@ -246,8 +274,12 @@ class InterruptingAgent(RecordingAgent):
 @pytest.mark.parametrize("error", [KeyboardInterrupt(), RuntimeError("boom")])
 def test_interruption_saves_then_reraises(tmp_path, error):
     agent = InterruptingAgent(after_updates=7, error=error)
-    task = make_task({"max_episodes": 100}, exploration_reset_value=0.0,
-                     stats_save_path=str(tmp_path / "s.json"), agent_save_path=str(tmp_path / "agent"))
+    task = make_task(
+        {"max_episodes": 100},
+        exploration_reset_value=0.0,
+        stats_save_path=str(tmp_path / "s.json"),
+        agent_save_path=str(tmp_path / "agent"),
+    )
     with pytest.raises(type(error)):
         task.run(agent)
     assert LearningStats.load(tmp_path / "s.json").episodes == 3  # episodes 1-3 done, the 4th interrupted
@@ -288,8 +320,9 @@ def test_an_outside_training_loop_fills_the_stats_through_the_training_env():
 
 
 def test_q_learning_agent_implements_the_protocol_and_learns_level_zero(tmp_path):
-    task = LearningTask(GridCrossingEnv, {"level": 0}, "episodes>=200", evaluation_interval=50,
-                        evaluation_count=20, seed=0)
+    task = LearningTask(
+        GridCrossingEnv, {"level": 0}, "episodes>=200", evaluation_interval=50, evaluation_count=20, seed=0
+    )
     agent = QLearningAgent.from_spaces(task.env.observation_space, task.env.action_space, seed=0)
     assert isinstance(agent, Agent)
     stats = task.run(agent)

@@ -6,9 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from syllabus_like.envs import GridCrossingEnv
 
 from syllabus_like.agents import QLearningAgent
+from syllabus_like.envs import GridCrossingEnv
 from syllabus_like.experiment import Experiment, LearningStats, LearningTask
 
 #: academia's LearningTask example file, with its env replaced by ours.
@@ -85,9 +85,17 @@ def test_academia_curriculum_file_with_a_path_include_loads_and_runs(tmp_path, m
 
 def test_task_round_trip_keeps_every_setting(tmp_path):
     task = LearningTask(
-        "syllabus_like.envs:GridCrossingEnv", {"level": 1}, "episodes>=10 | avg_return>=0.8",
-        evaluation_interval=5, evaluation_count=3, include_init_eval=False, greedy_evaluation=False,
-        exploration_reset_value=0.1, name="warmup", agent_save_path="a", stats_save_path="s",
+        "syllabus_like.envs:GridCrossingEnv",
+        {"level": 1},
+        "episodes>=10 | avg_return>=0.8",
+        evaluation_interval=5,
+        evaluation_count=3,
+        include_init_eval=False,
+        greedy_evaluation=False,
+        exploration_reset_value=0.1,
+        name="warmup",
+        agent_save_path="a",
+        stats_save_path="s",
         curriculum={"type": "SequentialCurriculum", "curriculum_list": [0, 1], "stopping_conditions": ["episodes>=5"]},
         seed=3,
     )
@@ -168,8 +176,12 @@ def test_experiment_variables_defaults_includes_and_round_trip(tmp_path):
 
 def test_experiment_errors_name_the_fault(tmp_path):
     with pytest.raises(ValueError, match=r"unknown variable \$episodes; variables given: level"):
-        Experiment.from_dict({"variables": {"level": 1}, "tasks": {"a": {"env_type": "CartPole-v1",
-                                                                      "stop_conditions": {"max_episodes": "$episodes"}}}})
+        Experiment.from_dict(
+            {
+                "variables": {"level": 1},
+                "tasks": {"a": {"env_type": "CartPole-v1", "stop_conditions": {"max_episodes": "$episodes"}}},
+            }
+        )
     with pytest.raises(ValueError, match=r"'order' names task 'c', which is not in 'tasks' \(a\)"):
         Experiment.from_dict({"order": ["c"], "tasks": {"a": {"env_type": "CartPole-v1"}}})
     with pytest.raises(ValueError, match=r"unknown experiment setting\(s\) \['task'\]"):

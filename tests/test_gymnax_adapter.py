@@ -193,9 +193,7 @@ def test_rollout_with_a_curriculum_over_params_matches_cartpole_jax():
     length = np.array([0.25, 0.5, 1.0, 1.5, 0.5, 0.75])
     limits = np.array([6, 9, 12, 15, 18, 500])
     adapter = GymnaxEnvironment(GymnaxCartPole(), derived=cartpole_derived_params)
-    adapter_tasks = gymnax_task_table(
-        adapter, {"gravity": gravity, "length": length, "max_steps_in_episode": limits}
-    )
+    adapter_tasks = gymnax_task_table(adapter, {"gravity": gravity, "length": length, "max_steps_in_episode": limits})
     ours = CartPoleJax()
     our_tasks = TaskTable(ours, lambda e: (e.gravity, e.length, e.max_steps), (gravity, length, limits))
     curriculum = DomainRandomization(len(gravity))

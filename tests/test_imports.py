@@ -24,9 +24,18 @@ def test_public_names_exist():
     import syllabus_like
 
     for name in (
-        "DiscreteTaskSpace", "BoxTaskSpace", "MultiDiscreteTaskSpace", "TupleTaskSpace", "DictTaskSpace",
-        "TaskSpaceError", "parse_condition", "ConditionSyntaxError", "Curriculum", "Constant",
-        "DomainRandomization", "SequentialCurriculum",
+        "DiscreteTaskSpace",
+        "BoxTaskSpace",
+        "MultiDiscreteTaskSpace",
+        "TupleTaskSpace",
+        "DictTaskSpace",
+        "TaskSpaceError",
+        "parse_condition",
+        "ConditionSyntaxError",
+        "Curriculum",
+        "Constant",
+        "DomainRandomization",
+        "SequentialCurriculum",
     ):
         assert hasattr(syllabus_like, name), name
 
@@ -37,11 +46,33 @@ def test_jax_public_names_exist():
     for name in jax_side.__all__:  # a misspelt or removed export fails here
         assert hasattr(jax_side, name), name
     for name in (  # the names, which must stay exported
-        "compile_condition", "EpisodeBatch", "Constant", "DomainRandomization", "SequentialCurriculum",
-        "PrioritizedLevelReplay", "LearningProgress", "rollout", "AbstractAlgorithm", "AbstractAlgorithmState",
-        "AbstractStepState", "PPO", "AbstractCallback", "AbstractStatelessCallback", "AbstractStepCallback",
-        "AbstractIterationCallback", "AbstractTrainingCallback", "CallbackList", "ResetContext", "StepContext",
-        "IterationContext", "TrainingContext", "ScheduledCurriculum", "AbstractAdaptiveCurriculum",
-        "LevelCurriculum", "linear_schedule", "step_schedule", "cosine_schedule",
+        "compile_condition",
+        "EpisodeBatch",
+        "Constant",
+        "DomainRandomization",
+        "SequentialCurriculum",
+        "PrioritizedLevelReplay",
+        "LearningProgress",
+        "rollout",
+        "AbstractAlgorithm",
+        "AbstractAlgorithmState",
+        "AbstractStepState",
+        "PPO",
+        "AbstractCallback",
+        "AbstractStatelessCallback",
+        "AbstractStepCallback",
+        "AbstractIterationCallback",
+        "AbstractTrainingCallback",
+        "CallbackList",
+        "ResetContext",
+        "StepContext",
+        "IterationContext",
+        "TrainingContext",
+        "ScheduledCurriculum",
+        "AbstractAdaptiveCurriculum",
+        "LevelCurriculum",
+        "linear_schedule",
+        "step_schedule",
+        "cosine_schedule",
     ):
         assert name in jax_side.__all__, name

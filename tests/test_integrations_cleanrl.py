@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from syllabus_like import Curriculum, DiscreteTaskSpace, DomainRandomization
+from syllabus_like import DiscreteTaskSpace, DomainRandomization
 from syllabus_like.envs import GRID_CROSSING_ID, CartPoleTaskWrapper, GridCrossingEnv, cartpole_task_space
 from syllabus_like.integrations.cleanrl import (
     TaskTracker,
@@ -83,7 +83,10 @@ def test_task_tracker_rebuilds_dict_tasks() -> None:
     tracker = TaskTracker(2)
     _, infos = envs.reset(seed=0)
     tasks = tracker.update(infos)
-    assert tasks.dtype == object and [task == env_task for task, env_task in zip(tasks, current_tasks(envs))] == [True] * 2
+    assert (
+        tasks.dtype == object
+        and [task == env_task for task, env_task in zip(tasks, current_tasks(envs), strict=False)] == [True] * 2
+    )
     assert set(tasks[0]) == {"gravity", "length"} and isinstance(tasks[0]["gravity"], float)
     envs.close()
 
@@ -113,14 +116,19 @@ def test_step_batch_feeds_update_on_step_batch_with_each_sub_env_data() -> None:
     curriculum.update_on_step_batch(batch)
     assert [step[0] for step in curriculum.steps] == tasks.tolist()
     assert [step[1] for step in curriculum.steps] == observations.tolist()
-    assert all(step[5]["level"] == task for step, task in zip(curriculum.steps, tasks))  # each env's own info
+    assert all(
+        step[5]["level"] == task for step, task in zip(curriculum.steps, tasks, strict=False)
+    )  # each env's own info
     with pytest.raises(ValueError, match="step_batch got 2 tasks but 3 rewards"):
         step_batch(tasks, observations, np.zeros(3), terminations, truncations, infos)
     envs.close()
 
 
 def test_finished_episodes_reads_record_episode_statistics() -> None:
-    infos = {"episode": {"r": np.array([0.0, 1.0, 0.0]), "l": np.array([0, 12, 0])}, "_episode": np.array([False, True, False])}
+    infos = {
+        "episode": {"r": np.array([0.0, 1.0, 0.0]), "l": np.array([0, 12, 0])},
+        "_episode": np.array([False, True, False]),
+    }
     assert finished_episodes(infos) == [(1, 1.0, 12)]
     assert finished_episodes({}) == []
 

@@ -12,7 +12,6 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
-
 import ray
 import torch
 

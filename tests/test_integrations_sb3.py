@@ -107,7 +107,9 @@ def test_callback_finds_the_curriculum_through_vec_env_wrappers_and_can_stop_lea
 
 def test_callback_without_a_curriculum_env_says_what_to_do() -> None:
     envs = DummyVecEnv([lambda: GridCrossingEnv()])
-    with pytest.raises(ValueError, match="found no curriculum.*make_curriculum_vec_env.*CurriculumCallback\\(curriculum\\)"):
+    with pytest.raises(
+        ValueError, match="found no curriculum.*make_curriculum_vec_env.*CurriculumCallback\\(curriculum\\)"
+    ):
         tiny_ppo(envs).learn(32, callback=CurriculumCallback())
 
 
@@ -232,7 +234,9 @@ def test_sb3_make_vec_env_with_the_library_env_id_in_subprocesses() -> None:
 
 
 def test_render_mode_reaches_the_env_through_env_kwargs() -> None:
-    envs = make_curriculum_vec_env(GRID_CROSSING_ID, DomainRandomization(SPACE), 2, env_kwargs={"render_mode": "rgb_array"})
+    envs = make_curriculum_vec_env(
+        GRID_CROSSING_ID, DomainRandomization(SPACE), 2, env_kwargs={"render_mode": "rgb_array"}
+    )
     envs.reset()
     images = envs.get_images()
     assert [image.shape for image in images] == [images[0].shape] * 2 and images[0].shape[2] == 3

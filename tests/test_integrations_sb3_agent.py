@@ -50,8 +50,14 @@ def test_ppo_learns_until_the_stop_condition_with_complete_statistics():
     stats = task.run(agent)
     assert stats.episodes == 12  # max_episodes: 12 is exact, as in the tabular runner
     assert agent.model.num_timesteps == stats.total_steps == int(stats.step_counts.sum())
-    for field in ("episode_rewards", "step_counts", "episode_rewards_moving_avg", "step_counts_moving_avg",
-                  "episode_wall_times", "episode_cpu_times"):
+    for field in (
+        "episode_rewards",
+        "step_counts",
+        "episode_rewards_moving_avg",
+        "step_counts_moving_avg",
+        "episode_wall_times",
+        "episode_cpu_times",
+    ):
         assert len(getattr(stats, field)) == 12, field
     assert np.all(stats.episode_wall_times > 0)
     np.testing.assert_allclose(stats.episode_rewards_moving_avg[-1], stats.episode_rewards[-5:].mean())
@@ -92,8 +98,11 @@ def test_the_tasks_curriculum_sees_training_episodes_only_and_curriculum_callbac
 
 def test_an_experiment_counts_timesteps_on_and_saves_and_resumes_the_model(tmp_path):
     def experiment():
-        return Experiment([grid_task(0, {"max_episodes": 4}, name="easy"),
-                           grid_task(1, {"max_episodes": 3}, name="harder")], tmp_path / "run", seed=1)
+        return Experiment(
+            [grid_task(0, {"max_episodes": 4}, name="easy"), grid_task(1, {"max_episodes": 3}, name="harder")],
+            tmp_path / "run",
+            seed=1,
+        )
 
     first = experiment()
     agent = ppo_agent(first.tasks[0])
@@ -107,7 +116,8 @@ def test_an_experiment_counts_timesteps_on_and_saves_and_resumes_the_model(tmp_p
     assert resumed_agent.model.num_timesteps == agent.model.num_timesteps
     observations = np.arange(0, 182, 7)
     assert [resumed_agent.get_action(o, greedy=True) for o in observations] == [
-        agent.get_action(o, greedy=True) for o in observations]
+        agent.get_action(o, greedy=True) for o in observations
+    ]
 
 
 def test_save_returns_the_zip_written_and_load_restores_in_place(tmp_path):
@@ -135,8 +145,15 @@ def test_the_same_seeds_repeat_a_run_exactly():
 
 def test_dqn_trains_and_exploration_reset_value_fixes_its_exploration_rate():
     task = grid_task(stop={"max_steps": 150}, exploration_reset_value=0.05, include_init_eval=False)
-    agent = SB3Agent.from_spaces(task.env.observation_space, task.env.action_space, algorithm="DQN",
-                                 learning_starts=50, learn_timesteps=1000, device="cpu", seed=0)
+    agent = SB3Agent.from_spaces(
+        task.env.observation_space,
+        task.env.action_space,
+        algorithm="DQN",
+        learning_starts=50,
+        learn_timesteps=1000,
+        device="cpu",
+        seed=0,
+    )
     assert isinstance(agent.model, DQN)
     task.run(agent)
     assert agent.model.exploration_rate == 0.05
@@ -146,11 +163,17 @@ def test_dqn_trains_and_exploration_reset_value_fixes_its_exploration_rate():
 
 def test_an_experiment_yaml_agent_block_builds_an_sb3_agent_seeded_by_the_run():
     data = {
-        "agent": {"type": "syllabus_like.integrations.sb3:SB3Agent",
-                  "args": {"algorithm": "A2C", "policy": "MlpPolicy", "n_steps": 8, "device": "cpu",
-                           "learn_timesteps": 5000}},
-        "tasks": {"level0": {"env_type": "syllabus_like.envs:GridCrossingEnv", "stop_conditions": "episodes>=2",
-                             "include_init_eval": False}},
+        "agent": {
+            "type": "syllabus_like.integrations.sb3:SB3Agent",
+            "args": {"algorithm": "A2C", "policy": "MlpPolicy", "n_steps": 8, "device": "cpu", "learn_timesteps": 5000},
+        },
+        "tasks": {
+            "level0": {
+                "env_type": "syllabus_like.envs:GridCrossingEnv",
+                "stop_conditions": "episodes>=2",
+                "include_init_eval": False,
+            }
+        },
     }
     experiment = Experiment.from_dict(data)
     agent = build_agent(experiment.agent_config, experiment.tasks[0].env, seed=7)
@@ -211,8 +234,23 @@ def test_the_example_yaml_runs_through_the_cli_with_an_sb3_agent(tmp_path, capsy
 
     path = Path(__file__).resolve().parents[1] / "examples" / "experiments" / "sb3_gridworld.yml"
     output = tmp_path / "runs"
-    code = main(["run", str(path), "--seeds", "3", "--output", str(output), "-q",
-                 "--var", "episodes=6", "--var", "eval_every=3", "--var", "eval_episodes=2"])
+    code = main(
+        [
+            "run",
+            str(path),
+            "--seeds",
+            "3",
+            "--output",
+            str(output),
+            "-q",
+            "--var",
+            "episodes=6",
+            "--var",
+            "eval_every=3",
+            "--var",
+            "eval_episodes=2",
+        ]
+    )
     assert code == 0, capsys.readouterr()
     run = output / "seed_3"
     assert {"curriculum.agent.zip", "level3.agent.zip", "run.json"} <= {p.name for p in run.iterdir()}
@@ -237,8 +275,9 @@ def test_an_envs_action_mask_reaches_models_that_take_masks_and_others_ignore_it
     from experiment_helpers import ScriptedEnv
 
     def task() -> LearningTask:
-        return LearningTask(ScriptedEnv, {"action_mask": True}, {"max_episodes": 2}, evaluation_interval=2,
-                            evaluation_count=1)
+        return LearningTask(
+            ScriptedEnv, {"action_mask": True}, {"max_episodes": 2}, evaluation_interval=2, evaluation_count=1
+        )
 
     MaskRecordingPPO.masks = []
     masked = task()
@@ -255,8 +294,12 @@ def test_an_interrupted_task_saves_the_model_then_re_raises(tmp_path):
                 raise KeyboardInterrupt
             return True
 
-    task = grid_task(stop={"max_episodes": 1000}, include_init_eval=False, agent_save_path=str(tmp_path / "agent"),
-                     stats_save_path=str(tmp_path / "agent"))
+    task = grid_task(
+        stop={"max_episodes": 1000},
+        include_init_eval=False,
+        agent_save_path=str(tmp_path / "agent"),
+        stats_save_path=str(tmp_path / "agent"),
+    )
     agent = ppo_agent(task, callback=InterruptAfter())
     with pytest.raises(KeyboardInterrupt):
         task.run(agent)

@@ -18,10 +18,9 @@ import pytest
 from jaxtyping import Array
 
 from syllabus_like.jax.training.algorithm import AbstractAlgorithm
-from syllabus_like.jax.training.state import AbstractAlgorithmState, AbstractStepState
 from syllabus_like.jax.training.policy import AbstractActorCritic, MLPActorCritic
 from syllabus_like.jax.training.ppo import PPO, PPOState, _Minibatch, _Trajectory
-
+from syllabus_like.jax.training.state import AbstractAlgorithmState, AbstractStepState
 
 # --------------------------------------------------------------------------- a tiny environment
 STEP_TRACES: list[int] = []
@@ -89,7 +88,9 @@ def greedy_success(policy: MLPActorCritic, env: Chain) -> bool:
 def leaves_equal(a, b) -> bool:
     la = jax.tree_util.tree_leaves(eqx.filter(a, eqx.is_array))
     lb = jax.tree_util.tree_leaves(eqx.filter(b, eqx.is_array))
-    return len(la) == len(lb) and all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb))
+    return len(la) == len(lb) and all(
+        np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb, strict=False)
+    )
 
 
 # --------------------------------------------------------------------------- learning and the loop
@@ -174,7 +175,12 @@ def test_ppo_reaches_the_maximum_return_on_cartpole() -> None:
                 state, observation, reward, terminated, truncated, _ = env.step(
                     key, state, jnp.argmax(policy.logits(observation))
                 )
-                return (state, observation, total + jnp.where(alive, reward, 0.0), alive & ~(terminated | truncated)), None
+                return (
+                    state,
+                    observation,
+                    total + jnp.where(alive, reward, 0.0),
+                    alive & ~(terminated | truncated),
+                ), None
 
             (_, _, total, _), _ = jax.lax.scan(step, (state, observation, 0.0, True), None, length=500)
             return total

@@ -229,8 +229,13 @@ def test_callback_variants_fill_in_the_hooks_they_do_not_use() -> None:
     key = jax.random.key(0)
     reset = ResetContext(env=None, policy=None, locals={})
     step = StepContext(
-        state=jnp.asarray(5), env=None, policy=None, done=jnp.asarray(True), reward=jnp.asarray(1.0),
-        locals={}, iteration_count=jnp.asarray(0),
+        state=jnp.asarray(5),
+        env=None,
+        policy=None,
+        done=jnp.asarray(True),
+        reward=jnp.asarray(1.0),
+        locals={},
+        iteration_count=jnp.asarray(0),
     )
     # Empty states are lerax's EmptyCallbackState / EmptyCallbackStepState (pytrees without leaves).
     assert Stateless().reset(reset, key=key) == EmptyCallbackState()

@@ -79,9 +79,7 @@ def test_compiled_matches_python_condition(root, float_values, int_values, absen
     got = np.asarray(compiled(metrics, present={"b": jnp.asarray(present_b)}))
     for i in range(4):
         values = {
-            name: float(concrete[name][i])
-            for name in METRICS
-            if name not in absent and (name != "b" or present_b[i])
+            name: float(concrete[name][i]) for name in METRICS if name not in absent and (name != "b" or present_b[i])
         }
         assert bool(np.broadcast_to(got, (4,))[i]) == _python(condition, values), (str(condition), values)
 
@@ -106,11 +104,13 @@ def test_could_hold_is_true_wherever_the_condition_holds(root, float_points, int
     points = [(a_low, a_high, c_low), (a_high, a_low, c_high)]
     for i in range(0, 6, 3):
         a, b, c = (fractions[i + k] for k in range(3))
-        points.append((
-            np.float32(a_low + a * (a_high - a_low)) if np.isfinite(a_high - a_low) else a_low,
-            np.float32(a_low + b * (a_high - a_low)) if np.isfinite(a_high - a_low) else a_high,
-            int(c_low + c * (c_high - c_low)),
-        ))
+        points.append(
+            (
+                np.float32(a_low + a * (a_high - a_low)) if np.isfinite(a_high - a_low) else a_low,
+                np.float32(a_low + b * (a_high - a_low)) if np.isfinite(a_high - a_low) else a_high,
+                int(c_low + c * (c_high - c_low)),
+            )
+        )
     for a, b, c in points:
         for a_present in (True, False) if absent_a else (True,):
             values = {"b": jnp.float32(b), "c": jnp.int32(c)} | ({"a": jnp.float32(a)} if a_present else {})
@@ -179,7 +179,7 @@ def test_broadcasts_over_metric_arrays_and_works_under_jit_and_vmap():
     def run(condition: CompiledCondition, episodes, returns):
         return condition({"episodes": episodes, "episode_return": returns})
 
-    expected = [e >= 3 or r > 0.5 for e, r in zip(range(6), np.asarray(returns))]
+    expected = [e >= 3 or r > 0.5 for e, r in zip(range(6), np.asarray(returns), strict=False)]
     assert np.array_equal(run(compiled, episodes, returns), expected)
     per_item = jax.vmap(lambda e, r: compiled({"episodes": e, "episode_return": r}))(episodes, returns)
     assert np.array_equal(per_item, expected)

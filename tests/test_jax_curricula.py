@@ -31,7 +31,6 @@ from syllabus_like.jax import (
 )
 from syllabus_like.jax._numerics import prefix_sum
 
-
 # Jitted entry points shared by the tests (compiling whole methods is faster than running them op by op).
 UPDATE = eqx.filter_jit(lambda curriculum, state, batch: curriculum.update(state, batch))
 SAMPLE = eqx.filter_jit(lambda curriculum, state, key, n: curriculum.sample(state, key, n))
@@ -45,7 +44,17 @@ def _frequencies(task_ids, num_tasks: int) -> np.ndarray:
 # -------------------------------------------------------------------- sampling
 @pytest.mark.parametrize(
     ("shape", "axis"),
-    [((0,), 0), ((1,), 0), ((16,), 0), ((17,), 0), ((257,), 0), ((5000,), 0), ((3, 300), 1), ((300, 3), 0), ((2, 33, 4), 1)],
+    [
+        ((0,), 0),
+        ((1,), 0),
+        ((16,), 0),
+        ((17,), 0),
+        ((257,), 0),
+        ((5000,), 0),
+        ((3, 300), 1),
+        ((300, 3), 0),
+        ((2, 33, 4), 1),
+    ],
 )
 def test_prefix_sum_equals_cumsum_exactly_for_integers(shape, axis):
     rng = np.random.default_rng(sum(shape))
@@ -136,7 +145,7 @@ class ReferencePLR:
 
     def update(self, tasks, scores, done):
         per_task: dict[int, list[float]] = {}
-        for task, score, finished in zip(tasks, scores, done):
+        for task, score, finished in zip(tasks, scores, done, strict=False):
             if finished:
                 per_task.setdefault(int(task), []).append(float(np.float32(score)))
         self.count += int(np.sum(done))
@@ -161,7 +170,7 @@ class ReferencePLR:
         outside = [t for t in range(self.num_tasks) if t not in {e[0] for e in self.buffer}]
         p = 0.0 if k == 0 else (1.0 if not outside else self.p)
         result = np.zeros(self.num_tasks)
-        for entry, weight in zip(self.buffer, replay):
+        for entry, weight in zip(self.buffer, replay, strict=False):
             result[entry[0]] += p * weight
         for task in outside:
             result[task] += (1 - p) / len(outside)
@@ -183,7 +192,9 @@ def test_plr_buffer_and_distribution_match_the_reference(top_k):
         tasks = rng.integers(0, num_tasks, (3, 4))
         scores = np.round(rng.random((3, 4)), 1).astype(np.float32)  # rounding makes ties happen
         done = rng.random((3, 4)) < 0.6
-        state = update(curriculum, state, EpisodeBatch(tasks, np.zeros((3, 4)), np.ones((3, 4)), done=done, score=scores))
+        state = update(
+            curriculum, state, EpisodeBatch(tasks, np.zeros((3, 4)), np.ones((3, 4)), done=done, score=scores)
+        )
         reference.update(tasks.reshape(-1), scores.reshape(-1), done.reshape(-1))
         filled = len(reference.buffer)
         assert np.asarray(state.levels[:filled]).tolist() == [e[0] for e in reference.buffer]
@@ -233,7 +244,8 @@ def test_plr_tunables_do_not_recompile_and_change_the_distribution():
     curriculum = PrioritizedLevelReplay(6, 6, replay_prob=0.5, temperature=1.0)
     state = UPDATE(
         curriculum,
-        curriculum.init(jax.random.key(0)), EpisodeBatch([0, 1, 2], [0, 0, 0], [1, 1, 1], score=[3.0, 2.0, 1.0])
+        curriculum.init(jax.random.key(0)),
+        EpisodeBatch([0, 1, 2], [0, 0, 0], [1, 1, 1], score=[3.0, 2.0, 1.0]),
     )
     base = probabilities(curriculum, state)
     sharper = probabilities(eqx.tree_at(lambda c: c.temperature, curriculum, jnp.float32(0.1)), state)
@@ -376,7 +388,7 @@ def test_every_curriculum_runs_under_jit_vmap_and_scan(name):
         jax.random.split(jax.random.key(0), 3)
     )
     assert tasks.shape == (3, 5, 4) and tasks.dtype == jnp.int32
-    assert ((0 <= np.asarray(tasks)) & (np.asarray(tasks) < 8)).all()
+    assert ((np.asarray(tasks) >= 0) & (np.asarray(tasks) < 8)).all()
     probabilities = jax.vmap(curriculum.probabilities, axis_size=3)(states)
     assert probabilities.shape == (3, 8)
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
@@ -402,11 +414,11 @@ def test_saved_state_and_key_continue_identically(name, tmp_path):
         state_to_bytes((state, jax.random.PRNGKey(3))), like=(template[0], jax.random.PRNGKey(0))
     )
     assert np.array_equal(raw_key, jax.random.PRNGKey(3))
-    for a, b in zip(jax.tree.leaves(original), jax.tree.leaves(continued)):
+    for a, b in zip(jax.tree.leaves(original), jax.tree.leaves(continued), strict=False):
         assert np.array_equal(a, b)
     if name != "constant":  # the check can fail: the key must matter
         assert not np.array_equal(original[1], elsewhere[1])
-    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(raw_state)):
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(raw_state), strict=False):
         assert np.array_equal(a, b)
 
 
@@ -454,7 +466,7 @@ def test_draws_ahead_only_where_sampling_leaves_the_state_alone(name):
     mask = jnp.array([True, False, True, False, False])
     after, drawn = curriculum.sample(state, key, 5, mask=mask)
     _, drawn_unmasked = curriculum.sample(state, key, 5)
-    unchanged = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(after)))
+    unchanged = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(after), strict=False))
     if curriculum.draws_ahead:
         assert unchanged and np.array_equal(drawn, drawn_unmasked)
     assert curriculum.draws_ahead == (name in ("PrioritizedLevelReplay", "LearningProgress"))

@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 from jaxtyping import Array
 
+from syllabus_like.jax.curricula.prioritized_level_replay import PrioritizedLevelReplay
+from syllabus_like.jax.curricula.sequential import SequentialCurriculum
+from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
 from syllabus_like.jax.training.callback import AbstractIterationCallback
 from syllabus_like.jax.training.curriculum_env import CurriculumCallback, CurriculumEnv
 from syllabus_like.jax.training.field_curricula import AdaptiveState, LevelCurriculum, ScheduledCurriculum
-from syllabus_like.jax.training.schedules import cosine_schedule, linear_schedule, step_schedule
-from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
 from syllabus_like.jax.training.policy import MLPActorCritic
 from syllabus_like.jax.training.ppo import PPO
-from syllabus_like.jax.curricula.prioritized_level_replay import PrioritizedLevelReplay
-from syllabus_like.jax.curricula.sequential import SequentialCurriculum
+from syllabus_like.jax.training.schedules import cosine_schedule, linear_schedule, step_schedule
 
 NUM_ENVS, NUM_STEPS = 3, 8
 BATCH = NUM_ENVS * NUM_STEPS
@@ -219,7 +219,9 @@ def test_tuning_threshold_and_smoothing_does_not_recompile(ppo: PPO, policy: MLP
     fast = ppo.train(Tunable(), policy, 6 * BATCH, key=jax.random.key(3), callback=curriculum)
     traces = len(TRACES)
     retuned = eqx.tree_at(
-        lambda c: (c.threshold, c.smoothing), curriculum, (jnp.asarray(3.9, jnp.float32), jnp.asarray(0.02, jnp.float32))
+        lambda c: (c.threshold, c.smoothing),
+        curriculum,
+        (jnp.asarray(3.9, jnp.float32), jnp.asarray(0.02, jnp.float32)),
     )
     slow = ppo.train(Tunable(), policy, 6 * BATCH, key=jax.random.key(3), callback=retuned)
     assert len(TRACES) == traces  # the compiled run was reused
@@ -272,7 +274,7 @@ def test_a_sequential_curriculum_draws_each_reset_and_learns_from_finished_episo
     callbacks = [CurriculumCallback(), EpisodeLog()]
     key = jax.random.key(4)
     state = ppo.train(env, policy, BATCH, key=key, callback=callbacks)
-    stages, totals = [int(state.step_state.curriculum_state.stage)], []
+    stages = [int(state.step_state.curriculum_state.stage)]
     for i in range(2, 9):
         state = ppo.resume(state, i * BATCH, key=key, callback=callbacks)
         stages.append(int(state.step_state.curriculum_state.stage))

@@ -70,7 +70,9 @@ def test_the_jax_modules_import_each_other_without_a_cycle() -> None:
 
 def test_the_jax_half_is_split_into_curricula_and_training() -> None:
     jax_folder = ROOT / "syllabus_like" / "jax"
-    assert {"base.py", "prioritized_level_replay.py", "sequential.py"} <= {p.name for p in (jax_folder / "curricula").glob("*.py")}
+    assert {"base.py", "prioritized_level_replay.py", "sequential.py"} <= {
+        p.name for p in (jax_folder / "curricula").glob("*.py")
+    }
     assert {"algorithm.py", "callback.py", "ppo.py", "schedules.py", "field_curricula.py", "curriculum_env.py"} <= {
         p.name for p in (jax_folder / "training").glob("*.py")
     }
@@ -80,16 +82,73 @@ def test_the_jax_half_is_split_into_curricula_and_training() -> None:
 def test_every_public_name_of_before_the_split_is_importable_from_syllabus_like_jax() -> None:
     import syllabus_like.jax as jax_side
 
-    before = """AbstractActorCritic AbstractAdaptiveCurriculum AbstractAlgorithm AbstractAlgorithmState AbstractCallback
-    AbstractCurriculum AbstractEnvironment AbstractIterationCallback AbstractSchedule AbstractStatelessCallback
-    AbstractStepCallback AbstractStepState AbstractTrainingCallback AdaptiveState CallbackList CompiledCondition
-    Constant CosineSchedule CurriculumCallback CurriculumEnv DomainRandomization EmptyState EpisodeAccumulator
-    EpisodeBatch IterationContext LearningProgress LearningProgressState LevelCurriculum LevelState LinearSchedule
-    MLPActorCritic PLRState PPO PPOState PPOStepState PrioritizedLevelReplay ProgressCallback ProgressReporter
-    ResetContext RolloutOutput RolloutState SEQUENTIAL_METRICS ScheduledCurriculum SequentialCurriculum
-    SequentialState StepContext StepSchedule TaskTable TrainingContext categorical_from_cdf compile_condition
-    cosine_schedule cumulative_weights episode_means linear_schedule load_state max_mc_scores positive_value_loss
-    random_policy rollout rollout_init sample_categorical save_state state_from_bytes state_to_bytes
-    step_schedule""".split()
+    before = [
+        "AbstractActorCritic",
+        "AbstractAdaptiveCurriculum",
+        "AbstractAlgorithm",
+        "AbstractAlgorithmState",
+        "AbstractCallback",
+        "AbstractCurriculum",
+        "AbstractEnvironment",
+        "AbstractIterationCallback",
+        "AbstractSchedule",
+        "AbstractStatelessCallback",
+        "AbstractStepCallback",
+        "AbstractStepState",
+        "AbstractTrainingCallback",
+        "AdaptiveState",
+        "CallbackList",
+        "CompiledCondition",
+        "Constant",
+        "CosineSchedule",
+        "CurriculumCallback",
+        "CurriculumEnv",
+        "DomainRandomization",
+        "EmptyState",
+        "EpisodeAccumulator",
+        "EpisodeBatch",
+        "IterationContext",
+        "LearningProgress",
+        "LearningProgressState",
+        "LevelCurriculum",
+        "LevelState",
+        "LinearSchedule",
+        "MLPActorCritic",
+        "PLRState",
+        "PPO",
+        "PPOState",
+        "PPOStepState",
+        "PrioritizedLevelReplay",
+        "ProgressCallback",
+        "ProgressReporter",
+        "ResetContext",
+        "RolloutOutput",
+        "RolloutState",
+        "SEQUENTIAL_METRICS",
+        "ScheduledCurriculum",
+        "SequentialCurriculum",
+        "SequentialState",
+        "StepContext",
+        "StepSchedule",
+        "TaskTable",
+        "TrainingContext",
+        "categorical_from_cdf",
+        "compile_condition",
+        "cosine_schedule",
+        "cumulative_weights",
+        "episode_means",
+        "linear_schedule",
+        "load_state",
+        "max_mc_scores",
+        "positive_value_loss",
+        "random_policy",
+        "rollout",
+        "rollout_init",
+        "sample_categorical",
+        "save_state",
+        "state_from_bytes",
+        "state_to_bytes",
+        "step_schedule",
+    ]
     missing = [name for name in before if name not in jax_side.__all__ or not hasattr(jax_side, name)]
     assert missing == []

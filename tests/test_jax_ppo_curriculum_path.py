@@ -9,13 +9,13 @@ import numpy as np
 from jaxtyping import Array
 
 from syllabus_like.jax import (
+    PPO,
     AbstractCurriculum,
     AbstractEnvironment,
     AbstractIterationCallback,
     CurriculumEnv,
     EpisodeBatch,
     MLPActorCritic,
-    PPO,
     SequentialCurriculum,
     TaskTable,
 )
@@ -149,8 +149,10 @@ def test_a_hand_fed_and_a_ppo_fed_sequential_curriculum_switch_at_the_same_episo
         hand = curriculum.update(
             hand,
             EpisodeBatch(
-                jnp.asarray(log["task_id"][i]), jnp.asarray(log["episode_return"][i]),
-                jnp.asarray(log["episode_length"][i]), done=jnp.asarray(log["done"][i]),
+                jnp.asarray(log["task_id"][i]),
+                jnp.asarray(log["episode_return"][i]),
+                jnp.asarray(log["episode_length"][i]),
+                done=jnp.asarray(log["done"][i]),
             ),
         )
         hand_stages.append(int(hand.stage))

@@ -28,10 +28,12 @@ def test_bounds_contain_every_window_mean(window, seed):
     values = (rng.normal(size=kept + members) * scale + rng.normal() * scale).astype(np.float32)
     values[rng.random(values.shape) < 0.01] *= 50  # a few outliers
     sequence = np.zeros(window + members, np.float32)
-    sequence[window - kept:] = values
+    sequence[window - kept :] = values
     valid = np.zeros(window + members, bool)
-    valid[window - kept:] = True
-    low, high, irregular = window_mean_bounds(jnp.asarray(sequence), jnp.asarray(valid), jnp.int32(max(kept, 1)), window)
+    valid[window - kept :] = True
+    low, high, irregular = window_mean_bounds(
+        jnp.asarray(sequence), jnp.asarray(valid), jnp.int32(max(kept, 1)), window
+    )
     means = _every_window_mean(sequence, kept, members, window)
     assert not bool(irregular)
     assert float(low) <= means.min() and means.max() <= float(high)

@@ -31,8 +31,15 @@ def _episodes_of(output) -> list[tuple[int, int, float, float]]:
     """(task, length, return, progress) of every finished episode, in reading order."""
     e = output.episodes
     done = np.asarray(e.done)
-    return list(zip(np.asarray(e.task_id)[done], np.asarray(e.length)[done],
-                    np.asarray(e.episode_return)[done], np.asarray(e.progress)[done]))
+    return list(
+        zip(
+            np.asarray(e.task_id)[done],
+            np.asarray(e.length)[done],
+            np.asarray(e.episode_return)[done],
+            np.asarray(e.progress)[done],
+            strict=False,
+        )
+    )
 
 
 def test_bare_rollout_keeps_each_env_on_its_task_and_reports_whole_episodes():
@@ -43,7 +50,7 @@ def test_bare_rollout_keeps_each_env_on_its_task_and_reports_whole_episodes():
     assert output.episodes.shape == (60, 12)
     episodes = _episodes_of(output)
     assert len(episodes) > 12  # random CartPole episodes are short
-    for task, length, ret, progress in episodes:
+    for _task, length, ret, progress in episodes:
         assert ret == length  # reward 1 per step, terminating step included
         assert progress == pytest.approx(length / 500)
     # Every episode of env b is on env b's task.
@@ -57,8 +64,9 @@ def test_bare_rollout_keeps_each_env_on_its_task_and_reports_whole_episodes():
 def test_finished_envs_reset_onto_tasks_drawn_from_the_curriculum():
     curriculum = Constant(TASKS.num_tasks, 5)
     state = rollout_init(ENV, TASKS, None, jax.random.key(0), num_envs=16)  # all start on tasks 0..5
-    state = eqx.tree_at(lambda s: s.curriculum_state, state, curriculum.init(jax.random.key(0)),
-                        is_leaf=lambda x: x is None)
+    state = eqx.tree_at(
+        lambda s: s.curriculum_state, state, curriculum.init(jax.random.key(0)), is_leaf=lambda x: x is None
+    )
     state, output = run(ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 80, max_resets_per_step=16)
     done = np.asarray(output.episodes.done)
     first_done = done.argmax(axis=0)
@@ -76,8 +84,9 @@ def test_the_curriculum_sees_every_finished_episode_in_order():
     total = 0
     for index in range(3):
         # At most 2 resets per step in the compact path: both paths and both update forms get used.
-        state, output = run(ENV, TASKS, curriculum, counting_policy, state, jax.random.key(index + 1), 40,
-                            max_resets_per_step=2)
+        state, output = run(
+            ENV, TASKS, curriculum, counting_policy, state, jax.random.key(index + 1), 40, max_resets_per_step=2
+        )
         total += int(output.episodes.done.sum())
         assert int(state.curriculum_state.total_episodes) == total
     assert int(state.curriculum_state.stage) == 1
@@ -90,21 +99,23 @@ def test_compact_and_full_updates_agree():
     steps, envs, slots = 6, 10, 4
     done = rng.random((steps, envs)) < 0.25
     done[:, :] &= np.cumsum(done, axis=1) <= slots  # at most `slots` finish per step
-    episodes = EpisodeBatch(rng.integers(0, 6, (steps, envs)), rng.random((steps, envs)),
-                            rng.integers(1, 30, (steps, envs)), done=done)
+    episodes = EpisodeBatch(
+        rng.integers(0, 6, (steps, envs)), rng.random((steps, envs)), rng.integers(1, 30, (steps, envs)), done=done
+    )
     index = np.full((steps, slots), envs)
     for t in range(steps):
         finished = np.flatnonzero(done[t])
         index[t, : len(finished)] = finished
-    curriculum = SequentialCurriculum([[0, 1], [2, 3]], ["episodes >= 3 & episode_return > 0.3"], 6,
-                                      return_buffer_size=4)
+    curriculum = SequentialCurriculum(
+        [[0, 1], [2, 3]], ["episodes >= 3 & episode_return > 0.3"], 6, return_buffer_size=4
+    )
     state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=envs)
     compacted = _update(curriculum, state, episodes, jnp.asarray(index), jnp.ones(steps, bool))
     full = curriculum.update(state.curriculum_state, episodes)
-    for a, b in zip(jax.tree.leaves(compacted), jax.tree.leaves(full)):
+    for a, b in zip(jax.tree.leaves(compacted), jax.tree.leaves(full), strict=False):
         assert np.array_equal(a, b)
     overflow = _update(curriculum, state, episodes, jnp.asarray(index), jnp.arange(steps) != 2)
-    for a, b in zip(jax.tree.leaves(overflow), jax.tree.leaves(full)):
+    for a, b in zip(jax.tree.leaves(overflow), jax.tree.leaves(full), strict=False):
         assert np.array_equal(a, b)
 
 
@@ -129,8 +140,9 @@ def test_curricula_drawing_ahead_are_asked_once_for_all_steps(curriculum_type):
     curriculum = curriculum_type(TASKS.num_tasks)
     state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=16)
     DRAW_SIZES.clear()
-    state, output = eqx.filter_jit(rollout)(ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 300,
-                                            max_resets_per_step=4)
+    state, output = eqx.filter_jit(rollout)(
+        ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 300, max_resets_per_step=4
+    )
     if curriculum.draws_ahead:
         assert sorted(DRAW_SIZES) == [16, 300 * 4]  # the whole rollout's rows, and the full-width fallback
     else:
@@ -150,16 +162,20 @@ class CountingDrawsAhead(SequentialCurriculum):
 def test_a_curriculum_drawing_ahead_that_changes_its_state_is_rejected():
     curriculum = CountingDrawsAhead([[0, 1], [2, 3]], ["tasks >= 100"], TASKS.num_tasks)
     state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=8)
-    with pytest.raises(ValueError, match=r"CountingDrawsAhead sets draws_ahead = True but its sample returned a "
-                                         r"changed state; .* Set draws_ahead = False, or return the state unchanged"):
+    with pytest.raises(
+        ValueError,
+        match=r"CountingDrawsAhead sets draws_ahead = True but its sample returned a "
+        r"changed state; .* Set draws_ahead = False, or return the state unchanged",
+    ):
         rollout(ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 4)
 
 
 def test_plr_learns_from_scored_episodes_inside_the_rollout():
     curriculum = PrioritizedLevelReplay(TASKS.num_tasks, 4, replay_prob=0.5)
     state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=8)
-    state, output = run(ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 50,
-                        score_fn=lambda episodes: 1.0 - episodes.progress)
+    state, output = run(
+        ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 50, score_fn=lambda episodes: 1.0 - episodes.progress
+    )
     plr_state = state.curriculum_state
     assert int(plr_state.episode_count) == int(output.episodes.done.sum())
     levels = np.asarray(plr_state.levels)
@@ -173,8 +189,9 @@ def test_gridworld_rollout_with_levels_as_tasks():
     tasks = gridworld_task_table(env)
     curriculum = DomainRandomization(tasks.num_tasks)
     state = rollout_init(env, tasks, curriculum, jax.random.key(0), num_envs=32)
-    state, output = run(env, tasks, curriculum, random_policy(env), state, jax.random.key(1), 130,
-                        max_resets_per_step=32)
+    state, output = run(
+        env, tasks, curriculum, random_policy(env), state, jax.random.key(1), 130, max_resets_per_step=32
+    )
     e = output.episodes
     done = np.asarray(e.done)
     limits = np.asarray(env.levels[:, 4])

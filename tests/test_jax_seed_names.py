@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 from syllabus_like.jax import (
+    PPO,
     AbstractAdaptiveCurriculum,
     AbstractCallback,
     AbstractCallbackState,
@@ -25,7 +26,6 @@ from syllabus_like.jax import (
     EmptyCallbackStepState,
     LevelCurriculum,
     MLPActorCritic,
-    PPO,
     ResetContext,
     cosine_schedule,
     linear_schedule,
@@ -76,8 +76,12 @@ def test_abstract_callback_is_generic_in_its_two_state_types() -> None:
 
 def test_with_callback_state_none_keeps_the_state() -> None:
     step_state = PPOStepState(
-        env_state=jnp.zeros(2), policy_state=None, callback_state=jnp.arange(2.0), observation=jnp.zeros((2, 1)),
-        episode_return=jnp.zeros(2), episode_length=jnp.zeros(2, jnp.int32),
+        env_state=jnp.zeros(2),
+        policy_state=None,
+        callback_state=jnp.arange(2.0),
+        observation=jnp.zeros((2, 1)),
+        episode_return=jnp.zeros(2),
+        episode_length=jnp.zeros(2, jnp.int32),
     )
     assert step_state.with_callback_state(None) is step_state
     assert step_state.with_callback_state(jnp.ones(2)).callback_state.tolist() == [1.0, 1.0]

@@ -86,7 +86,10 @@ def _archive(header) -> bytes:
         {"format": "syllabus_like.jax.state/1"},
         {"format": "syllabus_like.jax.state/1", "leaves": [{"kind": "array"}]},
         {"format": "syllabus_like.jax.state/1", "leaves": [{"path": "[0]", "kind": "key"}]},
-        {"format": "syllabus_like.jax.state/1", "leaves": [{"path": "", "kind": "array"}, {"path": "", "kind": "array"}]},
+        {
+            "format": "syllabus_like.jax.state/1",
+            "leaves": [{"path": "", "kind": "array"}, {"path": "", "kind": "array"}],
+        },
     ],
 )
 def test_hand_made_headers_raise_value_error(header):
@@ -117,10 +120,13 @@ def test_any_mutation_loads_exactly_or_raises_value_error_naming_the_field(episo
     try:
         loaded = state_from_bytes(state_to_bytes(mutated), like=TWO.init(jax.random.key(0)), check=_check(TWO))
     except ValueError as error:
-        named = {field, "mean_return", "returns", "num_returns", "stage"} | {f"total_{field}", field.removeprefix("total_")}
+        named = {field, "mean_return", "returns", "num_returns", "stage"} | {
+            f"total_{field}",
+            field.removeprefix("total_"),
+        }
         assert any(f"'{name}'" in str(error) for name in named), str(error)
     else:
-        for saved, restored in zip(jax.tree.leaves(mutated), jax.tree.leaves(loaded)):
+        for saved, restored in zip(jax.tree.leaves(mutated), jax.tree.leaves(loaded), strict=False):
             np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
 
 

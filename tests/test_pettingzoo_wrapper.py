@@ -46,11 +46,11 @@ class StaggeredParallelEnv(ParallelEnv):
         self.change_task_calls.append(task)
         self.k = task
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019 (PettingZoo's documented idiom; one space per agent)
     def observation_space(self, agent: str) -> spaces.Space:
         return spaces.Box(0.0, 100.0, shape=(2,), dtype=np.float32)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019 (PettingZoo's documented idiom; one space per agent)
     def action_space(self, agent: str) -> spaces.Space:
         return spaces.Discrete(2)
 
@@ -183,7 +183,7 @@ def test_curriculum_tasks_are_applied_and_team_returns_reported(inner_task_wrapp
         assert hooked[-1].agent_returns == pytest.approx(agent_returns)
         assert hooked[-1].team_return == pytest.approx(team)
         # Agents still present on the last step see every return in their info.
-        (last_agent, last_info), = seen["last_infos"].items()
+        ((last_agent, last_info),) = seen["last_infos"].items()
         assert last_agent == "a2"
         assert last_info["episode"]["return"] == pytest.approx(agent_returns["a2"])
         assert last_info["episode"]["agent_returns"] == pytest.approx(agent_returns)

@@ -185,7 +185,12 @@ def test_requires_step_updates_follows_active_stage():
         (["easy", "hard"], ["episodes>=1"], True, r"need 2 stopping conditions \(loop=True"),
         (["easy", "hard"], ["episodez>=1"], False, "unknown metric 'episodez'; valid metrics are: episode_return"),
         (["easy", "hard"], ["episodes>="], False, "stopping condition 0 is invalid: expected a number"),
-        (["easy", "impossible"], ["episodes>=1"], False, "stage 1 of SequentialCurriculum is invalid: task 'impossible'"),
+        (
+            ["easy", "impossible"],
+            ["episodes>=1"],
+            False,
+            "stage 1 of SequentialCurriculum is invalid: task 'impossible'",
+        ),
         ([["easy", "nope"], "hard"], ["episodes>=1"], False, "stage 0 .* task 'nope'"),
         ([DiscreteTaskSpace(["easy", "x"]), "hard"], ["episodes>=1"], False, "is not inside"),
         ([Constant(DiscreteTaskSpace(["y"]), "y"), "hard"], ["episodes>=1"], False, "is not inside"),
@@ -290,4 +295,6 @@ def test_mean_return_follows_the_window_exactly_over_many_episodes():
     assert curriculum.stage_metrics()["episode_return"] == pytest.approx(float(np.mean(returns[-7:])), rel=1e-14)
     restored = SequentialCurriculum(["easy", "hard"], ["episodes>=1000000"], LEVELS, return_buffer_size=7)
     restored.load_state_dict(curriculum.state_dict())
-    assert restored.stage_metrics()["episode_return"] == pytest.approx(curriculum.stage_metrics()["episode_return"], rel=1e-15)
+    assert restored.stage_metrics()["episode_return"] == pytest.approx(
+        curriculum.stage_metrics()["episode_return"], rel=1e-15
+    )

@@ -34,9 +34,7 @@ def test_success_rate_has_no_value_before_the_first_episode():
 
 
 def test_success_rate_is_the_window_mean_of_progress_and_switches_at_its_boundary():
-    curriculum = SequentialCurriculum(
-        ["easy", "hard"], ["success_rate >= 0.5"], LEVELS, return_buffer_size=4
-    )
+    curriculum = SequentialCurriculum(["easy", "hard"], ["success_rate >= 0.5"], LEVELS, return_buffer_size=4)
     play(curriculum, 3, progress=0.0)
     play(curriculum, 1, progress=1.0)  # window [0, 0, 0, 1]: 0.25
     assert curriculum.stage_metrics()["success_rate"] == 0.25 and curriculum.stage == 0
@@ -104,8 +102,11 @@ def test_smoothing_is_checked():
 # -------------------------------------------------------------- user metrics
 def test_user_metrics_are_windowed_means_under_their_own_names():
     curriculum = SequentialCurriculum(
-        ["easy", "hard"], ["win_rate > 0.6 & episodes >= 3"], LEVELS,
-        custom_metrics=["win_rate", "eval/score"], return_buffer_size=3,
+        ["easy", "hard"],
+        ["win_rate > 0.6 & episodes >= 3"],
+        LEVELS,
+        custom_metrics=["win_rate", "eval/score"],
+        return_buffer_size=3,
     )
     for win in (0.0, 1.0):
         play(curriculum, 1, metrics={"win_rate": win})
@@ -117,9 +118,7 @@ def test_user_metrics_are_windowed_means_under_their_own_names():
 
 
 def test_trainer_reported_values_join_the_window():
-    curriculum = SequentialCurriculum(
-        ["easy", "hard"], ["eval/score >= 0.9"], LEVELS, custom_metrics=["eval/score"]
-    )
+    curriculum = SequentialCurriculum(["easy", "hard"], ["eval/score >= 0.9"], LEVELS, custom_metrics=["eval/score"])
     curriculum.report_metrics({"eval/score": 0.5})
     assert curriculum.stage == 0
     curriculum.report_metrics({"eval/score": 1.3})  # mean 0.9
@@ -173,12 +172,16 @@ def test_metric_names_list_every_readable_metric():
 def test_stage_history_and_hook_across_a_loop_wrap_around_and_a_state_round_trip():
     calls = []
     curriculum = SequentialCurriculum(
-        ["easy", "medium", "hard"], ["episodes>=2", "episodes>=1", "episodes>=3"], LEVELS,
-        loop=True, on_stage_change=lambda old, new: calls.append((old, new)), seed=3,
+        ["easy", "medium", "hard"],
+        ["episodes>=2", "episodes>=1", "episodes>=3"],
+        LEVELS,
+        loop=True,
+        on_stage_change=lambda old, new: calls.append((old, new)),
+        seed=3,
     )
-    play(curriculum, 2, length=5)   # 0 -> 1 at 2 episodes, 10 steps
-    play(curriculum, 1, length=5)   # 1 -> 2 at 3 episodes, 15 steps
-    play(curriculum, 3, length=5)   # 2 -> 0 (wrap-around) at 6 episodes, 30 steps
+    play(curriculum, 2, length=5)  # 0 -> 1 at 2 episodes, 10 steps
+    play(curriculum, 1, length=5)  # 1 -> 2 at 3 episodes, 15 steps
+    play(curriculum, 3, length=5)  # 2 -> 0 (wrap-around) at 6 episodes, 30 steps
     assert calls == [(0, 1), (1, 2), (2, 0)]
     assert curriculum.stage_history == [
         {"stage": 1, "episode": 2, "step": 10},
@@ -205,9 +208,7 @@ def test_hook_must_be_callable():
 
 
 def test_state_round_trip_keeps_windows_and_moving_averages():
-    curriculum = SequentialCurriculum(
-        ["easy", "hard"], ["episodes>=100"], LEVELS, custom_metrics=["distance"], seed=1
-    )
+    curriculum = SequentialCurriculum(["easy", "hard"], ["episodes>=100"], LEVELS, custom_metrics=["distance"], seed=1)
     for value in (1.0, 5.0, 2.0):
         play(curriculum, 1, episode_return=value, progress=value / 5, metrics={"distance": value * 2})
     restored = SequentialCurriculum(["easy", "hard"], ["episodes>=100"], LEVELS, custom_metrics=["distance"])
@@ -220,9 +221,7 @@ def test_state_round_trip_keeps_windows_and_moving_averages():
 
 # ---------------------------------------------------------------------- done
 def test_a_condition_on_the_last_stage_marks_the_curriculum_done():
-    curriculum = SequentialCurriculum(
-        ["easy", "hard"], ["episodes>=2", "episodes>=3 & episode_return>=1"], LEVELS
-    )
+    curriculum = SequentialCurriculum(["easy", "hard"], ["episodes>=2", "episodes>=3 & episode_return>=1"], LEVELS)
     play(curriculum, 2, episode_return=1.0)
     assert curriculum.stage == 1 and not curriculum.done
     play(curriculum, 2, episode_return=1.0)

@@ -30,7 +30,9 @@ from syllabus_like.wrappers import CurriculumWrapper
 def test_bad_curriculum_and_backend_are_rejected_with_what_was_given():
     with pytest.raises(TypeError, match=r"needs a Curriculum .* got \[1, 2\]"):
         TaskServer([1, 2])
-    with pytest.raises(ValueError, match=r"unknown task-server backend 'zmq'; expected one of 'local', 'process', 'ray'"):
+    with pytest.raises(
+        ValueError, match=r"unknown task-server backend 'zmq'; expected one of 'local', 'process', 'ray'"
+    ):
         TaskServer(RecordingCurriculum(), backend="zmq")
     assert BACKENDS == ("local", "process", "ray")
 
@@ -110,9 +112,8 @@ def test_server_views_and_local_clients_refuse_pickling_with_a_hint():
 
 
 def test_exception_in_with_block_is_not_hidden_by_close():
-    with pytest.raises(KeyError, match="from the body"):
-        with TaskServer(RecordingCurriculum()):
-            raise KeyError("from the body")
+    with pytest.raises(KeyError, match="from the body"), TaskServer(RecordingCurriculum()):
+        raise KeyError("from the body")
 
 
 # ------------------------------------------------------------- local backend
@@ -163,8 +164,7 @@ def test_local_client_is_thread_safe_and_serialized_with_the_training_loop():
         client = server.client()
         results = []
         threads = [
-            threading.Thread(target=lambda i=i: results.append(play_episodes(client, 60, env_id=i)))
-            for i in range(4)
+            threading.Thread(target=lambda i=i: results.append(play_episodes(client, 60, env_id=i))) for i in range(4)
         ]
         for thread in threads:
             thread.start()

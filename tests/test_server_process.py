@@ -35,8 +35,7 @@ def run_workers(client, context: str, num_workers: int, num_episodes: int) -> Co
     ctx = mp.get_context(context)
     results = ctx.Queue()
     workers = [
-        ctx.Process(target=play_episodes, args=(client, num_episodes, env_id, results))
-        for env_id in range(num_workers)
+        ctx.Process(target=play_episodes, args=(client, num_episodes, env_id, results)) for env_id in range(num_workers)
     ]
     for worker in workers:
         worker.start()
@@ -151,7 +150,9 @@ def test_batched_progress_and_step_reports_and_requires_step_updates_changes():
         client = server.client()
         assert not client.requires_step_updates
         client.update_task_progress(2, 0.5, env_id=1)
-        client.update_on_step_batch([(3, np.zeros(2), 1.0, False, False, {}), (3, np.ones(2), 1.0, True, False, {}, 1.0)])
+        client.update_on_step_batch(
+            [(3, np.zeros(2), 1.0, False, False, {}), (3, np.ones(2), 1.0, True, False, {}, 1.0)]
+        )
         with pytest.raises(ValueError, match="got a tuple of length 2"):
             client.update_on_step_batch([(3, 1.0)])
         assert curriculum.progress == []  # still buffered in the client

@@ -38,7 +38,10 @@ class Recorder:
 
 
 def steps_with(observations):
-    return [(7, obs, 1.0, False, index == len(observations) - 1, {"i": index}, 0.5) for index, obs in enumerate(observations)]
+    return [
+        (7, obs, 1.0, False, index == len(observations) - 1, {"i": index}, 0.5)
+        for index, obs in enumerate(observations)
+    ]
 
 
 def test_stackable_observations_travel_as_one_array_and_come_back_as_rows():
@@ -48,7 +51,9 @@ def test_stackable_observations_travel_as_one_array_and_come_back_as_rows():
     assert isinstance(record[3], np.ndarray) and record[3].shape == (4, 3) and record[3].dtype == np.float32
     unpacked = unpack_steps(record)
     assert len(unpacked) == 4
-    for (task, obs, reward, terminated, truncated, info, progress), original in zip(unpacked, steps_with(observations)):
+    for (task, obs, reward, terminated, truncated, info, progress), original in zip(
+        unpacked, steps_with(observations), strict=False
+    ):
         assert (task, reward, terminated, truncated, info, progress) == (original[0], *original[2:])
         assert obs.dtype == np.float32 and np.array_equal(obs, original[1])
 
@@ -65,7 +70,7 @@ def test_stackable_observations_travel_as_one_array_and_come_back_as_rows():
 )
 def test_other_observations_travel_unchanged(observations):
     unpacked = unpack_steps(pack_steps(None, steps_with(observations)))
-    for (_, obs, *_), original in zip(unpacked, observations):
+    for (_, obs, *_), original in zip(unpacked, observations, strict=False):
         assert type(obs) is type(original)
         if isinstance(original, np.ndarray):
             assert obs.dtype == original.dtype and np.array_equal(obs, original)

@@ -141,7 +141,7 @@ def test_proxy_forwards_calls_reads_and_writes(ray_session):
         proxy.return_buffer_size = 5
         assert proxy.return_buffer_size == 5
         with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
-            proxy.nonexistent
+            proxy.nonexistent  # noqa: B018 (reading the attribute is the test)
         with pytest.raises(ValueError, match="non-negative int k"):
             proxy.sample(-1)  # the curriculum's own exception type comes back
     assert curriculum.stage == 0  # the actor has its own copy

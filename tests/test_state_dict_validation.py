@@ -24,8 +24,14 @@ from syllabus_like.curricula.recent_returns import RecentReturns
 def _sequential(loop: bool = False, seed: int = 0) -> SequentialCurriculum:
     space = DiscreteTaskSpace(4)
     conditions = ["episodes>=3", "episodes>=2"] if loop else ["episodes>=3"]
-    return SequentialCurriculum([[0, 1], DomainRandomization(DiscreteTaskSpace(4), seed=1)], conditions, space,
-                                loop=loop, return_buffer_size=5, seed=seed)
+    return SequentialCurriculum(
+        [[0, 1], DomainRandomization(DiscreteTaskSpace(4), seed=1)],
+        conditions,
+        space,
+        loop=loop,
+        return_buffer_size=5,
+        seed=seed,
+    )
 
 
 def _nested() -> SequentialCurriculum:
@@ -58,7 +64,7 @@ def _same(a, b) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=False))
     if isinstance(a, float) and math.isnan(a):
         return math.isnan(b)
     return a == b
@@ -242,7 +248,13 @@ def test_the_window_mean_matches_numpy_over_the_window(size, values):
         recent = np.array(values[max(0, index + 1 - size) : index + 1], dtype=np.float64)
         has_nan, has_plus, has_minus = np.isnan(recent).any(), (recent == math.inf).any(), (recent == -math.inf).any()
         expected = (
-            math.nan if has_nan or (has_plus and has_minus) else math.inf if has_plus else -math.inf if has_minus else None
+            math.nan
+            if has_nan or (has_plus and has_minus)
+            else math.inf
+            if has_plus
+            else -math.inf
+            if has_minus
+            else None
         )
         if expected is None:  # all finite: the mean, even where the float sum overflows
             expected = math.fsum(v / len(recent) for v in recent)

@@ -43,7 +43,7 @@ def assert_same_task(actual: Any, expected: Any) -> None:
         assert np.array_equal(actual, expected_array)
     elif isinstance(expected, tuple):
         assert isinstance(actual, tuple) and len(actual) == len(expected), (actual, expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=False):
             assert_same_task(a, e)
     elif isinstance(expected, dict):
         assert isinstance(actual, dict) and set(actual) == set(expected), (actual, expected)
@@ -134,7 +134,7 @@ def tasks_of(space: TaskSpace) -> st.SearchStrategy:
     if isinstance(space, DiscreteTaskSpace):
         return st.sampled_from(space.tasks)
     if isinstance(space, BoxTaskSpace):
-        elements = [st.floats(float(lo), float(hi)) for lo, hi in zip(space.low.flat, space.high.flat)]
+        elements = [st.floats(float(lo), float(hi)) for lo, hi in zip(space.low.flat, space.high.flat, strict=False)]
         return st.tuples(*elements).map(lambda values: np.array(values, dtype=np.float64).reshape(space.shape))
     if isinstance(space, TupleTaskSpace):
         return st.tuples(*(tasks_of(member) for member in space.spaces))
@@ -393,7 +393,7 @@ def test_sample_stays_in_space_and_is_reproducible(space: TaskSpace, seed: int) 
     stream_b = np.random.default_rng(seed)
     tasks_a = [space.sample(stream_a) for _ in range(5)]
     tasks_b = [space.sample(stream_b) for _ in range(5)]
-    for a, b in zip(tasks_a, tasks_b):
+    for a, b in zip(tasks_a, tasks_b, strict=False):
         assert_same_task(a, b)
         assert a in space
         encoded = space.encode(a)
@@ -402,7 +402,7 @@ def test_sample_stays_in_space_and_is_reproducible(space: TaskSpace, seed: int) 
     own_a = [space.sample() for _ in range(5)]
     space.seed(seed)
     own_b = [space.sample() for _ in range(5)]
-    for a, b in zip(own_a, own_b):
+    for a, b in zip(own_a, own_b, strict=False):
         assert_same_task(a, b)
         assert a in space
     assert_global_random_state_is(before)
@@ -412,8 +412,19 @@ def test_sample_stays_in_space_and_is_reproducible(space: TaskSpace, seed: int) 
 @given(any_spaces)
 def test_contains_rejects_junk_without_raising(space: TaskSpace) -> None:
     # None of these can be a task of any space the strategies build.
-    junk = [None, "not a task!", b"x", object(), [object()], {"a": object()}, {}, (), 1j, float("nan"),
-            np.zeros((7, 3, 2))]
+    junk = [
+        None,
+        "not a task!",
+        b"x",
+        object(),
+        [object()],
+        {"a": object()},
+        {},
+        (),
+        1j,
+        float("nan"),
+        np.zeros((7, 3, 2)),
+    ]
     for value in junk:
         assert space.contains(value) is False
         assert (value in space) is False
@@ -550,10 +561,14 @@ def test_decode_of_bad_encoding_raises(space: TaskSpace, encoded: Any) -> None:
 
 def test_decode_messages_name_encoding_and_space() -> None:
     space = DiscreteTaskSpace(["a", "b"])
-    with pytest.raises(TaskSpaceError, match=r"encoding 'a' is not an index in \[0, 2\) of DiscreteTaskSpace\(\['a', 'b'\]\)"):
+    with pytest.raises(
+        TaskSpaceError, match=r"encoding 'a' is not an index in \[0, 2\) of DiscreteTaskSpace\(\['a', 'b'\]\)"
+    ):
         space.decode("a")
     box = BoxTaskSpace(0.0, 1.0)
-    with pytest.raises(TaskSpaceError, match=re.escape("encoding 2.0 is not in BoxTaskSpace(low=0.0, high=1.0, shape=())")):
+    with pytest.raises(
+        TaskSpaceError, match=re.escape("encoding 2.0 is not in BoxTaskSpace(low=0.0, high=1.0, shape=())")
+    ):
         box.decode(2.0)
 
 
@@ -586,7 +601,11 @@ def test_numpy_integers_are_valid_indices() -> None:
         (lambda: BoxTaskSpace(np.nan, 1.0), ValueError, r"bounds must be finite"),
         (lambda: BoxTaskSpace([0, 0], [1, 1, 1]), ValueError, r"low \(2,\) and high \(3,\) do not broadcast"),
         (lambda: BoxTaskSpace([0, 0], [1, 1], shape=(3,)), ValueError, r"do not broadcast to shape \(3,\)"),
-        (lambda: BoxTaskSpace(0, 1, shape=(-1,)), TypeError, r"shape must be a tuple of non-negative ints, got \(-1,\)"),
+        (
+            lambda: BoxTaskSpace(0, 1, shape=(-1,)),
+            TypeError,
+            r"shape must be a tuple of non-negative ints, got \(-1,\)",
+        ),
         (lambda: BoxTaskSpace(0, 1, shape=3), TypeError, r"shape must be a tuple of non-negative ints, got 3"),
         (lambda: BoxTaskSpace(0, 1, shape=(2.5,)), TypeError, r"shape must be a tuple"),
         (lambda: BoxTaskSpace("low", 1), TypeError, r"bounds must be numbers .* got low='low'"),
@@ -768,7 +787,9 @@ def test_user_space_with_neither_way_to_encode_says_what_to_implement() -> None:
             return encoded
 
     for test in (lambda space: space.encode(0), lambda space: 0 in space):
-        with pytest.raises(NotImplementedError, match=r"Empty must implement _encode_if_member, or contains and _encode"):
+        with pytest.raises(
+            NotImplementedError, match=r"Empty must implement _encode_if_member, or contains and _encode"
+        ):
             test(Empty())
 
 

@@ -60,7 +60,10 @@ def countdown_through(route: str) -> gym.Env:
 def countdown_vector(curriculum, num_envs=3, mode=AutoresetMode.NEXT_STEP, **wrapper_options) -> SyncVectorEnv:
     """A SyncVectorEnv of CountdownEnvs, each in a CurriculumWrapper(env_id=i, **wrapper_options)."""
     return SyncVectorEnv(
-        [lambda i=i: CurriculumWrapper(CountdownEnv(), curriculum, env_id=i, **wrapper_options) for i in range(num_envs)],
+        [
+            lambda i=i: CurriculumWrapper(CountdownEnv(), curriculum, env_id=i, **wrapper_options)
+            for i in range(num_envs)
+        ],
         autoreset_mode=mode,
     )
 

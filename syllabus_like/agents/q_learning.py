@@ -176,9 +176,7 @@ class QLearningAgent:
             q_values = data["q_values"]
             settings = json.loads(str(data["settings"]))
         if q_values.shape != self.q_values.shape:
-            raise ValueError(
-                f"{path} holds a Q-table of shape {q_values.shape}, this agent's is {self.q_values.shape}"
-            )
+            raise ValueError(f"{path} holds a Q-table of shape {q_values.shape}, this agent's is {self.q_values.shape}")
         self.q_values = q_values.astype(np.float64)
         self.learning_rate = float(settings["learning_rate"])
         self.discount = float(settings["discount"])

@@ -26,7 +26,8 @@ arrays, so :meth:`ALPGMM.state_dict` holds no scikit-learn object.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -53,6 +54,7 @@ def _boxes(task_space: TaskSpace) -> list[tuple[Any, BoxTaskSpace]]:
     """The Box members of ``task_space`` with their keys (None for a lone Box); ValueError for other spaces."""
     if isinstance(task_space, BoxTaskSpace):
         return [(None, task_space)]
+    members: list[tuple[Any, TaskSpace]]
     if isinstance(task_space, TupleTaskSpace):
         members = list(enumerate(task_space.spaces))
     elif isinstance(task_space, DictTaskSpace):
@@ -64,7 +66,7 @@ def _boxes(task_space: TaskSpace) -> list[tuple[Any, BoxTaskSpace]]:
             "ALPGMM needs a BoxTaskSpace, or a TupleTaskSpace / DictTaskSpace of BoxTaskSpaces; "
             f"got {task_space!r} (for finite task spaces use LearningProgress, Learnability or PrioritizedLevelReplay)"
         )
-    return members
+    return cast(list[tuple[Any, BoxTaskSpace]], members)  # all Boxes, checked above
 
 
 class ALPGMM(Curriculum):
@@ -102,7 +104,9 @@ class ALPGMM(Curriculum):
         self.max_components = max_components
         self.random_task_ratio = check_fraction("random_task_ratio", random_task_ratio)
         self.bootstrap_episodes = (
-            self.fit_rate if bootstrap_episodes is None else check_positive_int("bootstrap_episodes", bootstrap_episodes)
+            self.fit_rate
+            if bootstrap_episodes is None
+            else check_positive_int("bootstrap_episodes", bootstrap_episodes)
         )
         if outcome not in ("return", "progress"):
             raise ValueError(f"outcome must be 'return' or 'progress', got {outcome!r}")
@@ -115,8 +119,8 @@ class ALPGMM(Curriculum):
         self.outcome_range = outcome_range
         self._boxes = boxes
         self._low = np.concatenate([box.low.ravel() for _, box in boxes]).astype(np.float64)
-        high = np.concatenate([box.high.ravel() for _, box in boxes]).astype(np.float64)
-        self._width = np.where(high > self._low, high - self._low, 1.0)
+        box_high = np.concatenate([box.high.ravel() for _, box in boxes]).astype(np.float64)
+        self._width = np.where(box_high > self._low, box_high - self._low, 1.0)
         self.dimensions = len(self._low)
         # Every task played (scaled to the unit cube), its raw outcome and ALP: the first
         # ``_episodes`` rows of buffers that double when full.
@@ -145,11 +149,11 @@ class ALPGMM(Curriculum):
         if self._boxes[0][0] is None:
             return parts[0]
         if isinstance(self.task_space, DictTaskSpace):
-            return {key: part for (key, _), part in zip(self._boxes, parts)}
+            return {key: part for (key, _), part in zip(self._boxes, parts, strict=False)}
         return tuple(parts)
 
     # --------------------------------------------------------------- sampling
-    def _sample(self, k: int) -> list:
+    def _sample(self, k: int) -> list[Any]:
         units = self._rng.random((k, self.dimensions))
         mixture = self._mixture
         if mixture is not None:
@@ -176,8 +180,12 @@ class ALPGMM(Curriculum):
         progress: float = 0.0,
         env_id: int | None = None,
         score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Record the episode's ALP against its nearest predecessor; refit every ``fit_rate`` episodes."""
+        """Record the episode's ALP against its nearest predecessor; refit every ``fit_rate`` episodes.
+
+        ``metrics`` is accepted for the base class's contract and ignored.
+        """
         self.task_space.encode(task)  # TaskSpaceError for a task outside the space
         unit = self._to_unit(task)
         outcome = float(episode_return if self.outcome == "return" else progress)
@@ -197,7 +205,10 @@ class ALPGMM(Curriculum):
         self._outcome_buffer[self._episodes] = outcome
         self._alp_buffer[self._episodes] = alp
         self._episodes += 1
-        if self._episodes >= self.bootstrap_episodes and (self._episodes - self.bootstrap_episodes) % self.fit_rate == 0:
+        if (
+            self._episodes >= self.bootstrap_episodes
+            and (self._episodes - self.bootstrap_episodes) % self.fit_rate == 0
+        ):
             self._fit()
 
     @property
@@ -265,7 +276,7 @@ class ALPGMM(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         tasks = np.asarray(state["tasks"], np.float64).reshape(-1, self.dimensions)
         self._episodes = len(tasks)

@@ -34,7 +34,7 @@ def _checked_rng_state(bit_generator: np.random.BitGenerator, rng_state: Any) ->
             f"state field 'rng' is not a {type(bit_generator).__name__} state as state_dict() writes it: "
             f"{_short(rng_state)}"
         )
-    return probe.state
+    return dict(probe.state)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -43,7 +43,7 @@ def _same(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
-    return a == b
+    return bool(a == b)
 
 
 class Curriculum:
@@ -65,14 +65,12 @@ class Curriculum:
 
     def __init__(self, task_space: TaskSpace, *, seed: int | None = None) -> None:
         if not isinstance(task_space, TaskSpace):
-            raise TypeError(
-                f"{type(self).__name__} needs a TaskSpace (e.g. DiscreteTaskSpace(5)), got {task_space!r}"
-            )
+            raise TypeError(f"{type(self).__name__} needs a TaskSpace (e.g. DiscreteTaskSpace(5)), got {task_space!r}")
         self.task_space = task_space
         self._rng = np.random.default_rng(seed)
 
     # ------------------------------------------------------------- sampling
-    def sample(self, k: int = 1) -> list:
+    def sample(self, k: int = 1) -> list[Any]:
         """Return a list of ``k`` tasks (decoded)."""
         if type(k) is int and k == 1:  # a wrapper's reset: no comprehension frame
             return [self.task_space.decode(self._sample(1)[0])]
@@ -91,7 +89,7 @@ class Curriculum:
         reward: float,
         terminated: bool,
         truncated: bool,
-        info: dict,
+        info: dict[str, Any],
         progress: float = 0.0,
         env_id: int | None = None,
     ) -> None:
@@ -115,7 +113,11 @@ class Curriculum:
                     "each step result must be (task, obs, reward, terminated, truncated, info[, progress]), "
                     f"got a tuple of length {len(result)}"
                 )
-            self.update_on_step(*result, env_id=env_id)
+            task, obs, reward, terminated, truncated, info = result[:6]
+            if len(result) == 7:
+                self.update_on_step(task, obs, reward, terminated, truncated, info, result[6], env_id=env_id)
+            else:
+                self.update_on_step(task, obs, reward, terminated, truncated, info, env_id=env_id)
 
     def update_on_episode(
         self,
@@ -178,9 +180,7 @@ class Curriculum:
         with ``curriculum/``; probabilities go under ``curriculum/task_probability/<task>``.
         """
         if isinstance(log_n_tasks, bool) or not isinstance(log_n_tasks, int) or log_n_tasks < -1:
-            raise ValueError(
-                f"log_n_tasks must be a non-negative int, or -1 for every task, got {log_n_tasks!r}"
-            )
+            raise ValueError(f"log_n_tasks must be a non-negative int, or -1 for every task, got {log_n_tasks!r}")
         items = list(logs) if logs is not None else []
         items.extend((f"curriculum/{name}", float(value)) for name, value in self.metrics().items())
         probabilities = self.probabilities()

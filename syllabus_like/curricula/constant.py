@@ -20,7 +20,7 @@ class Constant(Curriculum):
         self._encoded = task_space.encode(task)  # TaskSpaceError if task is not in the space
         self.task = task_space.decode(self._encoded)
 
-    def _sample(self, k: int) -> list:
+    def _sample(self, k: int) -> list[Any]:
         return [self._encoded] * k
 
     def probabilities(self) -> np.ndarray | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class DomainRandomization(Curriculum):
         fresh = self._rng.random(k - len(taken))
         return np.concatenate([taken, fresh]) if taken else fresh
 
-    def _sample(self, k: int) -> list:
+    def _sample(self, k: int) -> list[Any]:
         num_tasks = self.task_space.num_tasks
         if num_tasks is not None:
             if num_tasks <= _FLOAT_DRAW_LIMIT:
@@ -54,7 +54,7 @@ class DomainRandomization(Curriculum):
                     if not self._spare_uniforms:
                         self._spare_uniforms = self._rng.random(_UNIFORM_BLOCK).tolist()[::-1]
                     return [int(self._spare_uniforms.pop() * num_tasks)]
-                return (self._uniforms(k) * num_tasks).astype(np.int64).tolist()
+                return cast(list[int], (self._uniforms(k) * num_tasks).astype(np.int64).tolist())
             return [int(i) for i in self._rng.integers(num_tasks, size=k)]
         return [self.task_space.encode(self.task_space.sample(self._rng)) for _ in range(k)]
 

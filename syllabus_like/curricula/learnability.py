@@ -42,7 +42,8 @@ Uniform numbers come from the generator in blocks, part of the state.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def learnability(success_rate: np.ndarray) -> np.ndarray:
     """``p (1 - p)``, computed as ``q (1 - q)`` with ``q = min(p, 1 - p)`` so that ``p`` and
     ``1 - p`` tie exactly (in float32 too), whatever the rounding of ``1 - p``."""
     q = np.minimum(success_rate, np.float32(1.0) - success_rate)
-    return q * (np.float32(1.0) - q)
+    return cast(np.ndarray, q * (np.float32(1.0) - q))
 
 
 class Learnability(Curriculum):
@@ -138,7 +139,8 @@ class Learnability(Curriculum):
         if self._cdf is None:
             self._cdf = np.cumsum(self.probabilities())
         cdf = self._cdf
-        return np.minimum(np.searchsorted(cdf, self._rng.random(k) * cdf[-1], side="right"), self.num_tasks - 1).tolist()
+        indices = np.minimum(np.searchsorted(cdf, self._rng.random(k) * cdf[-1], side="right"), self.num_tasks - 1)
+        return cast(list[int], indices.tolist())
 
     def _draw_topk(self) -> int:
         """Uniform over the buffer with chance ``learnable_prob`` (over all tasks while it is empty), else uniform."""
@@ -155,8 +157,12 @@ class Learnability(Curriculum):
         progress: float = 0.0,
         env_id: int | None = None,
         score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Move ``task``'s success rate towards the episode's success (``progress``)."""
+        """Move ``task``'s success rate towards the episode's success (``progress``).
+
+        ``metrics`` is accepted for the base class's contract and ignored.
+        """
         encoded = int(self.task_space.encode(task))
         progress = float(progress)
         if progress != progress:
@@ -197,7 +203,7 @@ class Learnability(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         success, seen = np.asarray(state["success"]), np.asarray(state["seen"])
         if not success.shape == seen.shape == (self.num_tasks,):

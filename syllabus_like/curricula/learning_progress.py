@@ -35,13 +35,14 @@ recomputed exactly every ``num_tasks`` updates, so rounding never builds up.
 Uniform numbers come from the generator in blocks, part of the state.
 """
 
-
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from syllabus_like.curricula.base import Curriculum
 from syllabus_like.curricula.feedback import check_positive_float, distribution_entropy, require_finite_task_space
@@ -114,12 +115,12 @@ class LearningProgress(Curriculum):
         slow = self._slow.astype(np.float64)
         return np.where(self._seen, np.abs(self.reweight(fast) - self.reweight(slow)), 0.0)
 
-    def probabilities(self) -> np.ndarray:
+    def probabilities(self) -> npt.NDArray[np.float64]:
         progress = self.learning_progress()
         spread = progress.std()
         z = (progress - progress.mean()) / (spread if spread > 0 else 1.0)
         weights = 1.0 / (1.0 + np.exp(-z / self.temperature))
-        return weights / weights.sum()
+        return cast(npt.NDArray[np.float64], weights / weights.sum())
 
     def _uniform(self) -> float:
         if not self._spare_uniforms:
@@ -160,8 +161,12 @@ class LearningProgress(Curriculum):
         progress: float = 0.0,
         env_id: int | None = None,
         score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Move ``task``'s fast and slow success estimates towards the episode's success (``progress``)."""
+        """Move ``task``'s fast and slow success estimates towards the episode's success (``progress``).
+
+        ``metrics`` is accepted for the base class's contract and ignored.
+        """
         encoded = int(self.task_space.encode(task))
         progress = float(progress)
         if progress != progress:
@@ -220,13 +225,11 @@ class LearningProgress(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         fast, slow, seen = (np.asarray(state[name]) for name in ("fast", "slow", "seen"))
         if not fast.shape == slow.shape == seen.shape == (self.num_tasks,):
-            raise ValueError(
-                f"state_dict holds estimates for {len(fast)} tasks, this curriculum has {self.num_tasks}"
-            )
+            raise ValueError(f"state_dict holds estimates for {len(fast)} tasks, this curriculum has {self.num_tasks}")
         self._fast = fast.astype(np.float32)
         self._slow = slow.astype(np.float32)
         self._seen = seen.astype(bool)

@@ -55,9 +55,11 @@ from __future__ import annotations
 import math
 import struct
 from bisect import bisect_left, bisect_right
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from syllabus_like.curricula.base import Curriculum
 from syllabus_like.curricula.feedback import (
@@ -84,7 +86,7 @@ def _to_float32(value: float) -> float:
     """``value`` rounded to float32 (as ``np.float32`` rounds it: past the range, to an infinity), 4x cheaper."""
     value = float(value)
     try:
-        return _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+        return cast(float, _FLOAT32.unpack(_FLOAT32.pack(value))[0])
     except OverflowError:
         return math.copysign(math.inf, value)
 
@@ -177,7 +179,7 @@ class PrioritizedLevelReplay(Curriculum):
             return 0.0
         return 1.0 if filled == self.num_tasks else self.replay_prob
 
-    def replay_distribution(self) -> np.ndarray:
+    def replay_distribution(self) -> npt.NDArray[np.float64]:
         """``P_replay`` over the buffered levels, best score first."""
         filled = len(self._levels)
         if filled == 0:
@@ -188,7 +190,9 @@ class PrioritizedLevelReplay(Curriculum):
         staleness = self._episode_count - last_played
         total = staleness.sum()
         staleness_part = staleness / total if total > 0 else np.full(filled, 1.0 / filled)
-        return (1.0 - self.staleness_coef) * score_part + self.staleness_coef * staleness_part
+        return cast(
+            npt.NDArray[np.float64], (1.0 - self.staleness_coef) * score_part + self.staleness_coef * staleness_part
+        )
 
     def probabilities(self) -> np.ndarray:
         replay = self.effective_replay_prob()
@@ -291,8 +295,12 @@ class PrioritizedLevelReplay(Curriculum):
         progress: float = 0.0,
         env_id: int | None = None,
         score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Score ``task``'s level with ``score``: a replayed level takes it, a new one may enter the buffer."""
+        """Score ``task``'s level with ``score``: a replayed level takes it, a new one may enter the buffer.
+
+        ``metrics`` is accepted for the base class's contract and ignored.
+        """
         encoded = int(self.task_space.encode(task))
         if score is None:
             raise ValueError(
@@ -306,7 +314,7 @@ class PrioritizedLevelReplay(Curriculum):
         levels, negated_keys = self._levels, self._negated_keys
         home = self._home_of.get(encoded)
         entering = home is None
-        if not entering:
+        if home is not None:
             old = -_rank_key(self._score_at[home])
             low, high = bisect_left(negated_keys, old), bisect_right(negated_keys, old)
             index = low if high - low == 1 else levels.index(encoded, low, high)
@@ -390,7 +398,7 @@ class PrioritizedLevelReplay(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         size = self.buffer_size
         level_at = [int(level) for level in state["level_at"]]
@@ -420,5 +428,9 @@ class PrioritizedLevelReplay(Curriculum):
         self._trained_on = {int(task): bool(flag) for task, flag in state["trained_on"].items()}
         self._spare_uniforms = [float(u) for u in state["spare_uniforms"]]
         outside = state["outside_tasks"]
-        self._outside_tasks = None if outside is None else [int(task) for task in outside]
-        self._outside_index = {} if outside is None else {task: i for i, task in enumerate(self._outside_tasks)}
+        if outside is None:
+            self._outside_tasks = None
+            self._outside_index = {}
+        else:
+            self._outside_tasks = [int(task) for task in outside]
+            self._outside_index = {task: i for i, task in enumerate(self._outside_tasks)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 __all__ = ["RecentReturns"]
 
@@ -96,5 +96,5 @@ class RecentReturns:
     def __len__(self) -> int:
         return len(self._values)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[float]:
         return iter(self._values)

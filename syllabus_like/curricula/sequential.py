@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -33,7 +33,7 @@ __all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum"]
 logger = logging.getLogger(__name__)
 
 
-StoppingCondition = Union[str, Condition, Callable[[Mapping[str, float]], bool]]
+StoppingCondition = str | Condition | Callable[[Mapping[str, float]], bool]
 StageChangeHook = Callable[[int, int], Any]
 
 
@@ -140,7 +140,8 @@ class SequentialCurriculum(Curriculum):
 
         children = np.random.SeedSequence(seed).spawn(len(curriculum_list))
         self.curricula: list[Curriculum] = [
-            self._make_stage(item, index, child) for index, (item, child) in enumerate(zip(curriculum_list, children))
+            self._make_stage(item, index, child)
+            for index, (item, child) in enumerate(zip(curriculum_list, children, strict=False))
         ]
         self.stopping_conditions = [
             self._make_condition(c, i, self.metric_names) for i, c in enumerate(stopping_conditions)
@@ -148,8 +149,7 @@ class SequentialCurriculum(Curriculum):
         # Between updates a stage's metrics change only by sampling (tasks, total_tasks), so a
         # sample re-checks only conditions that read those, and opaque callables.
         self._check_on_sample = [
-            not isinstance(c, Condition) or bool(c.metrics & {"tasks", "total_tasks"})
-            for c in self.stopping_conditions
+            not isinstance(c, Condition) or bool(c.metrics & {"tasks", "total_tasks"}) for c in self.stopping_conditions
         ]
         self.loop = loop
         self.return_buffer_size = return_buffer_size
@@ -176,7 +176,7 @@ class SequentialCurriculum(Curriculum):
 
         stage = normalize_stage(item, index, self.task_space, curriculum_type=Curriculum, check_curriculum=fits)
         if stage.kind == "curriculum":
-            return stage.value
+            return cast(Curriculum, stage.value)  # checked by normalize_stage against curriculum_type
         if stage.kind in ("space", "tasks"):
             return DomainRandomization(stage.value, seed=seed)
         return Constant(SubsetTaskSpace(self.task_space, [stage.value]), stage.value, seed=seed)
@@ -284,13 +284,17 @@ class SequentialCurriculum(Curriculum):
             self._done = True
             logger.info(
                 "SequentialCurriculum: done after %d episodes of its last stage (condition: %s)",
-                self._episodes, self.stopping_conditions[previous],
+                self._episodes,
+                self.stopping_conditions[previous],
             )
             return False
         self.stage = (previous + 1) % self.num_stages
         logger.info(
             "SequentialCurriculum: stage %d -> %d after %d episodes (condition: %s)",
-            previous, self.stage, self._episodes, self.stopping_conditions[previous],
+            previous,
+            self.stage,
+            self._episodes,
+            self.stopping_conditions[previous],
         )
         self.stage_history.append({"stage": self.stage, "episode": self._total_episodes, "step": self._total_steps})
         self._reset_stage_counters()
@@ -304,7 +308,7 @@ class SequentialCurriculum(Curriculum):
         return self.current_curriculum.requires_step_updates
 
     # ---------------------------------------------------------------- sampling
-    def sample(self, k: int = 1) -> list:
+    def sample(self, k: int = 1) -> list[Any]:
         """Check the stopping conditions, then return ``k`` tasks of the active stage.
 
         The stage's curriculum already returns decoded tasks of this space, so
@@ -319,17 +323,34 @@ class SequentialCurriculum(Curriculum):
         return tasks
 
     # ----------------------------------------------------------------- updates
-    def update_on_step(self, task, obs, reward, terminated, truncated, info, progress=0.0, env_id=None) -> None:
+    def update_on_step(
+        self,
+        task: Any,
+        obs: Any,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        info: dict[str, Any],
+        progress: float = 0.0,
+        env_id: int | None = None,
+    ) -> None:
         current = self.current_curriculum
         if current.task_space.contains(task):
             current.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id=env_id)
 
-    def update_on_step_batch(self, step_results, env_id=None) -> None:
+    def update_on_step_batch(self, step_results: Iterable[Sequence[Any]], env_id: int | None = None) -> None:
         super().update_on_step_batch(step_results, env_id=env_id)
         self.check_stopping_conditions()
 
     def update_on_episode(
-        self, episode_return, length, task, progress=0.0, env_id=None, score=None, metrics=None
+        self,
+        episode_return: float,
+        length: int,
+        task: Any,
+        progress: float = 0.0,
+        env_id: int | None = None,
+        score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
         """Count the episode; on a task of the active stage also record its return, progress and ``metrics``.
 
@@ -371,7 +392,7 @@ class SequentialCurriculum(Curriculum):
             self._record(name, self._custom[name], value)
         self.check_stopping_conditions()
 
-    def update_task_progress(self, task, progress, env_id=None) -> None:
+    def update_task_progress(self, task: Any, progress: float, env_id: int | None = None) -> None:
         current = self.current_curriculum
         if current.task_space.contains(task):
             current.update_task_progress(task, progress, env_id=env_id)
@@ -381,9 +402,10 @@ class SequentialCurriculum(Curriculum):
     def probabilities(self) -> np.ndarray | None:
         indices = self._parent_indices[self.stage]
         stage_probabilities = self.current_curriculum.probabilities()
-        if indices is None or stage_probabilities is None:
+        num_tasks = self.task_space.num_tasks  # not None when indices is not
+        if indices is None or stage_probabilities is None or num_tasks is None:
             return None
-        probabilities = np.zeros(self.task_space.num_tasks)
+        probabilities = np.zeros(num_tasks)
         np.add.at(probabilities, indices, stage_probabilities)
         return probabilities
 
@@ -466,7 +488,7 @@ class SequentialCurriculum(Curriculum):
                 f"state field 'curricula' must be a list of {self.num_stages} stage states, got {count!r:.80}"
             )
         checked["curricula"] = []
-        for index, (curriculum, stage_state) in enumerate(zip(self.curricula, stage_states)):
+        for index, (curriculum, stage_state) in enumerate(zip(self.curricula, stage_states, strict=False)):
             if _checks_its_state(curriculum):
                 try:
                     checked["curricula"].append(curriculum._check_state(stage_state))
@@ -552,10 +574,10 @@ class SequentialCurriculum(Curriculum):
         self._total_steps = checked["total_steps"]
         self._total_episodes = checked["total_episodes"]
         self._total_tasks = checked["total_tasks"]
-        for curriculum, stage_checked in zip(self.curricula, checked["curricula"]):
+        for curriculum, stage_checked in zip(self.curricula, checked["curricula"], strict=False):
             if _checks_its_state(curriculum):
                 curriculum._restore_state(stage_checked)
-        for curriculum, stage_state in zip(self.curricula, checked["curricula"]):
+        for curriculum, stage_state in zip(self.curricula, checked["curricula"], strict=False):
             if not _checks_its_state(curriculum):
                 curriculum.load_state_dict(stage_state)
 

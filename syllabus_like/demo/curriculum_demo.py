@@ -181,7 +181,9 @@ def _run(
     switches = tuple(StageSwitch(s["episode"], s["from_stage"], s["to_stage"]) for s in task_stats.stage_switches)
     if on_event is not None:
         for switch in switches:
-            on_event(f"seed {seed} {method}: level {switch.from_level} -> {switch.to_level} after {switch.episode} episodes")
+            on_event(
+                f"seed {seed} {method}: level {switch.from_level} -> {switch.to_level} after {switch.episode} episodes"
+            )
     result = RunResult(
         seed=seed,
         method=method,
@@ -237,8 +239,8 @@ def format_table(result: DemoResult) -> str:
     rows.append(["mean", *(f"{result.mean_success(m):.2f}" for m in METHODS), ""])
     widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
     lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(header, widths)).rstrip(),
+        "  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=False)).rstrip(),
         "  ".join("-" * width for width in widths),
     ]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows]
     return "\n".join(lines)

@@ -84,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 seeds and small budgets (CI smoke test)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per arm (default 10, or 2 with --quick)")
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated: discrete,continuous")
-    parser.add_argument("--out", type=Path, default=Path("efficacy-results"), help="folder for results.json and efficacy.png")
+    parser.add_argument(
+        "--out", type=Path, default=Path("efficacy-results"), help="folder for results.json and efficacy.png"
+    )
     args = parser.parse_args(argv)
     families = [name.strip() for name in args.families.split(",") if name.strip()]
     unknown = [name for name in families if name not in FAMILIES]
@@ -107,5 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out / "efficacy.png",
         {family: FAMILIES[family]["score"] for family in results["families"]},
     )
-    print(f"\nwall time {results['wall_seconds']:.0f} s; wrote {args.out / 'results.json'} and {args.out / 'efficacy.png'}")
+    print(
+        f"\nwall time {results['wall_seconds']:.0f} s; wrote {args.out / 'results.json'} and {args.out / 'efficacy.png'}"
+    )
     return 0

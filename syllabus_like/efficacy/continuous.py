@@ -87,7 +87,9 @@ def make_curriculum(arm: str, seed: int) -> Curriculum:
 
 def make_sequential(seed: int, episodes: int) -> SequentialCurriculum:
     bands = [(0.0, 0.2), (0.2, 0.4), (0.4, TARGET_DIFFICULTY), (TARGET_DIFFICULTY, TARGET_DIFFICULTY)]
-    stages = [DomainRandomization(BoxTaskSpace([0.0, low], [1.0, high]), seed=seed + i) for i, (low, high) in enumerate(bands)]
+    stages = [
+        DomainRandomization(BoxTaskSpace([0.0, low], [1.0, high]), seed=seed + i) for i, (low, high) in enumerate(bands)
+    ]
     condition = f"episodes>={max(episodes // 4, 1)}"
     return SequentialCurriculum(stages, [condition] * 3, BoxTaskSpace([0.0, 0.0], [1.0, 1.0]), seed=seed)
 
@@ -101,7 +103,7 @@ def expected_success(weights: np.ndarray, log_sigma: float, x: np.ndarray, diffi
         return 0.0
     upper = (tol - error) / (sigma * math.sqrt(2.0))
     lower = (-tol - error) / (sigma * math.sqrt(2.0))
-    return float(np.mean([0.5 * (math.erf(u) - math.erf(v)) for u, v in zip(upper, lower)]))
+    return float(np.mean([0.5 * (math.erf(u) - math.erf(v)) for u, v in zip(upper, lower, strict=False)]))
 
 
 def train_and_evaluate(arm: str, seed: int, episodes: int) -> float:
@@ -124,7 +126,7 @@ def train_and_evaluate(arm: str, seed: int, episodes: int) -> float:
         weights += 0.5 * (advantages * (actions - mean)) @ phi / BATCH
         log_sigma += 0.05 * float(np.mean(advantages * (((actions - mean) / sigma) ** 2 - 1.0)))
         log_sigma = max(log_sigma, math.log(0.005))
-        for task, reward in zip(tasks, rewards.tolist()):
+        for task, reward in zip(tasks, rewards.tolist(), strict=False):
             key = tuple(np.asarray(task, np.float64).ravel().tolist())
             baseline = baselines.get(key, 0.0)
             baselines[key] = baseline + 0.1 * (reward - baseline)

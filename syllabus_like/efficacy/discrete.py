@@ -33,8 +33,8 @@ from syllabus_like.jax import (
     PrioritizedLevelReplay,
     SequentialCurriculum,
 )
-from syllabus_like.jax.training.curriculum_env import CurriculumCallback, CurriculumEnv
 from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
+from syllabus_like.jax.training.curriculum_env import CurriculumCallback, CurriculumEnv
 from syllabus_like.jax.training.policy import MLPActorCritic
 from syllabus_like.jax.training.ppo import PPO
 

@@ -15,7 +15,9 @@ __all__ = ["Estimate", "format_table", "interval_estimates", "plot_intervals"]
 Estimate = tuple[float, float, float]
 
 
-def interval_estimates(scores: Mapping[str, Sequence[float]], *, reps: int = 2000, seed: int = 0) -> dict[str, Estimate]:
+def interval_estimates(
+    scores: Mapping[str, Sequence[float]], *, reps: int = 2000, seed: int = 0
+) -> dict[str, Estimate]:
     """IQM and 95 % stratified-bootstrap interval of each arm's per-seed scores (rliable)."""
     try:
         from rliable import library, metrics
@@ -65,7 +67,7 @@ def plot_intervals(results: Mapping[str, Mapping[str, Estimate]], path: Path, sc
     except ImportError as error:
         raise ImportError("the efficacy plot needs matplotlib: pip install 'syllabus-like[efficacy]'") from error
     figure, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 3.2), squeeze=False)
-    for axis, (family, estimates) in zip(axes[0], results.items()):
+    for axis, (family, estimates) in zip(axes[0], results.items(), strict=False):
         arms = list(estimates)
         iqm = np.array([estimates[arm][0] for arm in arms])
         low = np.array([estimates[arm][1] for arm in arms])

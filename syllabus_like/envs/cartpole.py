@@ -23,7 +23,13 @@ from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from syllabus_like.task_space import BoxTaskSpace, DictTaskSpace, TaskSpace
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
-__all__ = ["CARTPOLE_DEFAULT_TASK", "CARTPOLE_IMAGE_SHAPE", "CartPoleTaskWrapper", "cartpole_task_space", "draw_cartpole"]
+__all__ = [
+    "CARTPOLE_DEFAULT_TASK",
+    "CARTPOLE_IMAGE_SHAPE",
+    "CartPoleTaskWrapper",
+    "cartpole_task_space",
+    "draw_cartpole",
+]
 
 #: The parameters of an unmodified CartPole-v1.
 CARTPOLE_DEFAULT_TASK: dict[str, float] = {"gravity": 9.8, "length": 0.5}
@@ -113,9 +119,7 @@ class CartPoleTaskWrapper(TaskWrapper):
     def change_task(self, task: Mapping[str, Any]) -> None:
         """Set gravity and (half) pole length, and the quantities CartPole derives from them."""
         if not isinstance(task, Mapping) or set(task) != set(CARTPOLE_DEFAULT_TASK):
-            raise ValueError(
-                f"a CartPole task is a dict with keys 'gravity' and 'length', got {task!r}"
-            )
+            raise ValueError(f"a CartPole task is a dict with keys 'gravity' and 'length', got {task!r}")
         gravity, length = float(task["gravity"]), float(task["length"])
         if not (gravity > 0.0 and length > 0.0):
             raise ValueError(f"CartPole gravity and length must be positive, got {task!r}")

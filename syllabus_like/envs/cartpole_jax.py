@@ -40,7 +40,7 @@ def _scalar(value: float | ArrayLike, dtype=jnp.float32) -> Array:
 class CartPoleState(eqx.Module):
     """``[x, x_dot, theta, theta_dot]`` and the steps taken in the episode."""
 
-    physics: Float[Array, "4"]
+    physics: Float[Array, 4]
     steps: Int[Array, ""]
 
 
@@ -85,13 +85,13 @@ class CartPoleJax(AbstractEnvironment[CartPoleState]):
         return 2
 
     # ------------------------------------------------------------------ protocol
-    def reset(self, key: PRNGKeyArray) -> tuple[CartPoleState, Float[Array, "4"]]:
+    def reset(self, key: PRNGKeyArray) -> tuple[CartPoleState, Float[Array, 4]]:
         physics = jax.random.uniform(key, (4,), jnp.float32, -0.05, 0.05)
         return CartPoleState(physics, jnp.zeros((), jnp.int32)), physics
 
     def step(
         self, key: PRNGKeyArray, state: CartPoleState, action: Int[ArrayLike, ""]
-    ) -> tuple[CartPoleState, Float[Array, "4"], Float[Array, ""], Bool[Array, ""], Bool[Array, ""], dict[str, Array]]:
+    ) -> tuple[CartPoleState, Float[Array, 4], Float[Array, ""], Bool[Array, ""], Bool[Array, ""], dict[str, Array]]:
         x, x_dot, theta, theta_dot = state.physics
         force = jnp.where(action == 1, self.force_mag, -self.force_mag)
         cos_theta, sin_theta = jnp.cos(theta), jnp.sin(theta)

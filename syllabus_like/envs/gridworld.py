@@ -150,8 +150,7 @@ class GridCrossingEnv(gym.Env[int, int]):
         """Play difficulty level ``task`` (an int in ``[0, NUM_LEVELS)``) from the next reset."""
         if isinstance(task, (bool, np.bool_)) or not isinstance(task, (int, np.integer)):
             raise TypeError(
-                f"GridCrossingEnv task must be an int level in [0, {NUM_LEVELS}), "
-                f"got {task!r} ({type(task).__name__})"
+                f"GridCrossingEnv task must be an int level in [0, {NUM_LEVELS}), got {task!r} ({type(task).__name__})"
             )
         if not 0 <= int(task) < NUM_LEVELS:
             raise ValueError(f"GridCrossingEnv level must be in [0, {NUM_LEVELS}), got {task}")

@@ -224,9 +224,7 @@ def cartpole_derived_params(params: PyTree) -> PyTree:
     )
 
 
-def gymnax_task_table(
-    env: GymnaxEnvironment, values: Mapping[str, ArrayLike], *, grid: bool = False
-) -> TaskTable:
+def gymnax_task_table(env: GymnaxEnvironment, values: Mapping[str, ArrayLike], *, grid: bool = False) -> TaskTable:
     """A task table over named params fields.
 
     ``gymnax_task_table(env, {"gravity": [5.0, 9.8], "length": [0.25, 1.0]})``

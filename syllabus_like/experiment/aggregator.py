@@ -62,9 +62,7 @@ class LearningStatsAggregator:
         else:
             for index, run in enumerate(stats):
                 if not isinstance(run, LearningStats):
-                    raise ValueError(
-                        f"stats must be all LearningStats or all dicts of them; item {index} is {run!r}"
-                    )
+                    raise ValueError(f"stats must be all LearningStats or all dicts of them; item {index} is {run!r}")
         self.stats = list(stats)
 
     @property
@@ -117,7 +115,7 @@ class LearningStatsAggregator:
         for name, runs in self._runs_by_task().items():
             grid, values = self._grid(runs, time_domain, value_domain)
             results[name] = (np.asarray(function(values, axis=0), dtype=np.float32), grid.astype(time_type))
-        return results[None] if None in results else results  # type: ignore[return-value]
+        return results.get(None, results)  # type: ignore[return-value]
 
     def get_confidence_interval(
         self,
@@ -145,5 +143,4 @@ class LearningStatsAggregator:
                 values, statistic, confidence_level=confidence_level, n_resamples=n_resamples, seed=seed
             )
             results[name] = (low.astype(np.float32), high.astype(np.float32), grid)
-        return results[None] if None in results else results  # type: ignore[return-value]
-
+        return results.get(None, results)  # type: ignore[return-value]

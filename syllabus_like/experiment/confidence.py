@@ -61,11 +61,14 @@ def bootstrap_interval(
     if values.shape[0] < 2:
         return values[0].copy(), values[0].copy()
     if statistic == "mean":
+
         def function(sample, axis):
             return np.mean(sample, axis=axis)
     else:
+
         def function(sample, axis):
             return interquartile_mean(sample, axis=axis)
+
     constant = np.all(values == values[0], axis=0)
     low, high = values[0].copy(), values[0].copy()
     if not constant.all():

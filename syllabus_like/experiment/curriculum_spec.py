@@ -41,10 +41,11 @@ def build_curriculum(config: Mapping[str, Any], env: Any, seed: int | None) -> C
         raise ValueError(
             f"a curriculum given as a dict needs a 'type' (e.g. 'SequentialCurriculum'), got {dict(config)!r}"
         )
-    if type_name in curricula.__all__:
-        curriculum_type = getattr(curricula, type_name)
-    else:
-        curriculum_type = resolve_reference(type_name, "curriculum type")
+    curriculum_type = (
+        getattr(curricula, type_name)
+        if type_name in curricula.__all__
+        else resolve_reference(type_name, "curriculum type")
+    )
     if not (isinstance(curriculum_type, type) and issubclass(curriculum_type, Curriculum)):
         raise ValueError(f"curriculum type {type_name!r} is not a Curriculum subclass: {curriculum_type!r}")
     settings.setdefault("seed", seed)

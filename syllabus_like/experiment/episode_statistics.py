@@ -54,7 +54,6 @@ class EpisodeStatistics(gym.Wrapper):
         self._stage = self._current_stage()
         self._env_step = env.step  # bound once: the step below is on every environment step
 
-
     def _current_stage(self) -> int | None:
         stage = getattr(self.curriculum, "stage", None)
         return None if stage is None else int(stage)

@@ -112,7 +112,7 @@ class Experiment:
     @property
     def stats(self) -> dict[str, LearningStats]:
         """Task name -> that task's statistics."""
-        return {name: task.stats for name, task in zip(self.task_names, self.tasks)}
+        return {name: task.stats for name, task in zip(self.task_names, self.tasks, strict=False)}
 
     # ----------------------------------------------------------------- YAML
     def to_dict(self) -> dict[str, Any]:
@@ -126,7 +126,7 @@ class Experiment:
             data["agent"] = self.agent_config
         data["order"] = list(self.task_names)
         tasks = {}
-        for name, task in zip(self.task_names, self.tasks):
+        for name, task in zip(self.task_names, self.tasks, strict=False):
             entry = task.to_dict()
             entry.pop("name", None)  # the key is the name
             tasks[name] = entry
@@ -231,7 +231,7 @@ class Experiment:
         verbose = check_verbose(verbose)
         record = self._start_record(agent, verbose)
         finished: list[str] = record["finished_tasks"] if record is not None else []
-        for position, (name, task) in enumerate(zip(self.task_names, self.tasks)):
+        for position, (name, task) in enumerate(zip(self.task_names, self.tasks, strict=False)):
             if name in finished:
                 log_at(logger, verbose, TASK_EVENTS, "%s already finished in %s; skipped", name, self.output_dir)
                 continue
@@ -296,8 +296,15 @@ class Experiment:
         try:
             self.save(os.path.join(self.output_dir, EXPERIMENT_COPY))
         except ValueError as error:  # a task whose curriculum is an object has no YAML form
-            log_at(logger, verbose, TASK_EVENTS, "no copy of the experiment in %s: %s", self.output_dir, error,
-                   warning=True)
+            log_at(
+                logger,
+                verbose,
+                TASK_EVENTS,
+                "no copy of the experiment in %s: %s",
+                self.output_dir,
+                error,
+                warning=True,
+            )
         self._write_record(record)
         return record
 
@@ -306,7 +313,9 @@ class Experiment:
         task.stats.save(os.path.join(self.output_dir, name))
         save = getattr(agent, "save", None)
         if callable(save):
-            record["agent_files"][name] = os.path.relpath(save(os.path.join(self.output_dir, f"{name}.agent")), self.output_dir)
+            record["agent_files"][name] = os.path.relpath(
+                save(os.path.join(self.output_dir, f"{name}.agent")), self.output_dir
+            )
 
     def _write_record(self, record: dict[str, Any]) -> None:
         assert self.output_dir is not None

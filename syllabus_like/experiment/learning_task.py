@@ -153,7 +153,11 @@ class LearningTask:
         ):
             raise ValueError(f"exploration_reset_value must be a number or None, got {exploration_reset_value!r}")
         self.exploration_reset_value = exploration_reset_value
-        for text_name, text in (("name", name), ("agent_save_path", agent_save_path), ("stats_save_path", stats_save_path)):
+        for text_name, text in (
+            ("name", name),
+            ("agent_save_path", agent_save_path),
+            ("stats_save_path", stats_save_path),
+        ):
             if text is not None and not isinstance(text, (str, os.PathLike)):
                 raise ValueError(f"{text_name} must be a string or None, got {text!r}")
         self.name = None if name is None else str(name)
@@ -236,7 +240,9 @@ class LearningTask:
         if "env_type" not in task_data:
             raise ValueError(f"a task configuration needs env_type; got the keys {list(task_data)}")
         settings = dict(task_data)
-        return cls(settings.pop("env_type"), settings.pop("env_args", None), settings.pop("stop_conditions", None), **settings)
+        return cls(
+            settings.pop("env_type"), settings.pop("env_args", None), settings.pop("stop_conditions", None), **settings
+        )
 
     def save(self, path: str | os.PathLike) -> str:
         """Write the configuration as YAML (``.task.yml`` appended unless it ends in ``.yml``); return the absolute path."""
@@ -347,8 +353,16 @@ class LearningTask:
         try:
             self._train(agent, env, verbose, training_seed)
         except BaseException as error:
-            log_at(logger, verbose, TASK_EVENTS, "%s interrupted after %d episodes (%s)", label,
-                   self.stats.episodes, type(error).__name__, warning=True)
+            log_at(
+                logger,
+                verbose,
+                TASK_EVENTS,
+                "%s interrupted after %d episodes (%s)",
+                label,
+                self.stats.episodes,
+                type(error).__name__,
+                warning=True,
+            )
             self._save_outputs(agent, verbose)
             raise
         if self.exploration_reset_value is not None:
@@ -356,11 +370,25 @@ class LearningTask:
             if callable(reset_exploration):
                 reset_exploration(self.exploration_reset_value)
             else:
-                log_at(logger, verbose, TASK_EVENTS, "%s: the agent has no reset_exploration(); "
-                       "exploration_reset_value %r ignored", label, self.exploration_reset_value, warning=True)
+                log_at(
+                    logger,
+                    verbose,
+                    TASK_EVENTS,
+                    "%s: the agent has no reset_exploration(); exploration_reset_value %r ignored",
+                    label,
+                    self.exploration_reset_value,
+                    warning=True,
+                )
         self._save_outputs(agent, verbose)
-        log_at(logger, verbose, TASK_EVENTS, "%s finished after %d episodes, %d steps", label,
-               self.stats.episodes, self.stats.total_steps)
+        log_at(
+            logger,
+            verbose,
+            TASK_EVENTS,
+            "%s finished after %d episodes, %d steps",
+            label,
+            self.stats.episodes,
+            self.stats.total_steps,
+        )
         return self.stats
 
     def _train(self, agent: Any, env: EpisodeStatistics, verbose: int, seed: int | None) -> None:
@@ -426,5 +454,12 @@ class LearningTask:
             if callable(save):
                 save(self.agent_save_path)
             else:
-                log_at(logger, verbose, TASK_EVENTS, "agent %r has no save(); agent_save_path %r ignored",
-                       agent, self.agent_save_path, warning=True)
+                log_at(
+                    logger,
+                    verbose,
+                    TASK_EVENTS,
+                    "agent %r has no save(); agent_save_path %r ignored",
+                    agent,
+                    self.agent_save_path,
+                    warning=True,
+                )

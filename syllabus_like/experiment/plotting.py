@@ -62,7 +62,7 @@ def plot_runs(
     labels = labels or [os.path.basename(os.path.normpath(os.fspath(d))) for d in directories]
     figure, (value_axes, evaluation_axes) = pyplot.subplots(2, 1, figsize=(10, 7), sharex=True)
     colours = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
-    for index, (directory, label) in enumerate(zip(directories, labels)):
+    for index, (directory, label) in enumerate(zip(directories, labels, strict=False)):
         colour = colours[index % len(colours)]
         names, runs = load_runs(directory)
         offset = 0.0
@@ -75,8 +75,14 @@ def plot_runs(
                 mean, times = aggregator.get_aggregate(time_domain, domain, "mean")  # type: ignore[misc]
                 low, high, _ = aggregator.get_confidence_interval(time_domain, domain, "mean")  # type: ignore[misc]
                 x = np.asarray(times, dtype=np.float64) + offset
-                axes.plot(x, mean, color=colour, label=label if task_number == 0 else None,
-                          marker="o" if domain == "agent_evaluations" else None, markersize=3)
+                axes.plot(
+                    x,
+                    mean,
+                    color=colour,
+                    label=label if task_number == 0 else None,
+                    marker="o" if domain == "agent_evaluations" else None,
+                    markersize=3,
+                )
                 axes.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
             switches = [
                 np.mean([_switch_time(stats, stats.stage_switches[k], time_domain) for stats in task_runs])

@@ -52,8 +52,9 @@ class ProgressReporter:
         every = max(1, budget // 10) if budget else 100
         if stats.episodes % every == 0:
             total = f"/{budget}" if budget else ""
-            logger.info("%s %s: %d%s episodes, %d steps", self.label, task_name, stats.episodes, total,
-                        stats.total_steps)
+            logger.info(
+                "%s %s: %d%s episodes, %d steps", self.label, task_name, stats.episodes, total, stats.total_steps
+            )
 
     def _start(self, task_name: str) -> None:
         self.close()
@@ -61,8 +62,14 @@ class ProgressReporter:
         if self._use_bar:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.budgets.get(task_name), desc=f"{self.label} {task_name}", unit="ep",
-                             file=self.stream, leave=True, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=self.budgets.get(task_name),
+                desc=f"{self.label} {task_name}",
+                unit="ep",
+                file=self.stream,
+                leave=True,
+                dynamic_ncols=True,
+            )
 
     def close(self) -> None:
         if self._bar is not None:

@@ -42,7 +42,11 @@ def load_runs(directory: str | os.PathLike) -> tuple[list[str], list[dict[str, L
         else:
             with open(folder / RUN_FILE, encoding="utf-8") as file:
                 names = list(json.load(file).get("finished_tasks", []))
-        run = {name: LearningStats.load(stats_path(folder / name)) for name in names if Path(stats_path(folder / name)).exists()}
+        run = {
+            name: LearningStats.load(stats_path(folder / name))
+            for name in names
+            if Path(stats_path(folder / name)).exists()
+        }
         runs.append(run)
         order = order or names
     shared = [name for name in order if all(name in run for run in runs)]

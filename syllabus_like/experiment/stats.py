@@ -115,7 +115,9 @@ class LearningStats:
         elif name == "episode_cpu_times":
             self._total_cpu_time = float(np.sum(self._get(name)))
 
-    episode_rewards = property(lambda self: self._get("episode_rewards"), lambda self, v: self._set("episode_rewards", v))
+    episode_rewards = property(
+        lambda self: self._get("episode_rewards"), lambda self, v: self._set("episode_rewards", v)
+    )
     agent_evaluations = property(
         lambda self: self._get("agent_evaluations"), lambda self, v: self._set("agent_evaluations", v)
     )
@@ -188,9 +190,15 @@ class LearningStats:
         self._total_wall_time += float(wall_time)
         self._total_cpu_time += float(cpu_time)
         log_at(
-            logger, verbose, EACH_EPISODE,
+            logger,
+            verbose,
+            EACH_EPISODE,
             "Episode %d done: return %.4g (moving average %.4g), %d steps (moving average %.4g)",
-            episode_no, episode_reward, reward_avg, steps_count, steps_avg,
+            episode_no,
+            episode_reward,
+            reward_avg,
+            steps_count,
+            steps_avg,
         )
 
     def add_evaluation(self, score: float, verbose: int = 0) -> None:
@@ -199,9 +207,13 @@ class LearningStats:
         self._arrays["evaluation_episodes"].append(self.episodes)
         self._arrays["evaluation_steps"].append(self.total_steps)
         log_at(
-            logger, verbose, EVALUATION_MEANS,
+            logger,
+            verbose,
+            EVALUATION_MEANS,
             "Evaluation after %d episodes (%d steps): mean return %.4g",
-            self.episodes, self.total_steps, score,
+            self.episodes,
+            self.total_steps,
+            score,
         )
 
     def log_evaluation_episode(self, number: int, episode_return: float, verbose: int = 0) -> None:
@@ -215,7 +227,12 @@ class LearningStats:
     def add_stage_switch(self, from_stage: int, to_stage: int) -> None:
         """Record that the curriculum moved from ``from_stage`` to ``to_stage`` after the episodes recorded so far."""
         self.stage_switches.append(
-            {"episode": self.episodes, "step": self.total_steps, "from_stage": int(from_stage), "to_stage": int(to_stage)}
+            {
+                "episode": self.episodes,
+                "step": self.total_steps,
+                "from_stage": int(from_stage),
+                "to_stage": int(to_stage),
+            }
         )
 
     # ----------------------------------------------------------------- JSON

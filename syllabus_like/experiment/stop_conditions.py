@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any
 
 from syllabus_like.conditions import Condition, parse_condition
 from syllabus_like.experiment.stats import LearningStats
@@ -24,7 +24,7 @@ from syllabus_like.experiment.stop_metrics import STOP_METRICS, stop_metric_valu
 __all__ = ["DEFAULT_STOP_PREDICATES", "StopCheck", "StopConditions", "make_stop_check"]
 
 StopPredicate = Callable[[Any, LearningStats], bool]
-StopConditions = Union[str, Condition, Mapping[str, Any]]
+StopConditions = str | Condition | Mapping[str, Any]
 
 
 def _holds(metric: str, stats: LearningStats, compare: Callable[[float], bool]) -> bool:

@@ -16,7 +16,9 @@ SUMMARY_FILE = "aggregate.json"
 STATISTIC_NAMES = ("mean", "std", "min", "max", "iqm")
 
 
-def summarize_runs(directory: str | os.PathLike, time_domain: str, value_domain: str, *, seed: int = 0) -> dict[str, Any]:
+def summarize_runs(
+    directory: str | os.PathLike, time_domain: str, value_domain: str, *, seed: int = 0
+) -> dict[str, Any]:
     """Per task: the time grid and, over runs, mean, std, min, max, IQM and a 95 % bootstrap interval of the mean.
 
     A task whose runs have no values in ``value_domain`` (e.g. no evaluation
@@ -57,14 +59,20 @@ def format_summary_table(summaries: list[dict[str, Any]]) -> str:
                 rows.append([summary["directory"], task, str(len(summary["runs"])), *["-"] * (len(header) - 3)])
                 continue
             at = values["timestamps"][-1]
-            rows.append([
-                summary["directory"], task, str(len(summary["runs"])),
-                f"{at:g}" if isinstance(at, float) else str(at),
-                *(f"{values[name][-1]:.4g}" for name in STATISTIC_NAMES),
-                f"[{values['ci95_low'][-1]:.4g}, {values['ci95_high'][-1]:.4g}]",
-            ])
+            rows.append(
+                [
+                    summary["directory"],
+                    task,
+                    str(len(summary["runs"])),
+                    f"{at:g}" if isinstance(at, float) else str(at),
+                    *(f"{values[name][-1]:.4g}" for name in STATISTIC_NAMES),
+                    f"[{values['ci95_low'][-1]:.4g}, {values['ci95_high'][-1]:.4g}]",
+                ]
+            )
     widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths)).rstrip(),
-             "  ".join("-" * width for width in widths)]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=False)).rstrip(),
+        "  ".join("-" * width for width in widths),
+    ]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows]
     return "\n".join(lines)

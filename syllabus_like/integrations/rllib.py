@@ -146,6 +146,8 @@ def connect_curriculum(
     env_config = {**dict(config.env_config or {}), CLIENT_KEY: server.client(prefetch=prefetch)}
     config.environment(env=name, env_config=env_config)
     existing = config.callbacks_class
-    existing = [] if existing is RLlibCallback else list(existing if isinstance(existing, (list, tuple)) else [existing])
+    existing = (
+        [] if existing is RLlibCallback else list(existing if isinstance(existing, (list, tuple)) else [existing])
+    )
     config.callbacks(callbacks_class=[*existing, functools.partial(CurriculumCallback, server.curriculum)])
     return config

@@ -34,8 +34,7 @@ try:
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecEnvWrapper
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "syllabus_like.integrations.sb3 needs Stable-Baselines3 and torch: "
-        'pip install "syllabus-like[sb3]"'
+        'syllabus_like.integrations.sb3 needs Stable-Baselines3 and torch: pip install "syllabus-like[sb3]"'
     ) from error
 
 import gymnasium as gym
@@ -106,9 +105,7 @@ def make_curriculum_vec_env(
         raise TypeError(f"env_kwargs must be a mapping of keyword arguments, got {env_kwargs!r}")
     vec_env_cls = DummyVecEnv if vec_env_cls is None else vec_env_cls
     if not (isinstance(vec_env_cls, type) and issubclass(vec_env_cls, (DummyVecEnv, SubprocVecEnv))):
-        raise TypeError(
-            f"vec_env_cls must be DummyVecEnv, SubprocVecEnv or a subclass of one, got {vec_env_cls!r}"
-        )
+        raise TypeError(f"vec_env_cls must be DummyVecEnv, SubprocVecEnv or a subclass of one, got {vec_env_cls!r}")
     in_process = issubclass(vec_env_cls, DummyVecEnv)
 
     server = None if in_process else TaskServer(curriculum, backend="process")
@@ -196,9 +193,7 @@ class CurriculumVecEnv(VecEnvWrapper):
     clients deliver what they still buffer), then the server.
     """
 
-    def __init__(
-        self, venv: VecEnv, curriculum: Any, server: TaskServer | None, drop: WorkerErrorDrop | None
-    ) -> None:
+    def __init__(self, venv: VecEnv, curriculum: Any, server: TaskServer | None, drop: WorkerErrorDrop | None) -> None:
         super().__init__(venv)
         self.curriculum = curriculum
         self.server = server

@@ -27,8 +27,7 @@ try:
     from stable_baselines3.common.vec_env import DummyVecEnv
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "syllabus_like.integrations.sb3_agent needs Stable-Baselines3 and torch: "
-        'pip install "syllabus-like[sb3]"'
+        'syllabus_like.integrations.sb3_agent needs Stable-Baselines3 and torch: pip install "syllabus-like[sb3]"'
     ) from error
 
 import gymnasium as gym
@@ -270,8 +269,9 @@ class SB3Agent:
     def reset_exploration(self, value: float) -> None:
         """For models with an exploration rate (DQN): keep it at ``value`` from now on; others: logged, no effect."""
         if not hasattr(self.model, "exploration_schedule"):
-            logger.warning("%s has no exploration rate; reset_exploration(%r) has no effect", type(self.model).__name__,
-                           value)
+            logger.warning(
+                "%s has no exploration rate; reset_exploration(%r) has no effect", type(self.model).__name__, value
+            )
             return
         self.model.exploration_schedule = _ConstantRate(float(value))
         self.model.exploration_rate = float(value)

@@ -39,8 +39,26 @@ except ImportError as _error:  # pragma: no cover - exercised in a subprocess te
         "pip install 'syllabus-like[jax]'"
     ) from _error
 
+from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
+from syllabus_like.jax.curricula.base import AbstractCurriculum, EmptyState
+from syllabus_like.jax.curricula.constant import Constant
+from syllabus_like.jax.curricula.domain_randomization import DomainRandomization
+from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.learnability import Learnability, LearnabilityState
+from syllabus_like.jax.curricula.learning_progress import LearningProgress, LearningProgressState
+from syllabus_like.jax.curricula.level_scores import (
+    EpisodeAccumulator,
+    episode_means,
+    max_mc_scores,
+    positive_value_loss,
+)
+from syllabus_like.jax.curricula.prioritized_level_replay import PLRState, PrioritizedLevelReplay
+from syllabus_like.jax.curricula.sampling import categorical_from_cdf, cumulative_weights, sample_categorical
+from syllabus_like.jax.curricula.sequential import SEQUENTIAL_METRICS, SequentialCurriculum, SequentialState
+from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
+from syllabus_like.jax.rollout import RolloutOutput, RolloutState, random_policy, rollout, rollout_init
+from syllabus_like.jax.serialization import load_state, save_state, state_from_bytes, state_to_bytes
 from syllabus_like.jax.training.algorithm import AbstractAlgorithm
-from syllabus_like.jax.training.state import AbstractAlgorithmState, AbstractStepState
 from syllabus_like.jax.training.callback import (
     AbstractCallback,
     AbstractCallbackState,
@@ -67,6 +85,9 @@ from syllabus_like.jax.training.field_curricula import (
     LevelState,
     ScheduledCurriculum,
 )
+from syllabus_like.jax.training.policy import AbstractActorCritic, MLPActorCritic
+from syllabus_like.jax.training.ppo import PPO, PPORollout, PPOState, PPOStepState
+from syllabus_like.jax.training.progress import ProgressCallback, ProgressReporter
 from syllabus_like.jax.training.schedules import (
     AbstractSchedule,
     CosineSchedule,
@@ -76,23 +97,7 @@ from syllabus_like.jax.training.schedules import (
     linear_schedule,
     step_schedule,
 )
-from syllabus_like.jax.training.policy import AbstractActorCritic, MLPActorCritic
-from syllabus_like.jax.training.ppo import PPO, PPORollout, PPOState, PPOStepState
-from syllabus_like.jax.training.progress import ProgressCallback, ProgressReporter
-from syllabus_like.jax.curricula.base import AbstractCurriculum, EmptyState
-from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
-from syllabus_like.jax.curricula.constant import Constant
-from syllabus_like.jax.curricula.domain_randomization import DomainRandomization
-from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
-from syllabus_like.jax.curricula.episodes import EpisodeBatch
-from syllabus_like.jax.curricula.learnability import Learnability, LearnabilityState
-from syllabus_like.jax.curricula.learning_progress import LearningProgress, LearningProgressState
-from syllabus_like.jax.curricula.level_scores import EpisodeAccumulator, episode_means, max_mc_scores, positive_value_loss
-from syllabus_like.jax.curricula.prioritized_level_replay import PLRState, PrioritizedLevelReplay
-from syllabus_like.jax.rollout import RolloutOutput, RolloutState, random_policy, rollout, rollout_init
-from syllabus_like.jax.curricula.sampling import categorical_from_cdf, cumulative_weights, sample_categorical
-from syllabus_like.jax.curricula.sequential import SEQUENTIAL_METRICS, SequentialCurriculum, SequentialState
-from syllabus_like.jax.serialization import load_state, save_state, state_from_bytes, state_to_bytes
+from syllabus_like.jax.training.state import AbstractAlgorithmState, AbstractStepState
 
 __all__ = [
     "AbstractActorCritic",

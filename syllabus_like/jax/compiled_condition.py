@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Union
 
 import equinox as eqx
 import jax
@@ -176,7 +175,7 @@ class CompiledCondition(eqx.Module):
         """The metric names this condition reads."""
         return frozenset(metric for metric, _ in self.comparisons)
 
-    def with_thresholds(self, values: Sequence[float] | ArrayLike) -> "CompiledCondition":
+    def with_thresholds(self, values: Sequence[float] | ArrayLike) -> CompiledCondition:
         """The same condition with new thresholds (one per comparison, in order); no recompilation.
 
         Concrete values (Python floats, numpy arrays) get exact float64
@@ -200,7 +199,7 @@ class CompiledCondition(eqx.Module):
         self,
         metrics: Mapping[str, ArrayLike],
         present: Mapping[str, ArrayLike] | None = None,
-    ) -> Bool[Array, "..."]:
+    ) -> Bool[Array, ...]:
         if not isinstance(metrics, Mapping):
             raise TypeError(f"metrics must be a mapping of name -> array, got {type(metrics).__name__}")
         return self._evaluate(self.structure, metrics, present or {})
@@ -333,7 +332,7 @@ _PYTHON_OPS: dict[str, Callable[[Array, Array], Array]] = {
 
 
 def compile_condition(
-    condition: Union[Condition, Node, str],
+    condition: Condition | Node | str,
     metrics: Sequence[str] | None = None,
 ) -> CompiledCondition:
     """Compile a stopping condition to a jittable :class:`CompiledCondition`.

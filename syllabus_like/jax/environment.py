@@ -116,7 +116,7 @@ class TaskTable(eqx.Module):
         field_leaves = field_structure.flatten_up_to(fields)
         counts = set()
         cast = []
-        for index, (field, value) in enumerate(zip(field_leaves, value_leaves)):
+        for index, (field, value) in enumerate(zip(field_leaves, value_leaves, strict=False)):
             if not eqx.is_array(field):
                 raise ValueError(
                     f"field {index} selected by where is {field!r} ({type(field).__name__}); a task can only "
@@ -144,7 +144,7 @@ class TaskTable(eqx.Module):
         return eqx.tree_at(self.where, env, self.task(task_id))
 
     @staticmethod
-    def grid(env: eqx.Module, where: Callable[[Any], tuple[Any, ...]], *axes: ArrayLike) -> "TaskTable":
+    def grid(env: eqx.Module, where: Callable[[Any], tuple[Any, ...]], *axes: ArrayLike) -> TaskTable:
         """Every combination of the given per-field values (first field varies slowest).
 
         ``TaskTable.grid(env, lambda e: (e.gravity, e.length), [5., 9.8], [0.25, 0.5, 1.])`` has 6 tasks.

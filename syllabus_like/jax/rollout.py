@@ -38,8 +38,8 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from syllabus_like.jax._numerics import prefix_sum
 from syllabus_like.jax.curricula.base import AbstractCurriculum
-from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.environment import AbstractEnvironment, TaskTable
 from syllabus_like.validation import check_positive_int
 
 __all__ = [
@@ -106,7 +106,9 @@ def _check(env: Any, tasks: Any, curriculum: Any) -> None:
         raise TypeError(f"tasks must be a TaskTable, got {type(tasks).__name__}")
     if curriculum is not None:
         if not isinstance(curriculum, AbstractCurriculum):
-            raise TypeError(f"curriculum must be a syllabus_like.jax curriculum or None, got {type(curriculum).__name__}")
+            raise TypeError(
+                f"curriculum must be a syllabus_like.jax curriculum or None, got {type(curriculum).__name__}"
+            )
         if curriculum.num_tasks != tasks.num_tasks:
             raise ValueError(
                 f"the curriculum has {curriculum.num_tasks} tasks but the task table has {tasks.num_tasks}"
@@ -117,7 +119,7 @@ def _check_state_unchanged(curriculum: AbstractCurriculum, before: PyTree, after
     """A curriculum that draws ahead must return its state as it got it: the rollout keeps the state from before."""
     before_leaves, before_tree = jax.tree.flatten(before)
     after_leaves, after_tree = jax.tree.flatten(after)
-    if before_tree != after_tree or any(a is not b for a, b in zip(before_leaves, after_leaves)):
+    if before_tree != after_tree or any(a is not b for a, b in zip(before_leaves, after_leaves, strict=False)):
         raise ValueError(
             f"{type(curriculum).__name__} sets draws_ahead = True but its sample returned a changed state; "
             "a rollout draws such a curriculum's tasks before the scan and keeps the state it had, so those "
@@ -126,7 +128,10 @@ def _check_state_unchanged(curriculum: AbstractCurriculum, before: PyTree, after
 
 
 def count_episode_step(
-    episode_return: Float[Array, " B"], episode_length: Int[Array, " B"], reward: Float[Array, " B"], done: Bool[Array, " B"]
+    episode_return: Float[Array, " B"],
+    episode_length: Int[Array, " B"],
+    reward: Float[Array, " B"],
+    done: Bool[Array, " B"],
 ) -> tuple[Float[Array, " B"], Int[Array, " B"], Float[Array, " B"], Int[Array, " B"]]:
     """One step of every env's episode bookkeeping, shared by :func:`rollout` and PPO.
 
@@ -199,8 +204,10 @@ def reset_finished(
     num_envs = done.shape[0]
     # The finished envs in order, in ``width`` slots (``B`` marks an unused slot).
     rank = prefix_sum(done.astype(jnp.int32)) - 1
-    index = jnp.full((width,), num_envs, jnp.int32).at[jnp.where(done, rank, width)].set(
-        jnp.arange(num_envs, dtype=jnp.int32), mode="drop"
+    index = (
+        jnp.full((width,), num_envs, jnp.int32)
+        .at[jnp.where(done, rank, width)]
+        .set(jnp.arange(num_envs, dtype=jnp.int32), mode="drop")
     )
     fits = rank[-1] < width
 
@@ -348,12 +355,24 @@ def rollout(
         episode_return, episode_length, next_return, next_length = count_episode_step(
             carry.episode_return, carry.episode_length, reward, done
         )
-        progress = info.get("task_completion", jnp.zeros_like(reward)) if isinstance(info, dict) else jnp.zeros_like(reward)
+        progress = (
+            info.get("task_completion", jnp.zeros_like(reward)) if isinstance(info, dict) else jnp.zeros_like(reward)
+        )
         finished = EpisodeBatch(carry.task_id, episode_return, episode_length, progress=progress, done=done)
 
         (env_state, observation, task_id, curriculum_state), index, fits = reset_finished(
-            env, tasks, curriculum, done, env_state, observation, carry.task_id, carry.curriculum_state,
-            sample_key, reset_key, width=width, drawn_ahead=step_draws if drawing_ahead else None,
+            env,
+            tasks,
+            curriculum,
+            done,
+            env_state,
+            observation,
+            carry.task_id,
+            carry.curriculum_state,
+            sample_key,
+            reset_key,
+            width=width,
+            drawn_ahead=step_draws if drawing_ahead else None,
         )
         carry = RolloutState(
             env_state=env_state,
@@ -370,8 +389,12 @@ def rollout(
         episodes = output.episodes
         scores = jnp.asarray(score_fn(episodes), jnp.float32)
         scored = EpisodeBatch(
-            episodes.task_id, episodes.episode_return, episodes.length,
-            progress=episodes.progress, done=episodes.done, score=scores,
+            episodes.task_id,
+            episodes.episode_return,
+            episodes.length,
+            progress=episodes.progress,
+            done=episodes.done,
+            score=scores,
         )
         output = dataclasses.replace(output, episodes=scored)
     if curriculum is not None:
@@ -402,8 +425,12 @@ def _update(
         return jnp.take_along_axis(field, jnp.minimum(index, num_envs - 1), axis=1)
 
     compacted = EpisodeBatch(
-        compact(episodes.task_id), compact(episodes.episode_return), compact(episodes.length),
-        progress=compact(episodes.progress), done=index < num_envs, score=compact(episodes.score),
+        compact(episodes.task_id),
+        compact(episodes.episode_return),
+        compact(episodes.length),
+        progress=compact(episodes.progress),
+        done=index < num_envs,
+        score=compact(episodes.score),
     )
     return jax.lax.cond(
         jnp.all(fits),

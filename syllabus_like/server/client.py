@@ -46,6 +46,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from syllabus_like.server.options import ClientOptions
 from syllabus_like.server.protocol import (
     EPISODE,
     MAX_CLIENT_TASKS,
@@ -57,7 +58,6 @@ from syllabus_like.server.protocol import (
     episode_extras,
     pack_steps,
 )
-from syllabus_like.server.options import ClientOptions
 from syllabus_like.validation import check_sample_count
 
 __all__ = ["AUTO_PREFETCH_MAX", "AUTO_PREFETCH_SECONDS", "BufferedClient"]

@@ -38,5 +38,7 @@ class ClientOptions:
 
     def overridden(self, *, prefetch: Any = None, batch_size: Any = None) -> ClientOptions:
         """These options with ``prefetch`` / ``batch_size`` replaced where given (not None), checked."""
-        changes = {name: value for name, value in (("prefetch", prefetch), ("batch_size", batch_size)) if value is not None}
+        changes = {
+            name: value for name, value in (("prefetch", prefetch), ("batch_size", batch_size)) if value is not None
+        }
         return dataclasses.replace(self, **changes) if changes else self

@@ -40,6 +40,7 @@ exit for a server that was never closed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -146,7 +147,7 @@ class ProcessClient(BufferedClient):
             answer, own_challenge = handshake.client_answer(self._authkey, challenge)
             channel.send(answer)
             proof = channel.receive()
-        except socket.timeout as error:
+        except TimeoutError as error:
             channel.close()
             raise TaskServerError(
                 f"the task server at {self.address!r} did not complete the handshake within {self.timeout} s"
@@ -182,9 +183,11 @@ class ProcessClient(BufferedClient):
     def _receive_reply(self) -> tuple[bool, Any, bool]:
         try:
             return pickle.loads(self._channel.receive())  # type: ignore[union-attr]
-        except socket.timeout as error:
+        except TimeoutError as error:
             self._drop_connection()
-            raise TaskServerError(f"no reply from the task server at {self.address!r} within {self.timeout} s") from error
+            raise TaskServerError(
+                f"no reply from the task server at {self.address!r} within {self.timeout} s"
+            ) from error
         except (EOFError, OSError) as error:
             self._drop_connection()
             raise TaskServerError(
@@ -324,7 +327,9 @@ class ProcessBackend:
         now = time.monotonic()
         if now - self._last_shed_warning > 5.0:
             self._last_shed_warning = now
-            logger.warning("task server: out of file descriptors (%s); refusing new connections until some close", error)
+            logger.warning(
+                "task server: out of file descriptors (%s); refusing new connections until some close", error
+            )
         if self._spare_fd is not None and _connection_waiting(self._listen_socket):
             os.close(self._spare_fd)
             self._spare_fd = None
@@ -336,10 +341,8 @@ class ProcessBackend:
         else:
             time.sleep(0.05)
         if self._spare_fd is None:
-            try:
+            with contextlib.suppress(OSError):
                 self._spare_fd = os.open(os.devnull, os.O_RDONLY)
-            except OSError:
-                pass
 
     # ----------------------------------------------------------- dispatcher
     def _dispatch_forever(self) -> None:

@@ -229,14 +229,14 @@ def pack_steps(env_id: int | None, steps: Sequence[tuple]) -> tuple:
     observations that are numpy arrays of one dtype and shape travel as one
     stacked array instead of one array each.
     """
-    tasks, observations, rewards, terminated, truncated, infos, progresses = zip(*steps)
+    tasks, observations, rewards, terminated, truncated, infos, progresses = zip(*steps, strict=False)
     return (STEPS, env_id, tasks, _stack(observations), rewards, terminated, truncated, infos, progresses)
 
 
 def unpack_steps(record: tuple) -> list[tuple]:
     """The step tuples packed by :func:`pack_steps` (stacked observations come back as rows)."""
     _, _, tasks, observations, rewards, terminated, truncated, infos, progresses = record
-    return list(zip(tasks, observations, rewards, terminated, truncated, infos, progresses))
+    return list(zip(tasks, observations, rewards, terminated, truncated, infos, progresses, strict=False))
 
 
 def _stack(observations: tuple) -> Any:

@@ -46,9 +46,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError as error:
-        raise ImportError(
-            "TaskServer(backend='ray') needs Ray: pip install 'syllabus-like[ray]'"
-        ) from error
+        raise ImportError("TaskServer(backend='ray') needs Ray: pip install 'syllabus-like[ray]'") from error
     return ray
 
 
@@ -200,9 +198,7 @@ class RayBackend:
     #: An actor call costs far more than a socket message: size requests to the env's pace.
     default_prefetch = "auto"
 
-    def __init__(
-        self, curriculum: Any, options: ClientOptions, *, actor_options: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, curriculum: Any, options: ClientOptions, *, actor_options: dict[str, Any] | None = None) -> None:
         ray = _import_ray()
         if not ray.is_initialized():
             raise RuntimeError(

@@ -24,9 +24,9 @@ from types import TracebackType
 from typing import Any
 
 from syllabus_like.curricula import Curriculum
-from syllabus_like.server.protocol import TaskServerError
 from syllabus_like.server.backend import Backend
 from syllabus_like.server.options import ClientOptions
+from syllabus_like.server.protocol import TaskServerError
 
 __all__ = ["BACKENDS", "TaskServer"]
 
@@ -94,11 +94,11 @@ class TaskServer:
         ray_actor_options: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(curriculum, Curriculum):
-            raise TypeError(
-                f"TaskServer needs a Curriculum (e.g. DomainRandomization(task_space)), got {curriculum!r}"
-            )
+            raise TypeError(f"TaskServer needs a Curriculum (e.g. DomainRandomization(task_space)), got {curriculum!r}")
         if backend not in BACKENDS:
-            raise ValueError(f"unknown task-server backend {backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
+            raise ValueError(
+                f"unknown task-server backend {backend!r}; expected one of {', '.join(map(repr, BACKENDS))}"
+            )
         if ray_actor_options is not None:
             if backend != "ray":
                 raise ValueError(f"ray_actor_options only applies to backend='ray', not {backend!r}")

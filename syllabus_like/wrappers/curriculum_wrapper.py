@@ -72,9 +72,7 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     True)``), or use the helpers in :mod:`syllabus_like.integrations`.
     """
 
-    def __init__(
-        self, env: gym.Env, source: Any, *, env_id: int | None = None, task_info: str = "none"
-    ) -> None:
+    def __init__(self, env: gym.Env, source: Any, *, env_id: int | None = None, task_info: str = "none") -> None:
         if task_info not in _TASK_INFO_MODES:
             raise ValueError(f"task_info must be one of {_TASK_INFO_MODES}, got {task_info!r}")
         self._init_source(env, source, TaskWrapper, gym.Wrapper)

@@ -203,9 +203,7 @@ class PettingZooCurriculumWrapper(FollowsTaskSource, BaseParallelWrapper):
         for agent, reward in rewards.items():
             self.agent_returns[agent] = self.agent_returns.get(agent, 0.0) + float(reward)
         self._live |= (set(observations) | set(rewards)) - self._finished
-        ending = {
-            agent for agent in self._live if terminations.get(agent, False) or truncations.get(agent, False)
-        }
+        ending = {agent for agent in self._live if terminations.get(agent, False) or truncations.get(agent, False)}
         self._finished |= ending
         self._live -= ending
         episode_over = not self._live

@@ -66,10 +66,11 @@ class ReinitTaskWrapper(TaskWrapper):
         if isinstance(cache_size, bool) or not isinstance(cache_size, (int, np.integer)) or cache_size < 1:
             raise ValueError(f"cache_size must be an int >= 1, got {cache_size!r}")
         if initial_task is None:
-            if task_space.num_tasks is not None:
-                initial_task = task_space.decode(0)
-            else:
-                initial_task = task_space.sample(np.random.default_rng(0))
+            initial_task = (
+                task_space.decode(0)
+                if task_space.num_tasks is not None
+                else task_space.sample(np.random.default_rng(0))
+            )
         key = self._key(task_space, initial_task)  # raises TaskSpaceError before building
         self.env_fn = env_fn
         self.cache_size = int(cache_size)

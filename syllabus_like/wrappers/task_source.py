@@ -27,8 +27,15 @@ class TaskSource(Protocol):
         ...
 
     def update_on_step(
-        self, task: Any, obs: Any, reward: float, terminated: bool, truncated: bool, info: dict,
-        progress: float = 0.0, env_id: int | None = None,
+        self,
+        task: Any,
+        obs: Any,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        info: dict,
+        progress: float = 0.0,
+        env_id: int | None = None,
     ) -> None:
         """One environment step's result (sent only while :attr:`requires_step_updates`)."""
         ...
@@ -73,8 +80,7 @@ class FollowsTaskSource:
             missing = ["requires_step_updates"]
         if missing:
             raise TypeError(
-                f"{type(self).__name__} needs a Curriculum or a task-server client; "
-                f"{source!r} lacks {missing}"
+                f"{type(self).__name__} needs a Curriculum or a task-server client; {source!r} lacks {missing}"
             )
         task_wrapper = env
         while isinstance(task_wrapper, wrapper_base) and not isinstance(task_wrapper, task_wrapper_type):

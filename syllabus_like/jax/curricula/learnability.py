@@ -48,7 +48,7 @@ class LearnabilityState(eqx.Module):
     success: Float[Array, " num_tasks"]
     seen: Bool[Array, " num_tasks"]
     cdf: Int[Array, " num_tasks"]
-    cached_with: Float[Array, "2"]
+    cached_with: Float[Array, 2]
 
 
 def _is_concrete(value: object) -> bool:
@@ -106,7 +106,7 @@ class Learnability(AbstractCurriculum[LearnabilityState]):
         )
         return self._with_cache(state)
 
-    def _tunables(self) -> Float[Array, "2"]:
+    def _tunables(self) -> Float[Array, 2]:
         return jnp.stack([self.top_k.astype(jnp.float32), self.learnable_prob])
 
     def _with_cache(self, state: LearnabilityState) -> LearnabilityState:
@@ -126,10 +126,7 @@ class Learnability(AbstractCurriculum[LearnabilityState]):
         return (rank < self.top_k) & (scores > 0)
 
     def probabilities(self, state: LearnabilityState) -> Float[Array, " num_tasks"]:
-        if self.sampling == "topk":
-            learnable = self.in_buffer(state).astype(jnp.float32)
-        else:
-            learnable = self.learnability(state)
+        learnable = self.in_buffer(state).astype(jnp.float32) if self.sampling == "topk" else self.learnability(state)
         total = jnp.sum(learnable)
         uniform = jnp.full((self.num_tasks,), 1.0 / self.num_tasks, jnp.float32)
         learnable = jnp.where(total > 0, learnable / jnp.where(total > 0, total, 1.0), uniform)
@@ -148,8 +145,10 @@ class Learnability(AbstractCurriculum[LearnabilityState]):
         batch = batch.flatten()
         done = batch.done
         count = jnp.zeros((self.num_tasks,), jnp.int32).at[batch.task_id].add(done.astype(jnp.int32), mode="drop")
-        total = jnp.zeros((self.num_tasks,), jnp.float32).at[batch.task_id].add(
-            jnp.where(done, jnp.clip(batch.progress, 0.0, 1.0), 0.0), mode="drop"
+        total = (
+            jnp.zeros((self.num_tasks,), jnp.float32)
+            .at[batch.task_id]
+            .add(jnp.where(done, jnp.clip(batch.progress, 0.0, 1.0), 0.0), mode="drop")
         )
         observed = count > 0
         batch_success = total / jnp.maximum(count, 1)

@@ -48,7 +48,7 @@ class LearningProgressState(eqx.Module):
     slow: Float[Array, " num_tasks"]
     seen: Bool[Array, " num_tasks"]
     cdf: Int[Array, " num_tasks"]
-    cached_with: Float[Array, "2"]
+    cached_with: Float[Array, 2]
 
 
 def _check_rate(value: object, name: str) -> None:
@@ -107,7 +107,7 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
         )
         return self._with_cache(state)
 
-    def _tunables(self) -> Float[Array, "2"]:
+    def _tunables(self) -> Float[Array, 2]:
         return jnp.stack([self.reweight_threshold, self.temperature])
 
     def _with_cache(self, state: LearningProgressState) -> LearningProgressState:
@@ -144,8 +144,10 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
         batch = batch.flatten()
         done = batch.done
         count = jnp.zeros((self.num_tasks,), jnp.int32).at[batch.task_id].add(done.astype(jnp.int32), mode="drop")
-        total = jnp.zeros((self.num_tasks,), jnp.float32).at[batch.task_id].add(
-            jnp.where(done, jnp.clip(batch.progress, 0.0, 1.0), 0.0), mode="drop"
+        total = (
+            jnp.zeros((self.num_tasks,), jnp.float32)
+            .at[batch.task_id]
+            .add(jnp.where(done, jnp.clip(batch.progress, 0.0, 1.0), 0.0), mode="drop")
         )
         observed = count > 0
         success = total / jnp.maximum(count, 1)

@@ -65,7 +65,7 @@ class EpisodeAccumulator(eqx.Module):
     count: Int[Array, " B"]
 
     @staticmethod
-    def zeros(num_envs: int) -> "EpisodeAccumulator":
+    def zeros(num_envs: int) -> EpisodeAccumulator:
         return EpisodeAccumulator(jnp.zeros((num_envs,), jnp.float32), jnp.zeros((num_envs,), jnp.int32))
 
 

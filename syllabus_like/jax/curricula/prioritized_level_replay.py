@@ -79,7 +79,7 @@ class PLRState(eqx.Module):
     slot_of_task: Int[Array, " num_tasks"]
     episode_count: Int[Array, ""]
     draw_cdf: Int[Array, " buffer_size + num_tasks"]
-    cached_with: Float[Array, "5"]
+    cached_with: Float[Array, 5]
 
 
 def _check_fraction(value: object, name: str) -> None:
@@ -159,7 +159,7 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         )
         return self._with_cache(state)
 
-    def _tunables(self) -> Float[Array, "5"]:
+    def _tunables(self) -> Float[Array, 5]:
         return jnp.stack(
             [self.temperature, self.top_k.astype(jnp.float32), self.staleness_coef, self.replay_prob, self.min_fill]
         )
@@ -186,10 +186,11 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         """``P_replay`` over buffer slots (zero on empty slots)."""
         valid = state.levels >= 0
         rank = jnp.arange(1, self.buffer_size + 1, dtype=jnp.float32)
-        if self.prioritization == "rank":
-            weight = jnp.exp(-jnp.log(rank) / self.temperature)
-        else:
-            weight = (rank <= self.top_k).astype(jnp.float32)
+        weight = (
+            jnp.exp(-jnp.log(rank) / self.temperature)
+            if self.prioritization == "rank"
+            else (rank <= self.top_k).astype(jnp.float32)
+        )
         weight = jnp.where(valid, weight, 0.0)
         score_part = weight / jnp.maximum(jnp.sum(weight), jnp.finfo(jnp.float32).tiny)
 
@@ -242,8 +243,8 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         # Per-task aggregates of this batch (ids outside [0, num_tasks) are dropped).
         count = jnp.zeros((num_tasks,), jnp.int32).at[task].add(done.astype(jnp.int32), mode="drop")
         score_sum = jnp.zeros((num_tasks,), jnp.float32).at[task].add(jnp.where(done, batch.score, 0.0), mode="drop")
-        best_return = jnp.full((num_tasks,), -jnp.inf).at[task].max(
-            jnp.where(done, batch.episode_return, -jnp.inf), mode="drop"
+        best_return = (
+            jnp.full((num_tasks,), -jnp.inf).at[task].max(jnp.where(done, batch.episode_return, -jnp.inf), mode="drop")
         )
         batch_score = score_sum / jnp.maximum(count, 1)
         episode_count = saturating_add(state.episode_count, jnp.sum(count))
@@ -261,7 +262,9 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         finite = jnp.finfo(jnp.float32)
 
         def rank_key(score: Array, present: Array) -> Array:
-            return jnp.where(present, jnp.nan_to_num(score, nan=finite.min, posinf=finite.max, neginf=finite.min), -jnp.inf)
+            return jnp.where(
+                present, jnp.nan_to_num(score, nan=finite.min, posinf=finite.max, neginf=finite.min), -jnp.inf
+            )
 
         merged_key = jnp.concatenate([rank_key(scores, valid), rank_key(batch_score, candidate)])
         _, order = lax.top_k(merged_key, size)
@@ -274,8 +277,10 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         )
         max_returns = jnp.where(kept, jnp.concatenate([max_returns, best_return])[order], -jnp.inf)
 
-        slot_of_task = jnp.full((num_tasks,), -1, jnp.int32).at[jnp.where(kept, levels, num_tasks)].set(
-            jnp.arange(size, dtype=jnp.int32), mode="drop"
+        slot_of_task = (
+            jnp.full((num_tasks,), -1, jnp.int32)
+            .at[jnp.where(kept, levels, num_tasks)]
+            .set(jnp.arange(size, dtype=jnp.int32), mode="drop")
         )
         state = PLRState(
             levels=levels,

@@ -279,9 +279,7 @@ def _run(
     reuses the compiled program.
     """
     context = algorithm._training_context(state, total_timesteps, num_iterations)
-    state = state.with_callback_states(
-        callback.on_training_start(context, key=jax.random.fold_in(key, _START_STREAM))
-    )
+    state = state.with_callback_states(callback.on_training_start(context, key=jax.random.fold_in(key, _START_STREAM)))
     iteration_key = jax.random.fold_in(key, _ITERATION_STREAM)
 
     dynamic, static = eqx.partition(state, eqx.is_array)
@@ -318,7 +316,7 @@ def _same_static(a: PyTree, b: PyTree) -> bool:
     leaves_b, tree_b = jax.tree_util.tree_flatten(b)
     if tree_a != tree_b:
         return False
-    for x, y in zip(leaves_a, leaves_b):
+    for x, y in zip(leaves_a, leaves_b, strict=False):
         try:
             if x is not y and not bool(x == y):
                 return False

@@ -167,7 +167,7 @@ class IterationContext(eqx.Module):
     """
 
     state: PyTree
-    step_state: "AbstractStepState"
+    step_state: AbstractStepState
     env: PyTree
     policy: PyTree
     iteration_count: Int[Array, ""]
@@ -193,7 +193,7 @@ class TrainingContext(eqx.Module):
     """
 
     state: PyTree
-    step_state: "AbstractStepState"
+    step_state: AbstractStepState
     env: PyTree
     policy: PyTree
     total_timesteps: Int[Array, ""]
@@ -376,17 +376,17 @@ class CallbackList(AbstractCallback[tuple[Any, ...], tuple[Any, ...]]):
 
     def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> tuple[PyTree, ...]:
         keys = _split(key, len(self.callbacks))
-        return tuple(cb.reset(ctx, key=k) for cb, k in zip(self.callbacks, keys))
+        return tuple(cb.reset(ctx, key=k) for cb, k in zip(self.callbacks, keys, strict=False))
 
     def step_reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> tuple[PyTree, ...]:
         keys = _split(key, len(self.callbacks))
-        return tuple(cb.step_reset(ctx, key=k) for cb, k in zip(self.callbacks, keys))
+        return tuple(cb.step_reset(ctx, key=k) for cb, k in zip(self.callbacks, keys, strict=False))
 
     def on_step(self, ctx: StepContext, *, key: Key[Array, ""]) -> tuple[PyTree, ...]:
         keys = _split(key, len(self.callbacks))
         return tuple(
             cb.on_step(dataclasses.replace(ctx, state=ctx.state[i]), key=k)
-            for i, (cb, k) in enumerate(zip(self.callbacks, keys))
+            for i, (cb, k) in enumerate(zip(self.callbacks, keys, strict=False))
         )
 
     def _iteration_view(self, ctx: Any, index: int) -> Any:
@@ -398,27 +398,27 @@ class CallbackList(AbstractCallback[tuple[Any, ...], tuple[Any, ...]]):
         keys = _split(key, len(self.callbacks))
         return tuple(
             cb.on_iteration(self._iteration_view(ctx, i), key=k)
-            for i, (cb, k) in enumerate(zip(self.callbacks, keys))
+            for i, (cb, k) in enumerate(zip(self.callbacks, keys, strict=False))
         )
 
     def on_training_start(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> tuple[PyTree, ...]:
         keys = _split(key, len(self.callbacks))
         return tuple(
             cb.on_training_start(self._iteration_view(ctx, i), key=k)
-            for i, (cb, k) in enumerate(zip(self.callbacks, keys))
+            for i, (cb, k) in enumerate(zip(self.callbacks, keys, strict=False))
         )
 
     def on_training_end(self, ctx: TrainingContext, *, key: Key[Array, ""]) -> tuple[PyTree, ...]:
         keys = _split(key, len(self.callbacks))
         return tuple(
             cb.on_training_end(self._iteration_view(ctx, i), key=k)
-            for i, (cb, k) in enumerate(zip(self.callbacks, keys))
+            for i, (cb, k) in enumerate(zip(self.callbacks, keys, strict=False))
         )
 
     def continue_training(self, ctx: IterationContext, *, key: Key[Array, ""]) -> Bool[Array, ""]:
         keys = _split(key, len(self.callbacks))
         keep_going = jnp.asarray(True)
-        for i, (cb, k) in enumerate(zip(self.callbacks, keys)):
+        for i, (cb, k) in enumerate(zip(self.callbacks, keys, strict=False)):
             keep_going = keep_going & cb.continue_training(self._iteration_view(ctx, i), key=k)
         return keep_going
 

@@ -105,7 +105,9 @@ class CurriculumEnv(AbstractEnvironment[CurriculumEnvState]):
         score: EpisodeScore = "positive_value_loss",
     ) -> None:
         if not isinstance(env, AbstractEnvironment):
-            raise TypeError(f"CurriculumEnv: env must be a syllabus_like.jax AbstractEnvironment, got {type(env).__name__}")
+            raise TypeError(
+                f"CurriculumEnv: env must be a syllabus_like.jax AbstractEnvironment, got {type(env).__name__}"
+            )
         if not isinstance(tasks, TaskTable):
             raise TypeError(f"CurriculumEnv: tasks must be a TaskTable, got {type(tasks).__name__}")
         if not isinstance(curriculum, AbstractCurriculum):

@@ -120,7 +120,9 @@ class ScheduledCurriculum(AbstractStatelessCallback):
         if not callable(where):
             raise TypeError(f"ScheduledCurriculum: where must be a function env -> field, got {where!r}")
         if not callable(schedule_fn):
-            raise TypeError(f"ScheduledCurriculum: schedule_fn must be a function of the iteration count, got {schedule_fn!r}")
+            raise TypeError(
+                f"ScheduledCurriculum: schedule_fn must be a function of the iteration count, got {schedule_fn!r}"
+            )
         self.where = where
         self.schedule_fn = schedule_fn
 
@@ -177,7 +179,7 @@ class AdaptiveCurriculumState(eqx.Module):
         """The running metric (the name this field had before it took lerax's)."""
         return self.running_metric
 
-    def restarted(self, level: Int[Array, ""]) -> "AdaptiveCurriculumState":
+    def restarted(self, level: Int[Array, ""]) -> AdaptiveCurriculumState:
         """A fresh average (0 over 0 episodes) at ``level``, the subclass state kept."""
         return AdaptiveCurriculumState(
             running_metric=jnp.zeros_like(self.running_metric),
@@ -234,7 +236,9 @@ class AbstractAdaptiveCurriculum(AbstractCallback[AdaptiveCurriculumState, Adapt
         return None
 
     @abc.abstractmethod
-    def apply_curriculum(self, state: _State, callback_state: AdaptiveCurriculumState) -> tuple[_State, AdaptiveCurriculumState]:
+    def apply_curriculum(
+        self, state: _State, callback_state: AdaptiveCurriculumState
+    ) -> tuple[_State, AdaptiveCurriculumState]:
         """Change the algorithm state according to ``callback_state.running_metric``."""
 
     def reset(self, ctx: ResetContext, *, key: Key[Array, ""]) -> AdaptiveCurriculumState:
@@ -377,7 +381,9 @@ class LevelCurriculum(AbstractAdaptiveCurriculum):
             )
         return None
 
-    def apply_curriculum(self, state: _State, callback_state: AdaptiveCurriculumState) -> tuple[_State, AdaptiveCurriculumState]:
+    def apply_curriculum(
+        self, state: _State, callback_state: AdaptiveCurriculumState
+    ) -> tuple[_State, AdaptiveCurriculumState]:
         level = callback_state.level
         advance = (callback_state.running_metric > self.threshold) & (level < self.num_levels - 1)
         new_level = level + advance.astype(level.dtype)

@@ -45,7 +45,9 @@ class AbstractActorCritic(eqx.Module):
         """Sample an action; return ``(action, log_prob, value)``."""
 
     @abc.abstractmethod
-    def evaluate(self, observation: Array, action: Int[Array, ""]) -> tuple[Float[Array, ""], Float[Array, ""], Float[Array, ""]]:
+    def evaluate(
+        self, observation: Array, action: Int[Array, ""]
+    ) -> tuple[Float[Array, ""], Float[Array, ""], Float[Array, ""]]:
         """Return ``(log_prob(action), entropy, value)`` for ``observation``."""
 
     @abc.abstractmethod
@@ -59,7 +61,7 @@ def _orthogonal_weights(
 ) -> list[Float[Array, "out in"]]:
     """Orthogonal weight matrices, one per ``(out, in)`` shape, scaled by ``gains`` (one compiled call)."""
     keys = jax.random.split(key, len(shapes))
-    return [jax.nn.initializers.orthogonal(gain)(k, shape) for k, shape, gain in zip(keys, shapes, gains)]
+    return [jax.nn.initializers.orthogonal(gain)(k, shape) for k, shape, gain in zip(keys, shapes, gains, strict=False)]
 
 
 def _mlp_skeleton(in_size: int, out_size: int, hidden: Sequence[int]) -> eqx.nn.MLP:
@@ -69,7 +71,12 @@ def _mlp_skeleton(in_size: int, out_size: int, hidden: Sequence[int]) -> eqx.nn.
     if any(size != width for size in hidden):
         raise ValueError(f"hidden layers must all have the same width (eqx.nn.MLP), got {tuple(hidden)}")
     return eqx.filter_eval_shape(
-        eqx.nn.MLP, in_size, out_size, width_size=width, depth=len(hidden), activation=jnp.tanh,
+        eqx.nn.MLP,
+        in_size,
+        out_size,
+        width_size=width,
+        depth=len(hidden),
+        activation=jnp.tanh,
         key=jax.random.key(0),
     )
 
@@ -80,7 +87,7 @@ def _orthogonal_mlps(
     """Fill MLP skeletons with orthogonal weights (gain sqrt 2; ``output_scale`` on the last layer) and zero biases."""
     shapes: list[tuple[int, int]] = []
     gains: list[float] = []
-    for skeleton, scale in zip(skeletons, output_scales):
+    for skeleton, scale in zip(skeletons, output_scales, strict=False):
         layer_shapes = [tuple(layer.weight.shape) for layer in skeleton.layers]
         shapes += layer_shapes
         gains += [math.sqrt(2.0)] * (len(layer_shapes) - 1) + [float(scale)]
@@ -164,7 +171,9 @@ class MLPActorCritic(AbstractActorCritic):
         action = jax.random.categorical(key, log_probs)
         return action, log_probs[action], self.critic(features)[0]
 
-    def evaluate(self, observation: Array, action: Int[Array, ""]) -> tuple[Float[Array, ""], Float[Array, ""], Float[Array, ""]]:
+    def evaluate(
+        self, observation: Array, action: Int[Array, ""]
+    ) -> tuple[Float[Array, ""], Float[Array, ""], Float[Array, ""]]:
         features = self._features(observation)
         log_probs = jax.nn.log_softmax(self.actor(features))
         entropy = -jnp.sum(jnp.exp(log_probs) * log_probs)

@@ -362,8 +362,17 @@ class PPO(AbstractAlgorithm):
                 def reset_on_drawn_tasks(operands: tuple[PyTree, PyTree, Array, PyTree]):
                     inner_state, observation, task_id, curriculum_state = operands
                     operands, _, _ = reset_finished(
-                        curriculum_env.env, curriculum_env.tasks, curriculum_env.curriculum, done,
-                        inner_state, observation, task_id, curriculum_state, sample_key, reset_key, width=width,
+                        curriculum_env.env,
+                        curriculum_env.tasks,
+                        curriculum_env.curriculum,
+                        done,
+                        inner_state,
+                        observation,
+                        task_id,
+                        curriculum_state,
+                        sample_key,
+                        reset_key,
+                        width=width,
                     )
                     return operands
 
@@ -487,9 +496,7 @@ class PPO(AbstractAlgorithm):
         )
         return advantage, advantage + trajectory.value
 
-    def _loss(
-        self, params: PyTree, static: PyTree, batch: _Minibatch
-    ) -> tuple[Float[Array, ""], dict[str, Array]]:
+    def _loss(self, params: PyTree, static: PyTree, batch: _Minibatch) -> tuple[Float[Array, ""], dict[str, Array]]:
         policy = eqx.combine(params, static)
         log_prob, entropy, value = jax.vmap(policy.evaluate)(batch.observation, batch.action)
         advantage = batch.advantage
@@ -629,7 +636,12 @@ def _update_curriculum(env: CurriculumEnv, step_state: PPOStepState, rollout: PP
     info = rollout.info if isinstance(rollout.info, dict) else {}
     progress = info.get("task_completion", jnp.zeros_like(rollout.reward))
     episodes = EpisodeBatch(
-        rollout.task_id, rollout.episode_return, rollout.episode_length, progress=progress, done=rollout.done, score=score
+        rollout.task_id,
+        rollout.episode_return,
+        rollout.episode_length,
+        progress=progress,
+        done=rollout.done,
+        score=score,
     )
     return dataclasses.replace(
         step_state, curriculum_state=env.curriculum.update(curriculum_state, episodes), score_accumulator=accumulator

@@ -25,11 +25,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TextIO
 
-import numpy as np
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jaxtyping import Array, Key
 
@@ -149,7 +148,9 @@ class ProgressReporter:
         total = max(self.num_iterations, 1)
         filled = min(self.width, round(self.width * done / total))
         rate = (done - self._start_iteration) / max(now - self._started_at, 1e-9)
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.num_iterations} it {rate:.1f} it/s{self._tail}"
+        line = (
+            f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.num_iterations} it {rate:.1f} it/s{self._tail}"
+        )
         padding = " " * max(0, len(self._last_line) - len(line))
         self.stream.write("\r" + line + padding)
         self.stream.flush()
@@ -197,7 +198,9 @@ class ProgressCallback(AbstractStatelessCallback):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"ProgressCallback: every must be a positive int (iterations), got {every!r}")
         if metrics_fn is not None and not callable(metrics_fn):
-            raise TypeError(f"ProgressCallback: metrics_fn must be a function of the IterationContext, got {metrics_fn!r}")
+            raise TypeError(
+                f"ProgressCallback: metrics_fn must be a function of the IterationContext, got {metrics_fn!r}"
+            )
         self.every = every
         self.metrics_fn = metrics_fn
         self.reporter = (
@@ -220,7 +223,7 @@ class ProgressCallback(AbstractStatelessCallback):
         steps_per_iteration = jnp.asarray(ctx.locals.get("num_envs", 1) * ctx.locals.get("num_steps", 1), jnp.int32)
 
         def report(iteration: Any, steps: Any, reported: tuple[Any, ...]) -> None:
-            self.reporter.report(iteration, steps, dict(zip(names, reported)))
+            self.reporter.report(iteration, steps, dict(zip(names, reported, strict=False)))
 
         def send() -> None:
             jax.debug.callback(report, ctx.iteration_count, steps_per_iteration, values, ordered=True)

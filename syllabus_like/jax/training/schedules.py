@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import abc
 
-import numpy as np
-
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from syllabus_like.jax._checks import finite_values, positive_number
@@ -98,7 +97,9 @@ class StepSchedule(AbstractSchedule):
         values = finite_values("step_schedule", "values", values)
         boundary_array = np.asarray(boundaries, dtype=float)
         if boundary_array.ndim != 1:
-            raise ValueError(f"step_schedule: boundaries must be a 1-D sequence of iteration counts, got {boundaries!r}")
+            raise ValueError(
+                f"step_schedule: boundaries must be a 1-D sequence of iteration counts, got {boundaries!r}"
+            )
         boundaries_list = boundary_array.tolist()
         if values.ndim == 0:
             raise ValueError(f"step_schedule: values must be a sequence (one value per segment), got {values!r}")
@@ -110,7 +111,7 @@ class StepSchedule(AbstractSchedule):
         if any(not float(b).is_integer() or b < 0 for b in boundaries_list):
             raise ValueError(f"step_schedule: boundaries must be non-negative integers, got {list(boundaries)}")
         boundaries_list = [int(b) for b in boundaries_list]
-        if any(b >= c for b, c in zip(boundaries_list, boundaries_list[1:])):
+        if any(b >= c for b, c in zip(boundaries_list, boundaries_list[1:], strict=False)):
             raise ValueError(f"step_schedule: boundaries must be strictly increasing, got {boundaries_list}")
         self.values = values
         self.boundaries = jnp.asarray(boundaries_list, dtype=jnp.int32)
