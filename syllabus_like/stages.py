@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -244,5 +244,5 @@ def normalize_condition(
             )
         return condition
     if callable(condition):
-        return condition
+        return cast(Callable[..., Any], condition)
     raise TypeError(f"stopping condition {index} must be {accepted}, got {condition!r}")

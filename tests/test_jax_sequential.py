@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from syllabus_like.curricula import DomainRandomization as PythonDomainRandomization
 from syllabus_like.curricula.sequential import SEQUENTIAL_METRICS as PYTHON_METRICS
 from syllabus_like.curricula.sequential import SequentialCurriculum as PythonSequential
-from syllabus_like.curricula import DomainRandomization as PythonDomainRandomization
 from syllabus_like.jax import SEQUENTIAL_METRICS, EpisodeBatch, SequentialCurriculum
 from syllabus_like.jax.curricula import sequential as sequential_module
 from syllabus_like.task_space import DiscreteTaskSpace
@@ -76,7 +76,7 @@ def test_switches_at_the_same_episode_one_episode_at_a_time(name):
     state = curriculum.init(jax.random.key(0))
     key = jax.random.key(1)
     switches_python, switches_jax = [], []
-    for index, (task, ret, length, k) in enumerate(zip(*_stream(1, 160))):
+    for index, (task, ret, length, k) in enumerate(zip(*_stream(1, 160), strict=False)):
         python.sample(int(k))
         key, subkey = jax.random.split(key)
         state, drawn = sample(curriculum, state, subkey, jnp.arange(3) < k)
@@ -119,11 +119,17 @@ def test_same_state_when_the_stream_arrives_in_masked_batches(name):
         batch_returns = rng.random(batch_size).astype(np.float32)
         batch_lengths = rng.integers(1, 99, batch_size)
         batch_tasks[slots], batch_returns[slots], batch_lengths[slots] = tasks[chunk], returns[chunk], lengths[chunk]
-        for task, ret, length in zip(tasks[chunk], returns[chunk], lengths[chunk]):
+        for task, ret, length in zip(tasks[chunk], returns[chunk], lengths[chunk], strict=False):
             python.update_on_episode(float(ret), int(length), int(task))
         state = update(
-            curriculum, state, EpisodeBatch(batch_tasks.reshape(4, 4), batch_returns.reshape(4, 4),
-                                            batch_lengths.reshape(4, 4), done=done.reshape(4, 4))
+            curriculum,
+            state,
+            EpisodeBatch(
+                batch_tasks.reshape(4, 4),
+                batch_returns.reshape(4, 4),
+                batch_lengths.reshape(4, 4),
+                done=done.reshape(4, 4),
+            ),
         )
         stages_seen.add(python.stage)
         _assert_same_metrics(_metrics(curriculum, state), _python_metrics(python), f"after episode {chunk.stop}")
@@ -145,7 +151,7 @@ def test_a_batch_larger_than_one_pass_is_read_in_order_in_chunks(monkeypatch):
     tasks, returns, lengths, _ = _stream(4, 500)
     done = np.random.default_rng(5).random(500) < 0.8
     stages = []
-    for task, ret, length in zip(tasks[done], returns[done], lengths[done]):
+    for task, ret, length in zip(tasks[done], returns[done], lengths[done], strict=False):
         python.update_on_episode(float(ret), int(length), int(task))
         stages.append(python.stage)
     batch = EpisodeBatch(
@@ -205,7 +211,7 @@ def test_a_batch_that_ends_no_stage_gives_the_episode_by_episode_state(condition
     lengths = rng.integers(1, 50, size)
     done = rng.random(size) < 0.7
     returns[np.flatnonzero(done & (tasks < 2))[::15]] = 150.0  # one stage episode in 15
-    for task, ret, length in zip(tasks[done], returns[done], lengths[done]):
+    for task, ret, length in zip(tasks[done], returns[done], lengths[done], strict=False):
         python.update_on_episode(float(ret), int(length), int(task))
     update = eqx.filter_jit(lambda c, s, b: c.update(s, b))
     state = curriculum.init(jax.random.key(0))
@@ -214,7 +220,7 @@ def test_a_batch_that_ends_no_stage_gives_the_episode_by_episode_state(condition
         state = update(curriculum, state, batch)
     assert python.stage == int(state.stage) == 0
     _assert_same_metrics(_metrics(curriculum, state), _python_metrics(python), "after the batches")
-    kept = [r for t, r, d in zip(tasks, returns, done) if d and t in (0, 1)][-40:]
+    kept = [r for t, r, d in zip(tasks, returns, done, strict=False) if d and t in (0, 1)][-40:]
     assert np.array_equal(np.asarray(state.returns), np.asarray(kept, np.float32))
 
 
@@ -315,7 +321,9 @@ def test_state_counters_are_read_and_replaced_by_name():
 def _episodes(task_ids, returns, scores=None):
     task_ids = jnp.asarray(task_ids, jnp.int32)
     return EpisodeBatch(
-        task_ids, jnp.asarray(returns, jnp.float32), jnp.full(task_ids.shape, 5, jnp.int32),
+        task_ids,
+        jnp.asarray(returns, jnp.float32),
+        jnp.full(task_ids.shape, 5, jnp.int32),
         score=None if scores is None else jnp.asarray(scores, jnp.float32),
     )
 
@@ -348,7 +356,7 @@ def test_prioritized_level_replay_runs_inside_a_stage_and_learns_only_while_acti
 
 def test_a_curriculum_stage_runs_under_the_ppo_curriculum_path():
     from syllabus_like.envs.gridworld_jax import GridCrossingJax, gridworld_task_table
-    from syllabus_like.jax import CurriculumEnv, MLPActorCritic, PPO, PrioritizedLevelReplay
+    from syllabus_like.jax import PPO, CurriculumEnv, MLPActorCritic, PrioritizedLevelReplay
 
     env = GridCrossingJax(level=1)
     tasks = gridworld_task_table(env)
@@ -356,7 +364,9 @@ def test_a_curriculum_stage_runs_under_the_ppo_curriculum_path():
     ppo = PPO(num_envs=4, num_steps=32, num_epochs=1, num_minibatches=1)
     observation = env.reset(jax.random.key(0))[1]
     policy = MLPActorCritic(observation.shape[-1], env.num_actions, key=jax.random.key(0), hidden=(8,))
-    state = ppo.train(CurriculumEnv(env, tasks, curriculum, key=jax.random.key(1)), policy, 4 * 32 * 8, key=jax.random.key(2))
+    state = ppo.train(
+        CurriculumEnv(env, tasks, curriculum, key=jax.random.key(1)), policy, 4 * 32 * 8, key=jax.random.key(2)
+    )
     sequential = state.step_state.curriculum_state
     assert int(sequential.stage) == 1
     plr = sequential.stage_states[1]
@@ -368,7 +378,9 @@ def test_a_curriculum_stage_must_cover_every_task():
     from syllabus_like.curricula import DomainRandomization as PythonDR
     from syllabus_like.jax import PrioritizedLevelReplay
 
-    with pytest.raises(ValueError, match="stage 1 of SequentialCurriculum is invalid: PrioritizedLevelReplay has 3 tasks"):
+    with pytest.raises(
+        ValueError, match="stage 1 of SequentialCurriculum is invalid: PrioritizedLevelReplay has 3 tasks"
+    ):
         SequentialCurriculum([0, PrioritizedLevelReplay(3)], ["episodes>=1"], 4)
     with pytest.raises(ValueError, match="stage 0 .* a Python curriculum"):
         SequentialCurriculum([PythonDR(DiscreteTaskSpace(4))], [], 4)

@@ -27,7 +27,10 @@ _sample = eqx.filter_jit(lambda curriculum, state, key: curriculum.sample(state,
 
 def _episode(task, episode_return=0.0, length=1, progress=0.0, metrics=None) -> EpisodeBatch:
     return EpisodeBatch(
-        [task], [episode_return], [length], progress=[progress],
+        [task],
+        [episode_return],
+        [length],
+        progress=[progress],
         metrics=None if metrics is None else {name: [value] for name, value in metrics.items()},
     )
 
@@ -62,9 +65,7 @@ def test_success_rate_is_the_mean_of_the_last_window_of_progress():
 
 
 def test_moving_averages_follow_the_documented_formula_and_skip_non_finite_values():
-    curriculum = SequentialCurriculum(
-        [[0], [1]], ["episode_return_ema > 100 & success_rate_ema > 2"], 2, smoothing=0.2
-    )
+    curriculum = SequentialCurriculum([[0], [1]], ["episode_return_ema > 100 & success_rate_ema > 2"], 2, smoothing=0.2)
     state = curriculum.init(jax.random.key(0))
     returns = [1.0, 3.0, float("nan"), -2.0, 5.0]
     state, _ = _feed(curriculum, state, [(0, r, 1, 0.5, None) for r in returns])
@@ -76,8 +77,9 @@ def test_moving_averages_follow_the_documented_formula_and_skip_non_finite_value
     assert float(metrics["episode_return_ema"]) == pytest.approx(expected, rel=1e-6)
     assert float(metrics["success_rate_ema"]) == pytest.approx(0.5)
     # the same averages when the five episodes come in one batch
-    batched = _update(curriculum, curriculum.init(jax.random.key(0)), EpisodeBatch(
-        [0] * 5, returns, [1] * 5, progress=[0.5] * 5))
+    batched = _update(
+        curriculum, curriculum.init(jax.random.key(0)), EpisodeBatch([0] * 5, returns, [1] * 5, progress=[0.5] * 5)
+    )
     assert float(_metrics(curriculum, batched)["episode_return_ema"]) == pytest.approx(expected, rel=1e-6)
 
 
@@ -99,8 +101,9 @@ def test_moving_average_switches_at_its_boundary():
     _, stages = _feed(curriculum, state, [(0, r, 1, 0.0, None) for r in (0.0, 1.0, 1.0, 1.0)])
     assert stages == [0, 0, 1, 1]
     # one batch: the same switch, and the later episodes start the new stage's average afresh
-    state = _update(curriculum, curriculum.init(jax.random.key(0)), EpisodeBatch(
-        [0, 0, 0, 1], [0.0, 1.0, 1.0, 7.0], [1] * 4))
+    state = _update(
+        curriculum, curriculum.init(jax.random.key(0)), EpisodeBatch([0, 0, 0, 1], [0.0, 1.0, 1.0, 7.0], [1] * 4)
+    )
     assert int(state.stage) == 1
     assert float(_metrics(curriculum, state)["episode_return_ema"]) == 7.0
 
@@ -114,8 +117,12 @@ def test_smoothing_and_history_capacity_are_checked():
 
 def test_user_metrics_are_windowed_means_and_moving_averages_under_their_own_names():
     curriculum = SequentialCurriculum(
-        [[0], [1], [2]], ["distance >= 2", "distance_ema > 10"], 3,
-        custom_metrics=["distance"], return_buffer_size=2, smoothing=0.5,
+        [[0], [1], [2]],
+        ["distance >= 2", "distance_ema > 10"],
+        3,
+        custom_metrics=["distance"],
+        return_buffer_size=2,
+        smoothing=0.5,
     )
     assert set(sequential_metric_names(["distance"])) <= set(curriculum.metric_names)
     state = curriculum.init(jax.random.key(0))
@@ -126,7 +133,8 @@ def test_user_metrics_are_windowed_means_and_moving_averages_under_their_own_nam
     state, stages = _feed(curriculum, state, [(1, 0.0, 1, 0.0, {"distance": d}) for d in (8.0, 12.0, 16.0)])
     assert stages == [1, 1, 2]  # ema 8, 10, 13
     assert curriculum.stage_history(state) == [
-        {"stage": 1, "episode": 3, "step": 3}, {"stage": 2, "episode": 7, "step": 7},
+        {"stage": 1, "episode": 3, "step": 3},
+        {"stage": 2, "episode": 7, "step": 7},
     ]
 
 
@@ -192,7 +200,11 @@ def test_stage_history_across_a_loop_wrap_around_and_a_save_load_round_trip(tmp_
 
 def test_a_restored_state_continues_the_windows_and_moving_averages(tmp_path):
     curriculum = SequentialCurriculum(
-        [[0], [1]], ["success_rate_ema > 0.7 & score >= 0.5"], 2, custom_metrics=["score"], return_buffer_size=3,
+        [[0], [1]],
+        ["success_rate_ema > 0.7 & score >= 0.5"],
+        2,
+        custom_metrics=["score"],
+        return_buffer_size=3,
     )
     stream = [(0, 0.0, 1, p, {"score": s}) for p, s in [(0.5, 0.0), (1.0, 1.0), (1.0, 0.5), (0.0, 2.0)]]
     state, _ = _feed(curriculum, curriculum.init(jax.random.key(0)), stream[:2])
@@ -249,7 +261,7 @@ def test_python_and_jax_switch_at_the_same_episodes(name, seed):
     tasks, returns, lengths, progress, score = _parity_stream(seed, 200)
     stream = [
         (int(t), float(r), int(n), float(p), {"score": float(s)})
-        for t, r, n, p, s in zip(tasks, returns, lengths, progress, score)
+        for t, r, n, p, s in zip(tasks, returns, lengths, progress, score, strict=False)
     ]
     python_stages = []
     for task, episode_return, length, episode_progress, metrics in stream:
@@ -264,13 +276,17 @@ def test_python_and_jax_switch_at_the_same_episodes(name, seed):
     # the whole stream as one masked [T, B] batch: the same history, metrics and done
     done = np.ones(200, bool)
     done[::7] = False  # entries that are not finished episodes: ignored
-    kept = [episode for episode, keep in zip(stream, done) if keep]
+    kept = [episode for episode, keep in zip(stream, done, strict=False) if keep]
     python = PythonSequential(task_space=DiscreteTaskSpace(5), seed=0, **config)
     for task, episode_return, length, episode_progress, metrics in kept:
         python.update_on_episode(episode_return, length, task, progress=episode_progress, metrics=metrics)
     batch = EpisodeBatch(
-        tasks.reshape(20, 10), returns.reshape(20, 10), lengths.reshape(20, 10),
-        progress=progress.reshape(20, 10), done=done.reshape(20, 10), metrics={"score": score.reshape(20, 10)},
+        tasks.reshape(20, 10),
+        returns.reshape(20, 10),
+        lengths.reshape(20, 10),
+        progress=progress.reshape(20, 10),
+        done=done.reshape(20, 10),
+        metrics={"score": score.reshape(20, 10)},
     )
     state = _update(curriculum, curriculum.init(jax.random.key(0)), batch)
     assert curriculum.stage_history(state) == python.stage_history
@@ -288,7 +304,9 @@ def test_python_and_jax_switch_at_the_same_episodes(name, seed):
 _HYPOTHESIS_CONFIG = dict(
     curriculum_list=[[0, 1], [2], [3]],
     stopping_conditions=[
-        "success_rate >= 0.6 & episodes >= 2", "score_ema > 0.33 | episode_return_ema > 0.7", "score < 0.3",
+        "success_rate >= 0.6 & episodes >= 2",
+        "score_ema > 0.33 | episode_return_ema > 0.7",
+        "score < 0.3",
     ],
     loop=True,
     return_buffer_size=3,
@@ -311,7 +329,7 @@ def test_python_and_jax_agree_on_generated_streams(episodes):
         if finished:
             python.update_on_episode(episode_return, length, task, progress=progress, metrics={"score": score})
     curriculum = _HYPOTHESIS_CURRICULUM
-    columns = [np.asarray(column) for column in zip(*episodes)]
+    columns = [np.asarray(column) for column in zip(*episodes, strict=False)]
     batch = EpisodeBatch(
         columns[0], columns[1], columns[2], progress=columns[3], done=columns[5], metrics={"score": columns[4]}
     )

@@ -117,7 +117,7 @@ def state_from_bytes(data: bytes, like: Tree, *, check: Callable[[Tree], None] |
         raise ValueError(f"saved state has {len(saved)} leaves, the template has {len(expected)}")
 
     restored = []
-    for index, ((path, template), entry, value) in enumerate(zip(expected, saved, arrays)):
+    for index, ((path, template), entry, value) in enumerate(zip(expected, saved, arrays, strict=False)):
         if entry["path"] != path:
             raise ValueError(f"leaf {index}: saved path {entry['path']} does not match template path {path}")
         if _is_key(template):
@@ -176,7 +176,9 @@ def check_sequential_state(curriculum: Any, state: Any) -> None:
     window = returns.shape[-1]
     count = value["num_returns"]
     if np.any(count > window):
-        raise ValueError(f"state field 'num_returns' must be at most {window} (return_buffer_size), got {count.tolist()!r:.80}")
+        raise ValueError(
+            f"state field 'num_returns' must be at most {window} (return_buffer_size), got {count.tolist()!r:.80}"
+        )
     used = np.arange(window) >= (window - count[..., None])
     if np.any(np.where(used, 0.0, returns) != 0.0):
         raise ValueError("state field 'returns' has values in slots beyond 'num_returns' (they must be zero)")

@@ -58,15 +58,14 @@ class EpisodeBatch(eqx.Module):
         self.episode_return = jnp.asarray(episode_return, dtype=jnp.float32)
         self.length = jnp.asarray(length, dtype=jnp.int32)
         shape = self.task_id.shape
-        self.progress = (
-            jnp.zeros(shape, jnp.float32) if progress is None else jnp.asarray(progress, dtype=jnp.float32)
-        )
+        self.progress = jnp.zeros(shape, jnp.float32) if progress is None else jnp.asarray(progress, dtype=jnp.float32)
         self.done = jnp.ones(shape, bool) if done is None else jnp.asarray(done, dtype=bool)
         self.score = None if score is None else jnp.asarray(score, dtype=jnp.float32)
         if metrics is not None and not isinstance(metrics, Mapping):
             raise TypeError(f"EpisodeBatch metrics must be a mapping of names to arrays, got {metrics!r}")
         self.metrics = (
-            None if metrics is None
+            None
+            if metrics is None
             else {str(name): jnp.asarray(value, dtype=jnp.float32) for name, value in metrics.items()}
         )
 
@@ -85,7 +84,7 @@ class EpisodeBatch(eqx.Module):
     def shape(self) -> tuple[int, ...]:
         return self.task_id.shape
 
-    def flatten(self) -> "EpisodeBatch":
+    def flatten(self) -> EpisodeBatch:
         """The same entries as a 1-D batch, in reading (C) order."""
         return EpisodeBatch(
             task_id=self.task_id.reshape(-1),

@@ -32,7 +32,10 @@ def _counted(values: Float[Array, "k n"], valid: Bool[Array, " n"]) -> tuple[Arr
 
 
 def ema_final(
-    ema: Float[Array, " k"], present: Bool[Array, " k"], values: Float[Array, "k n"], valid: Bool[Array, " n"],
+    ema: Float[Array, " k"],
+    present: Bool[Array, " k"],
+    values: Float[Array, "k n"],
+    valid: Bool[Array, " n"],
     smoothing: float,
 ) -> tuple[Float[Array, " k"], Bool[Array, " k"]]:
     """Each row's average after its ``valid`` finite values, in order; ``present``: whether it has one.
@@ -54,7 +57,10 @@ def ema_final(
 
 
 def ema_running(
-    ema: Float[Array, " k"], present: Bool[Array, " k"], values: Float[Array, "k n"], valid: Bool[Array, " n"],
+    ema: Float[Array, " k"],
+    present: Bool[Array, " k"],
+    values: Float[Array, "k n"],
+    valid: Bool[Array, " n"],
     smoothing: float,
 ) -> tuple[Float[Array, "k n"], Bool[Array, "k n"]]:
     """Each row's average after every entry (``present`` False until the row has one)."""

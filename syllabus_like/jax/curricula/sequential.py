@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -23,8 +23,8 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
 from syllabus_like.conditions import Condition
 from syllabus_like.jax._numerics import count_used, prefix_sum, saturating_add
-from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count
 from syllabus_like.jax.compiled_condition import CompiledCondition, compile_condition
+from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
 from syllabus_like.jax.curricula.moving_average import ema_bounds, ema_final, ema_running
 from syllabus_like.jax.curricula.return_window import window_mean, window_mean_bounds, window_means
@@ -45,7 +45,7 @@ from syllabus_like.task_space import DiscreteTaskSpace, TaskSpace
 __all__ = ["SEQUENTIAL_METRICS", "SequentialCurriculum", "SequentialState"]
 
 
-StoppingCondition = Union[str, Condition, CompiledCondition, Callable[..., Array]]
+StoppingCondition = str | Condition | CompiledCondition | Callable[..., Array]
 
 #: Most batch entries one pass of :meth:`SequentialCurriculum.update` reads: a rollout of 4096 envs
 #: x 128 steps compacts to this many. Larger batches are read in chunks of this size, one after
@@ -62,7 +62,15 @@ DEFAULT_HISTORY_CAPACITY = 256
 
 #: The fields of a :class:`SequentialState` besides its counters that :meth:`SequentialState.replace` sets.
 _FIELDS = (
-    "returns", "mean_return", "windows", "window_means", "emas", "ema_present", "done", "num_switches", "history",
+    "returns",
+    "mean_return",
+    "windows",
+    "window_means",
+    "emas",
+    "ema_present",
+    "done",
+    "num_switches",
+    "history",
 )
 
 
@@ -122,7 +130,7 @@ class SequentialState(eqx.Module):
     total_tasks = _counter("total_tasks", "All tasks drawn.")
     num_returns = _counter("num_returns", "How many of ``returns`` are this stage's (at most the buffer size).")
 
-    def replace(self, **changes: Array) -> "SequentialState":
+    def replace(self, **changes: Array) -> SequentialState:
         """A copy with the named counters or other fields (``returns``, ``mean_return``, ...) replaced."""
         unknown = set(changes) - set(_COUNTERS) - set(_FIELDS)
         if unknown:
@@ -264,7 +272,10 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     ) -> None:
         space = _as_task_space(task_space)
         check_sequential_arguments(
-            curriculum_list, stopping_conditions, loop=loop, return_buffer_size=return_buffer_size,
+            curriculum_list,
+            stopping_conditions,
+            loop=loop,
+            return_buffer_size=return_buffer_size,
             final_condition_allowed=True,
         )
         self.custom_metrics = check_custom_metrics(custom_metrics)
@@ -362,14 +373,16 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
                 )
             return condition
         normalized = normalize_condition(
-            condition, index, accepted="a condition string, a Condition, a CompiledCondition or a callable",
+            condition,
+            index,
+            accepted="a condition string, a Condition, a CompiledCondition or a callable",
             metrics=metric_names,
         )
         if isinstance(normalized, Condition):
             return compile_condition(normalized)
         return _CallableCondition(normalized)
 
-    def with_thresholds(self, stage: int, values: Sequence[float] | ArrayLike) -> "SequentialCurriculum":
+    def with_thresholds(self, stage: int, values: Sequence[float] | ArrayLike) -> SequentialCurriculum:
         """A copy whose stage-``stage`` condition has new thresholds (no recompilation)."""
         condition = self.conditions[stage]
         if not isinstance(condition, CompiledCondition):
@@ -432,7 +445,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
 
     def _condition_holds(
         self, stage: Int[Array, ""], metrics: Mapping[str, Array], present: Mapping[str, Array]
-    ) -> Bool[Array, "..."]:
+    ) -> Bool[Array, ...]:
         """The active stage's condition (False for a last stage without one), broadcast to the metrics' shape.
 
         For scalar metrics every condition is evaluated and one picked (cheaper
@@ -452,8 +465,13 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
 
     @staticmethod
     def _metrics(
-        steps: Array, total_steps: Array, episodes: Array, total_episodes: Array,
-        tasks: Array, total_tasks: Array, episode_return: Array,
+        steps: Array,
+        total_steps: Array,
+        episodes: Array,
+        total_episodes: Array,
+        tasks: Array,
+        total_tasks: Array,
+        episode_return: Array,
     ) -> dict[str, Array]:
         return {
             "steps": steps,
@@ -468,8 +486,13 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
     def stage_metrics(self, state: SequentialState) -> tuple[dict[str, Array], dict[str, Array]]:
         """``(metrics, present)``: what the stopping conditions see now."""
         metrics = self._metrics(
-            state.steps, state.total_steps, state.episodes, state.total_episodes,
-            state.tasks, state.total_tasks, state.mean_return,
+            state.steps,
+            state.total_steps,
+            state.episodes,
+            state.total_episodes,
+            state.tasks,
+            state.total_tasks,
+            state.mean_return,
         )
         present = {"episode_return": state.num_returns > 0}
         for row, name in enumerate(self.window_names):
@@ -486,10 +509,17 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         """Switch to ``stage``: record the switch, start the stage's counters, windows and averages afresh."""
         record = jnp.stack([stage, state.total_episodes, state.total_steps]).astype(jnp.int32)
         return state.replace(
-            stage=stage, steps=0, episodes=0, tasks=0, num_returns=0,
-            returns=jnp.zeros_like(state.returns), mean_return=jnp.zeros_like(state.mean_return),
-            windows=jnp.zeros_like(state.windows), window_means=jnp.zeros_like(state.window_means),
-            emas=jnp.zeros_like(state.emas), ema_present=jnp.zeros_like(state.ema_present),
+            stage=stage,
+            steps=0,
+            episodes=0,
+            tasks=0,
+            num_returns=0,
+            returns=jnp.zeros_like(state.returns),
+            mean_return=jnp.zeros_like(state.mean_return),
+            windows=jnp.zeros_like(state.windows),
+            window_means=jnp.zeros_like(state.window_means),
+            emas=jnp.zeros_like(state.emas),
+            ema_present=jnp.zeros_like(state.ema_present),
             num_switches=saturating_add(state.num_switches, jnp.int32(1)),
             history=state.history.at[state.num_switches].set(record, mode="drop"),
         )
@@ -500,9 +530,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             return self._enter_stage(state, self._next_stage(state.stage))
         entered = self._enter_stage(state, jnp.minimum(state.stage + 1, self.num_stages - 1))
         finished = state.replace(done=jnp.asarray(True))
-        return jax.tree.map(
-            lambda a, b: jnp.where(state.stage == self.num_stages - 1, a, b), finished, entered
-        )
+        return jax.tree.map(lambda a, b: jnp.where(state.stage == self.num_stages - 1, a, b), finished, entered)
 
     def check_stopping_conditions(self, state: SequentialState) -> tuple[SequentialState, Bool[Array, ""]]:
         """Advance one stage if the active stage's condition holds; also return whether it did.
@@ -616,8 +644,12 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             if self.has_curriculum_stages:
                 # The stage's curriculum learns from its episodes processed before the switch (if any).
                 learned = EpisodeBatch(
-                    batch.task_id, batch.episode_return, batch.length,
-                    progress=batch.progress, done=member & (position < stop), score=batch.score,
+                    batch.task_id,
+                    batch.episode_return,
+                    batch.length,
+                    progress=batch.progress,
+                    done=member & (position < stop),
+                    score=batch.score,
                 )
                 stage_states, _ = self._on_active_stage(
                     state.stage,
@@ -628,9 +660,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
                 after = dataclasses.replace(after, stage_states=stage_states)
             return after, stop
 
-        state, _ = lax.while_loop(
-            lambda carry: carry[1] < size, process_from, (state, jnp.zeros((), jnp.int32))
-        )
+        state, _ = lax.while_loop(lambda carry: carry[1] < size, process_from, (state, jnp.zeros((), jnp.int32)))
         return state
 
     def _row_values(self, batch: EpisodeBatch) -> Float[Array, "rows n"]:
@@ -647,8 +677,13 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         return jnp.stack([batch.progress, *(given[name] for name in self.custom_metrics)]).astype(jnp.float32)
 
     def _may_fire(
-        self, state: SequentialState, final: Mapping[str, Array], sequence: Float[Array, " m"], members: Int[Array, ""],
-        extra: "_Extra", member: Bool[Array, " n"],
+        self,
+        state: SequentialState,
+        final: Mapping[str, Array],
+        sequence: Float[Array, " m"],
+        members: Int[Array, ""],
+        extra: _Extra,
+        member: Bool[Array, " n"],
     ) -> Bool[Array, ""]:
         """Whether the active stage's condition could hold after any of the batch's episodes.
 
@@ -670,8 +705,13 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             state.steps, state.total_steps, state.episodes, state.total_episodes, state.tasks, state.total_tasks, low
         )
         upper = self._metrics(
-            final["steps"], final["total_steps"], final["episodes"], final["total_episodes"],
-            state.tasks, state.total_tasks, high,
+            final["steps"],
+            final["total_steps"],
+            final["episodes"],
+            final["total_episodes"],
+            state.tasks,
+            state.total_tasks,
+            high,
         )
         # Before the stage's first return the mean is missing; a NaN mean compares like a missing one.
         maybe_absent = {"episode_return": (state.num_returns == 0) | irregular}
@@ -688,7 +728,8 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
                 name = self.ema_names[row]
                 lower[name], upper[name], maybe_absent[name] = lows[at], highs[at], ~state.ema_present[row]
         could = [
-            condition.could_hold(lower, upper, maybe_absent) if isinstance(condition, CompiledCondition)
+            condition.could_hold(lower, upper, maybe_absent)
+            if isinstance(condition, CompiledCondition)
             else jnp.asarray(True)
             for condition in self.conditions
         ]
@@ -696,22 +737,35 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         return jnp.stack(could)[self._condition_index(state)]
 
     def _apply_without_switch(
-        self, state: SequentialState, final: Mapping[str, Array], sequence: Float[Array, " m"], members: Int[Array, ""],
-        extra: "_Extra", member: Bool[Array, " n"],
+        self,
+        state: SequentialState,
+        final: Mapping[str, Array],
+        sequence: Float[Array, " m"],
+        members: Int[Array, ""],
+        extra: _Extra,
+        member: Bool[Array, " n"],
     ) -> SequentialState:
         """The state after every episode of the batch, when none of them ends the stage."""
         window = self.return_buffer_size
         kept = lax.dynamic_slice(sequence, (members,), (window,))
         num_returns = jnp.minimum(state.num_returns + members, window)
         return state.replace(
-            steps=final["steps"], episodes=final["episodes"], total_steps=final["total_steps"],
-            total_episodes=final["total_episodes"], num_returns=num_returns,
-            returns=kept, mean_return=window_mean(kept, num_returns),
+            steps=final["steps"],
+            episodes=final["episodes"],
+            total_steps=final["total_steps"],
+            total_episodes=final["total_episodes"],
+            num_returns=num_returns,
+            returns=kept,
+            mean_return=window_mean(kept, num_returns),
             **self._extra_after(state, extra, members, num_returns, member),
         )
 
     def _extra_after(
-        self, state: SequentialState, extra: "_Extra", end: Int[Array, ""], count: Int[Array, ""],
+        self,
+        state: SequentialState,
+        extra: _Extra,
+        end: Int[Array, ""],
+        count: Int[Array, ""],
         member: Bool[Array, " n"],
     ) -> dict[str, Array]:
         """``windows``, ``window_means``, ``emas`` and ``ema_present`` after the ``member`` episodes.
@@ -741,7 +795,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         member_count: Int[Array, " n"],
         sequence: Float[Array, " m"],
         count: Int[Array, " n"],
-        extra: "_Extra",
+        extra: _Extra,
     ) -> tuple[SequentialState, Int[Array, ""]]:
         """Check the condition after each episode; apply those up to the first that ends the stage.
 
@@ -756,21 +810,27 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         read = [name for name in ("total_episodes", "steps", "total_steps") if name in self.read_metrics]
         if read:  # one stacked prefix sum: the same kernels as one row (~20 % faster than a row each)
             stacked = jnp.stack([increments[name].astype(dtype) for name in read])
-            running.update(zip(read, prefix_sum(stacked, axis=1)))
+            running.update(zip(read, prefix_sum(stacked, axis=1), strict=False))
         counters = {
-            name: saturating_add(getattr(state, name), running[name]) if name in running
+            name: saturating_add(getattr(state, name), running[name])
+            if name in running
             else jnp.broadcast_to(getattr(state, name), (size,))
             for name in increments
         }
         end = window + member_count
-        if self.reads_return:
-            mean_return = window_means(sequence, end, count, window)
-        else:  # no condition reads it: only the final mean is needed, for metrics()
-            mean_return = jnp.zeros((size,), jnp.float32)
+        # When no condition reads it, only the final mean is needed (for metrics()).
+        mean_return = (
+            window_means(sequence, end, count, window) if self.reads_return else jnp.zeros((size,), jnp.float32)
+        )
 
         metrics = self._metrics(
-            counters["steps"], counters["total_steps"], counters["episodes"], counters["total_episodes"],
-            jnp.broadcast_to(state.tasks, (size,)), jnp.broadcast_to(state.total_tasks, (size,)), mean_return,
+            counters["steps"],
+            counters["total_steps"],
+            counters["episodes"],
+            counters["total_episodes"],
+            jnp.broadcast_to(state.tasks, (size,)),
+            jnp.broadcast_to(state.total_tasks, (size,)),
+            mean_return,
         )
         present = {"episode_return": count > 0}
         for row, name in enumerate(self.window_names):
