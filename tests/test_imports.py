@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-HEAVY = ("jax", "ray", "torch", "pettingzoo", "matplotlib")
+HEAVY = ("jax", "ray", "torch", "pettingzoo", "sklearn", "matplotlib")
 
 
 def imported_heavy_modules(statement: str) -> list[str]:
