@@ -303,3 +303,26 @@ def test_user_metrics_travel_through_the_ray_backend():
             client.close()
     finally:
         ray.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("progress", [0.5] * 2000, r"'progress' must be a list of at most 1000 floats"),
+        ("custom_metrics", {"height": [1.0]}, r"'custom_metrics' has custom metrics \['height'\]"),
+        ("emas", {"episode_return": float("nan")}, r"'emas' must map some of"),
+        ("emas", {"typo": 1.0}, r"'emas' must map some of"),
+        ("stage_history", [{"stage": 5, "episode": 1, "step": 1}], r"'stage_history' must be a list"),
+        ("stage_history", [{"stage": 1, "episode": -1, "step": 1}], r"'stage_history' must be a list"),
+        ("done", True, r"'done' must be a bool, True only on the last stage"),
+        ("done", "yes", r"'done' must be a bool"),
+    ],
+)
+def test_a_bad_steering_field_in_a_state_is_refused_naming_it_and_changes_nothing(field, value, message):
+    curriculum = SequentialCurriculum(["easy", "hard"], ["episodes>=3"], LEVELS, custom_metrics=["distance"])
+    play(curriculum, 2, episode_return=1.0, progress=0.5, metrics={"distance": 2.0})
+    before = curriculum.state_dict()
+    state = {**before, field: value}
+    with pytest.raises(ValueError, match=message):
+        curriculum.load_state_dict(state)
+    assert curriculum.state_dict() == before

@@ -9,7 +9,13 @@ import numpy as np
 
 from syllabus_like.task_space import TaskSpace
 
-__all__ = ["check_fraction", "check_positive_float", "distribution_entropy", "require_finite_task_space"]
+__all__ = [
+    "check_fraction",
+    "check_positive_float",
+    "distribution_entropy",
+    "episode_success",
+    "require_finite_task_space",
+]
 
 
 def require_finite_task_space(task_space: TaskSpace, curriculum: str) -> int:
@@ -48,3 +54,16 @@ def distribution_entropy(probabilities: np.ndarray) -> float:
     """Shannon entropy (nats) of a probability vector; zero entries contribute nothing."""
     positive = probabilities[probabilities > 0]
     return float(-np.sum(positive * np.log(positive)))
+
+
+def episode_success(task_space: TaskSpace, task: Any, progress: Any, curriculum: str) -> tuple[int, np.float32]:
+    """The task's index and the episode's success, ``progress`` clipped to [0, 1] as float32.
+
+    TaskSpaceError for a task outside the space; ValueError for a NaN progress,
+    which a success-driven curriculum cannot learn from.
+    """
+    encoded = int(task_space.encode(task))
+    success = float(progress)
+    if success != success:
+        raise ValueError(f"{curriculum} needs a progress (success) in [0, 1], got NaN for task {task!r}")
+    return encoded, np.float32(min(max(success, 0.0), 1.0))

@@ -52,6 +52,7 @@ from syllabus_like.curricula.feedback import (
     check_fraction,
     check_positive_float,
     distribution_entropy,
+    episode_success,
     require_finite_task_space,
 )
 from syllabus_like.task_space import TaskSpace
@@ -163,11 +164,7 @@ class Learnability(Curriculum):
 
         ``metrics`` is accepted for the base class's contract and ignored.
         """
-        encoded = int(self.task_space.encode(task))
-        progress = float(progress)
-        if progress != progress:
-            raise ValueError(f"Learnability needs a progress (success) in [0, 1], got NaN for task {task!r}")
-        success = np.float32(min(max(progress, 0.0), 1.0))
+        encoded, success = episode_success(self.task_space, task, progress, "Learnability")
         old = float(learnability(self._success[encoded])) if self._seen[encoded] else 0.0
         if old > 0:
             del self._ranked[bisect_left(self._ranked, (-old, encoded))]

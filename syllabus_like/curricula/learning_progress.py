@@ -45,7 +45,12 @@ import numpy as np
 import numpy.typing as npt
 
 from syllabus_like.curricula.base import Curriculum
-from syllabus_like.curricula.feedback import check_positive_float, distribution_entropy, require_finite_task_space
+from syllabus_like.curricula.feedback import (
+    check_positive_float,
+    distribution_entropy,
+    episode_success,
+    require_finite_task_space,
+)
 from syllabus_like.task_space import TaskSpace
 
 __all__ = ["LearningProgress"]
@@ -167,11 +172,7 @@ class LearningProgress(Curriculum):
 
         ``metrics`` is accepted for the base class's contract and ignored.
         """
-        encoded = int(self.task_space.encode(task))
-        progress = float(progress)
-        if progress != progress:
-            raise ValueError(f"LearningProgress needs a progress (success) in [0, 1], got NaN for task {task!r}")
-        success = np.float32(min(max(progress, 0.0), 1.0))
+        encoded, success = episode_success(self.task_space, task, progress, "LearningProgress")
         if not self._seen[encoded]:
             self._fast[encoded] = self._slow[encoded] = success
             self._seen[encoded] = True

@@ -54,12 +54,13 @@ class LocalClient:
         metrics: Mapping[str, float] | None = None,
     ) -> None:
         self._check_open()
+        if score is None and metrics is None:  # the usual case; curricula predating the keywords keep working
+            with self._lock:
+                self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+            return
         extras = episode_extras(score, metrics)
         with self._lock:
-            if extras is None:  # curricula written before the keywords existed keep working
-                self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
-            else:
-                self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, **extras)
+            self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, **extras)
 
     def update_on_step(
         self,
