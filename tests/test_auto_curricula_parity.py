@@ -153,7 +153,25 @@ def test_learnability_parity(case):
     num_tasks, kwargs, stream = case
     python_curriculum = python_side.Learnability(DiscreteTaskSpace(num_tasks), **kwargs)
     jax_curriculum = jax_side.Learnability(num_tasks, **kwargs)
-    check_parity(python_curriculum, jax_curriculum, stream, with_score=False)
+    check_parity(python_curriculum, jax_curriculum, stream, with_score=False, comparable=_learnability_resolved)
+
+
+def _learnability_resolved(python_curriculum, jax_curriculum, state) -> bool:
+    """The learnabilities agree to float32 precision; the distribution built from them is compared
+    only when every positive learnability is resolved in float32 (at least 1e-3). ``p * (1 - p)`` for
+    a success rate within 1e-5 of 0 or 1 (``ema_rate`` near 1) carries a relative rounding error of
+    about 1e-2, and the two runtimes may round ``p + rate * (x - p)`` differently (XLA fuses it), so
+    normalising such values compares rounding noise, in either runtime."""
+    python_learnability = python_curriculum.learnability()
+    jax_learnability = np.asarray(_learnability(jax_curriculum, state))
+    np.testing.assert_allclose(jax_learnability, python_learnability, atol=1e-6)
+    positive = python_learnability[python_learnability > 0]
+    return bool(np.all(positive >= 1e-3))
+
+
+@eqx.filter_jit
+def _learnability(curriculum, state):
+    return curriculum.learnability(state)
 
 
 def test_jax_learnability_draws_follow_its_probabilities():

@@ -156,7 +156,10 @@ def test_evaluation_is_not_reported_in_process() -> None:
         evaluate_policy(model, envs, n_eval_episodes=6)
     assert not any(envs.get_attr("evaluating"))
     assert curriculum_episodes(curriculum) == before
-    model.learn(320, reset_num_timesteps=False)  # training episodes count again
+    # Each env first finishes the episode that began during evaluation (never reported), then
+    # at least one whole training episode: GridCrossing truncates at 120 steps, so 2 x 120 steps
+    # per env are enough whatever the policy does.
+    model.learn(2 * 2 * 120 + 64, reset_num_timesteps=False)
     assert curriculum_episodes(curriculum) > before
     envs.close()
 
