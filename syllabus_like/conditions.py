@@ -307,6 +307,49 @@ class Condition:
     def __repr__(self) -> str:
         return f"Condition({str(self)!r})"
 
+    def bind(self, readers: Mapping[str, Callable[[], float | None]]) -> Callable[[], bool]:
+        """This condition as a function of no argument that reads live values through ``readers``.
+
+        ``readers`` maps each metric the condition reads to a function returning
+        its current value, or None while it has none (the comparison is then
+        False, as in :meth:`__call__`). A curriculum that checks its condition
+        after every episode binds it once to its own counters and windows, so a
+        check reads only the metrics the condition names and builds no mapping.
+        The readers must return numbers: unlike :meth:`__call__`, nothing is
+        type-checked per call. KeyError names a metric without a reader.
+        """
+        missing = sorted(self.metrics - set(readers))
+        if missing:
+            raise KeyError(f"no reader for the metrics {missing} of condition {str(self)!r}")
+        return _bind_node(self.root, readers)
+
+
+def _bind_node(node: Node, readers: Mapping[str, Callable[[], float | None]]) -> Callable[[], bool]:
+    """The closure that evaluates ``node`` with values from ``readers`` (see :meth:`Condition.bind`)."""
+    if isinstance(node, Comparison):
+        read = readers[node.metric]
+        compare = COMPARISON_OPERATORS[node.op]
+        threshold = node.value
+
+        def comparison() -> bool:
+            observed = read()
+            return observed is not None and compare(observed, threshold)
+
+        return comparison
+    if isinstance(node, Not):
+        operand = _bind_node(node.operand, readers)
+        return lambda: not operand()
+    operands = tuple(_bind_node(op, readers) for op in node.operands)
+    if isinstance(node, And):
+        if len(operands) == 2:
+            first, second = operands
+            return lambda: first() and second()
+        return lambda: all(operand() for operand in operands)
+    if len(operands) == 2:
+        first, second = operands
+        return lambda: first() or second()
+    return lambda: any(operand() for operand in operands)
+
 
 # ----------------------------------------------------------------------- tokens
 

@@ -388,6 +388,23 @@ def test_str_parses_back_to_an_equal_condition(ast_and_text: tuple[Any, str], va
     assert reparsed.metrics == condition.metrics
 
 
+@PROPERTY
+@given(asts_with_text, value_maps)
+def test_bound_condition_means_the_same_and_reads_live_values(ast_and_text: tuple[Any, str], values: dict) -> None:
+    condition = Condition(ast_and_text[0])
+    live: dict = {}
+    bound = condition.bind({name: (lambda name=name: live.get(name)) for name in condition.metrics})
+    assert bound() == reference(condition.root, {})  # every metric without a value yet
+    live.update(values)  # bound once, it sees later values
+    assert bound() is reference(condition.root, values)
+
+
+def test_bind_names_a_metric_without_a_reader() -> None:
+    condition = parse_condition("episodes >= 3 & success_rate > 0.5")
+    with pytest.raises(KeyError, match=r"no reader for the metrics \['success_rate'\]"):
+        condition.bind({"episodes": lambda: 3})
+
+
 # ------------------------------------------------------------- metrics= check
 
 
@@ -599,7 +616,14 @@ def check_parse_or_syntax_error(text: str) -> None:
         condition = parse_condition(text)
     except ConditionSyntaxError as error:
         assert 0 <= error.position <= len(text)
-        assert str(error).split("\n")[-1] == "    " + " " * error.position + "^"
+        shown, pointer = str(error).split("\n")[-2:]
+        caret = pointer.index("^")
+        assert pointer == " " * caret + "^"
+        if error.position == len(text):  # the fault is the end of the text: the caret follows it
+            assert caret == len(shown)
+        else:  # the caret is under the offending character (whitespace is shown as a space)
+            character = text[error.position]
+            assert shown[caret] == (" " if character.isspace() else character)
         return
     # Whatever parses prints to canonical text that parses back to the same condition.
     assert parse_condition(str(condition)) == condition

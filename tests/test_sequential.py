@@ -1,5 +1,8 @@
 """SequentialCurriculum: stages, conditions, metrics, validation, state."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -298,3 +301,20 @@ def test_mean_return_follows_the_window_exactly_over_many_episodes():
     assert restored.stage_metrics()["episode_return"] == pytest.approx(
         curriculum.stage_metrics()["episode_return"], rel=1e-15
     )
+
+
+def pickle_round_trip(curriculum):
+    return pickle.loads(pickle.dumps(curriculum))
+
+
+@pytest.mark.parametrize("copy_curriculum", [pickle_round_trip, copy.deepcopy], ids=["pickle", "deepcopy"])
+def test_a_copied_curriculum_checks_its_own_metrics(copy_curriculum) -> None:
+    """Conditions are bound to the curriculum's live metrics: a copy must read the copy's, not the original's."""
+    original = SequentialCurriculum([0, 1, 2], ["episodes>=2", "success_rate>0.5"], DiscreteTaskSpace(3))
+    original.update_on_episode(1.0, 1, 0, 1.0)
+    copied = copy_curriculum(original)
+    copied.update_on_episode(1.0, 1, 0, 1.0)
+    assert (copied.stage, original.stage) == (1, 0)
+    copied.update_on_episode(1.0, 1, 1, 1.0)
+    assert copied.stage == 2 and original.stage == 0
+    assert copied.stage_history == [{"stage": 1, "episode": 2, "step": 2}, {"stage": 2, "episode": 3, "step": 3}]

@@ -36,6 +36,10 @@ class RecentReturns:
         self._values.extend(float(value) for value in values)
         self._resum()
 
+    def clear(self) -> None:
+        """Empty the window (same as ``load(())``)."""
+        self.load(())
+
     def _resum(self) -> None:
         finite = [value for value in self._values if math.isfinite(value)]
         self._nan = sum(1 for value in self._values if math.isnan(value))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, cast
 
 import numpy as np
@@ -163,7 +164,32 @@ class SequentialCurriculum(Curriculum):
         self._total_steps = 0
         self._total_episodes = 0
         self._total_tasks = 0
+        # The stage's windows live as long as the curriculum (a new stage clears them), so the
+        # conditions bind once to their readers and a check evaluates only what they read.
+        self._returns = RecentReturns(return_buffer_size)
+        self._progress = RecentReturns(return_buffer_size)
+        self._custom = {name: RecentReturns(return_buffer_size) for name in self.custom_metrics}
+        # Moving averages by the name of the windowed metric they smooth; absent until a finite value.
+        self._emas: dict[str, float] = {}
         self._reset_stage_counters()
+        self._bind_conditions()
+
+    def _bind_conditions(self) -> None:
+        """Bind each parsed condition to this curriculum's live metrics (a callable stays as given)."""
+        readers = self._metric_readers()
+        self._bound_conditions: list[Callable[[], bool] | None] = [
+            c.bind(readers) if isinstance(c, Condition) else None for c in self.stopping_conditions
+        ]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the bound conditions (closures over this object); unpickling binds them again."""
+        state = self.__dict__.copy()
+        del state["_bound_conditions"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind_conditions()
 
     # ------------------------------------------------------------ construction
     def _make_stage(self, item: Any, index: int, seed_sequence: np.random.SeedSequence) -> Curriculum:
@@ -197,11 +223,9 @@ class SequentialCurriculum(Curriculum):
         self._steps = 0
         self._episodes = 0
         self._tasks = 0
-        self._returns = RecentReturns(self.return_buffer_size)
-        self._progress = RecentReturns(self.return_buffer_size)
-        self._custom = {name: RecentReturns(self.return_buffer_size) for name in self.custom_metrics}
-        # Moving averages by the name of the windowed metric they smooth; absent until a finite value.
-        self._emas: dict[str, float] = {}
+        for window in (self._returns, self._progress, *self._custom.values()):
+            window.clear()
+        self._emas.clear()
 
     def _smooth(self, name: str, value: float) -> None:
         if not math.isfinite(value):
@@ -266,6 +290,25 @@ class SequentialCurriculum(Curriculum):
             values[f"{name}_ema"] = ema
         return values
 
+    def _metric_readers(self) -> dict[str, Callable[[], float | None]]:
+        """A reader of the live value of every stage metric (None while it has none), for :meth:`Condition.bind`."""
+        readers: dict[str, Callable[[], float | None]] = {
+            "steps": lambda: self._steps,
+            "total_steps": lambda: self._total_steps,
+            "episodes": lambda: self._episodes,
+            "total_episodes": lambda: self._total_episodes,
+            "tasks": lambda: self._tasks,
+            "total_tasks": lambda: self._total_tasks,
+            "episode_return": self._returns.mean,
+            "success_rate": self._progress.mean,
+        }
+        for name, window in self._custom.items():
+            readers[name] = window.mean
+        emas = self._emas
+        for name in ("episode_return", "success_rate", *self._custom):
+            readers[f"{name}_ema"] = partial(emas.get, name)
+        return readers
+
     def check_stopping_conditions(self) -> bool:
         """Advance one stage if the active stage's condition holds; return whether it did.
 
@@ -275,9 +318,8 @@ class SequentialCurriculum(Curriculum):
         self._unchecked = False
         if self._done or self.stage >= len(self.stopping_conditions):
             return False
-        condition = self.stopping_conditions[self.stage]
-        values = self.stage_metrics()
-        if not (condition.root.evaluate(values) if isinstance(condition, Condition) else condition(values)):
+        bound = self._bound_conditions[self.stage]
+        if not (bound() if bound is not None else self.stopping_conditions[self.stage](self.stage_metrics())):
             return False
         previous = self.stage
         if previous == self.num_stages - 1 and not self.loop:
@@ -567,7 +609,8 @@ class SequentialCurriculum(Curriculum):
         self._progress.load(checked["progress"])
         for name, values in checked["custom_metrics"].items():
             self._custom[name].load(values)
-        self._emas = dict(checked["emas"])
+        self._emas.clear()
+        self._emas.update(checked["emas"])
         self.stage_history = [dict(entry) for entry in checked["stage_history"]]
         self._done = checked["done"]
         self._unchecked = True
