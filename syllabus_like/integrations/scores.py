@@ -209,22 +209,7 @@ def report_scored(curriculum: Any, scored: Sequence[ScoredEpisode]) -> None:
     """Report each scored episode to ``curriculum`` (a Curriculum or ``server.curriculum``), once, in order."""
     for item in scored:
         episode = item.episode
-        if episode.metrics is None:
-            curriculum.update_on_episode(
-                episode.episode_return,
-                episode.length,
-                episode.task,
-                episode.progress,
-                env_id=episode.env_id,
-                score=item.score,
-            )
-        else:
-            curriculum.update_on_episode(
-                episode.episode_return,
-                episode.length,
-                episode.task,
-                episode.progress,
-                env_id=episode.env_id,
-                score=item.score,
-                metrics=episode.metrics,
-            )
+        extras = {"score": item.score} if episode.metrics is None else {"score": item.score, "metrics": episode.metrics}
+        curriculum.update_on_episode(
+            episode.episode_return, episode.length, episode.task, episode.progress, env_id=episode.env_id, **extras
+        )
