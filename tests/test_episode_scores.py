@@ -212,11 +212,12 @@ class FixedLengthEnv(OneStepEnv):
         return np.array([self.task], np.float32), 1.0, self.t > self.task, False, {}
 
 
-def test_the_cleanrl_scorer_reports_each_episode_once_with_its_hand_computed_score() -> None:
+@pytest.mark.parametrize("mode", [gym.vector.AutoresetMode.NEXT_STEP, gym.vector.AutoresetMode.SAME_STEP])
+def test_the_cleanrl_scorer_reports_each_episode_once_with_its_hand_computed_score(mode) -> None:
     from syllabus_like.integrations.cleanrl import curriculum_env_fns
 
     plr = PrioritizedLevelReplay(SPACE, seed=0)
-    envs = gym.vector.SyncVectorEnv(curriculum_env_fns(FixedLengthEnv, plr, 2))
+    envs = gym.vector.SyncVectorEnv(curriculum_env_fns(FixedLengthEnv, plr, 2), autoreset_mode=mode)
     with EpisodeScorer(envs, plr) as scorer:
         assert envs.get_attr("trainer_scoring") == (True, True)
         envs.reset(seed=0)
@@ -257,3 +258,7 @@ def test_the_cleanrl_scorer_rejects_bad_arguments() -> None:
     scored_envs.close()
     with pytest.raises(ValueError, match="score must be one of"):
         curriculum_env_fns(OneStepEnv, Recording(SPACE), 1, score="best")
+    bare = gym.vector.SyncVectorEnv([OneStepEnv])
+    with pytest.raises(TypeError, match="EpisodeScorer needs sub-envs wrapped in a CurriculumWrapper"):
+        EpisodeScorer(bare, Recording(SPACE))
+    bare.close()

@@ -299,6 +299,12 @@ class EpisodeScorer:
 
     ``close()`` (or leaving a ``with`` block) hands the episodes back to the
     wrappers, which then report them without a score.
+
+    Under Gymnasium's default ``AutoresetMode.NEXT_STEP`` the step after an
+    episode's end only resets the sub-env; a loop that stores it (as CleanRL
+    does) has it scored as the first step of the next episode. With
+    ``autoreset_mode=SAME_STEP`` there is no such step (the last step's info,
+    under ``infos["final_info"]``, is read all the same).
     """
 
     def __init__(self, envs: gym.vector.VectorEnv, curriculum: Any, *, score: str = "positive_value_loss") -> None:
@@ -308,7 +314,13 @@ class EpisodeScorer:
         self.envs = envs
         self.curriculum = curriculum
         self._scorer = scorer
-        envs.call("set_trainer_scoring", True)
+        try:
+            envs.call("set_trainer_scoring", True)
+        except AttributeError as error:
+            raise TypeError(
+                f"EpisodeScorer needs sub-envs wrapped in a CurriculumWrapper (curriculum_env_fns builds them); "
+                f"{envs!r} has none ({error})"
+            ) from error
 
     @property
     def score(self) -> str:

@@ -41,9 +41,11 @@ __all__ = ["TRAINER_SCORES", "RolloutScorer", "ScoredEpisode", "check_trainer_sc
 TRAINER_SCORES = ("positive_value_loss", "max_mc")
 
 
-def check_trainer_score(score: Any, *, allowed_extra: Sequence[Any] = ()) -> Any:
+def check_trainer_score(score: Any, *, allowed_extra: Sequence[str | None] = ()) -> Any:
     """``score`` if it names a trainer score (or is one of ``allowed_extra``); ValueError otherwise."""
-    if (isinstance(score, str) and score in TRAINER_SCORES) or any(score == extra for extra in allowed_extra):
+    if score is None and None in allowed_extra:
+        return None
+    if isinstance(score, str) and (score in TRAINER_SCORES or score in allowed_extra):
         return score
     choices = ", ".join(repr(choice) for choice in (*TRAINER_SCORES, *allowed_extra))
     raise ValueError(f"score must be one of {choices}; got {score!r}")
@@ -95,16 +97,17 @@ class RolloutScorer:
         """Take the episodes handed over on rollout step ``step``.
 
         ``infos`` is a list of per-env info dicts (SB3) or a Gymnasium vector
-        env's aggregated info dict; ``env_indices`` limits a list to those envs
-        (e.g. the ones done on this step).
+        env's aggregated info dict (in either autoreset mode: with
+        ``SAME_STEP`` the last step's info is under ``infos["final_info"]``);
+        ``env_indices`` limits a list to those envs (e.g. the ones done on this step).
         """
         if isinstance(infos, Mapping):
-            if TRAINER_EPISODE_KEY not in infos:
-                return
-            mask = np.asarray(infos[f"_{TRAINER_EPISODE_KEY}"], dtype=bool)
-            values = infos[TRAINER_EPISODE_KEY]
-            for index in np.flatnonzero(mask):
-                self._take(step, int(index), values[index])
+            for aggregated in (infos, infos.get("final_info")):
+                if isinstance(aggregated, Mapping) and TRAINER_EPISODE_KEY in aggregated:
+                    mask = np.asarray(aggregated[f"_{TRAINER_EPISODE_KEY}"], dtype=bool)
+                    values = aggregated[TRAINER_EPISODE_KEY]
+                    for index in np.flatnonzero(mask):
+                        self._take(step, int(index), values[index])
             return
         for index in range(len(infos)) if env_indices is None else env_indices:
             episode = infos[index].get(TRAINER_EPISODE_KEY)
