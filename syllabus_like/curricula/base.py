@@ -63,6 +63,11 @@ class Curriculum:
     #: Wrappers skip per-step reporting when this is False, which is much cheaper.
     requires_step_updates: bool = False
 
+    #: Whether every :meth:`update_on_episode` needs a ``score=``. The trainer integrations
+    #: (:mod:`syllabus_like.integrations`) compute scores from their rollouts by default
+    #: for the curricula that say True, unless the wrappers score episodes themselves.
+    requires_scores: bool = False
+
     def __init__(self, task_space: TaskSpace, *, seed: int | None = None) -> None:
         if not isinstance(task_space, TaskSpace):
             raise TypeError(f"{type(self).__name__} needs a TaskSpace (e.g. DiscreteTaskSpace(5)), got {task_space!r}")

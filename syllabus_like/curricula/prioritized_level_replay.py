@@ -48,6 +48,9 @@ part of :meth:`PrioritizedLevelReplay.state_dict`.
 
 Each episode needs a score: ``update_on_episode(..., score=s)``. A report
 without one raises at once (a PLR fed no scores would silently be uniform).
+Scores come from the trainer (``CurriculumCallback()`` for SB3 computes the
+positive value loss by default, :class:`syllabus_like.integrations.cleanrl.EpisodeScorer`
+for a CleanRL loop) or from the wrapper (``CurriculumWrapper(env, source, score="failure")``).
 """
 
 from __future__ import annotations
@@ -113,6 +116,8 @@ class PrioritizedLevelReplay(Curriculum):
         robust: robust PLR; see :meth:`should_train_on`.
         seed: seed of the curriculum's generator.
     """
+
+    requires_scores = True
 
     def __init__(
         self,
@@ -305,8 +310,10 @@ class PrioritizedLevelReplay(Curriculum):
         if score is None:
             raise ValueError(
                 "PrioritizedLevelReplay.update_on_episode needs score= (a per-episode learning-potential score, "
-                "e.g. the mean positive value loss or MaxMC of the episode), got score=None; pass it from the "
-                "trainer or the wrapper that reports episodes"
+                "e.g. the mean positive value loss or MaxMC of the episode), got score=None for task "
+                f"{task!r}; let the trainer compute it (SB3: CurriculumCallback(score='positive_value_loss'); "
+                "a CleanRL loop: integrations.cleanrl.EpisodeScorer) or the wrapper from the episode alone "
+                "(CurriculumWrapper(env, source, score='failure'), or a callable)"
             )
         score32 = _to_float32(score)  # kept in float32, as in the JAX version, so both rank alike
         negated = -_rank_key(score32)

@@ -16,7 +16,10 @@ logs from ``infos``. These helpers fit that shape without hiding it:
   steps in the trainer;
 * :func:`finished_episodes`: ``(env index, return, length)`` of the episodes a
   step finished, from ``RecordEpisodeStatistics``;
-* :func:`evaluation`: a block whose episodes are never reported to the curriculum.
+* :func:`evaluation`: a block whose episodes are never reported to the curriculum;
+* :class:`EpisodeScorer`: per-episode scores (positive value loss, MaxMC)
+  from the loop's values and advantages, reported with each episode, for
+  curricula that need them (``PrioritizedLevelReplay``).
 
 Only Gymnasium and numpy are needed (no trainer package); see
 ``examples/cleanrl_ppo_curriculum.py`` for a torch PPO using them.
@@ -32,11 +35,14 @@ import gymnasium as gym
 import numpy as np
 
 from syllabus_like.curricula import Curriculum
+from syllabus_like.integrations.scores import RolloutScorer, ScoredEpisode, check_trainer_score, report_scored
 from syllabus_like.server import TaskServer
 from syllabus_like.task_space import TaskSpace
 from syllabus_like.wrappers import CurriculumWrapper
+from syllabus_like.wrappers.curriculum_wrapper import EpisodeScore, check_episode_score
 
 __all__ = [
+    "EpisodeScorer",
     "TaskTracker",
     "current_tasks",
     "curriculum_env_fns",
@@ -54,6 +60,7 @@ def curriculum_env_fns(
     env_kwargs: Mapping[str, Any] | None = None,
     task_info: str = "reset",
     record_episode_statistics: bool = True,
+    score: str | EpisodeScore | None = None,
 ) -> list[Callable[[], gym.Env]]:
     """``num_envs`` thunks building ``env`` fed by ``source``, for a Gymnasium vector env.
 
@@ -65,6 +72,9 @@ def curriculum_env_fns(
     task_info=task_info)`` inside ``RecordEpisodeStatistics`` (unless
     ``record_episode_statistics=False``). ``task_info="reset"`` (the default
     here) lets a :class:`TaskTracker` follow each sub-env's task from infos.
+    ``score`` is each wrapper's per-episode score from the episode alone
+    (``CurriculumWrapper(score=...)``); leave it None when an
+    :class:`EpisodeScorer` computes scores in the loop.
     """
     if not (isinstance(env, str) or callable(env)):
         raise TypeError(f"env must be a Gymnasium env id or a callable returning an env, got {env!r}")
@@ -74,6 +84,7 @@ def curriculum_env_fns(
         raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
     if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
         raise TypeError(f"env_kwargs must be a mapping of keyword arguments, got {env_kwargs!r}")
+    check_episode_score(score)
     return [
         _EnvThunk(
             env,
@@ -82,6 +93,7 @@ def curriculum_env_fns(
             index,
             task_info,
             record_episode_statistics,
+            score,
         )
         for index in range(num_envs)
     ]
@@ -91,10 +103,17 @@ class _EnvThunk:
     """Builds one sub-env (a module-level class, so it pickles into AsyncVectorEnv workers)."""
 
     def __init__(
-        self, env: Any, env_kwargs: dict[str, Any], source: Any, index: int, task_info: str, record: bool
+        self,
+        env: Any,
+        env_kwargs: dict[str, Any],
+        source: Any,
+        index: int,
+        task_info: str,
+        record: bool,
+        score: Any = None,
     ) -> None:
         self.env, self.env_kwargs, self.source = env, env_kwargs, source
-        self.index, self.task_info, self.record = index, task_info, record
+        self.index, self.task_info, self.record, self.score = index, task_info, record, score
 
     def __call__(self) -> gym.Env:
         if isinstance(self.env, str):
@@ -103,7 +122,7 @@ class _EnvThunk:
             env = gym.make(self.env, **self.env_kwargs)
         else:
             env = self.env(**self.env_kwargs)
-        env = CurriculumWrapper(env, self.source, env_id=self.index, task_info=self.task_info)
+        env = CurriculumWrapper(env, self.source, env_id=self.index, task_info=self.task_info, score=self.score)
         return gym.wrappers.RecordEpisodeStatistics(env) if self.record else env
 
 
@@ -250,3 +269,86 @@ def evaluation(envs: gym.vector.VectorEnv) -> Iterator[gym.vector.VectorEnv]:
         yield envs
     finally:
         envs.call("set_evaluation", all(previous))
+
+
+class EpisodeScorer:
+    """Per-episode scores (positive value loss, MaxMC) computed in a CleanRL loop and reported with each episode.
+
+    For curricula that need a score (``PrioritizedLevelReplay``). Built on a
+    vector env from :func:`curriculum_env_fns`, it switches the
+    sub-envs' :class:`~syllabus_like.wrappers.CurriculumWrapper` to hand each
+    finished training episode over in its last step's info instead of
+    reporting it (:meth:`~syllabus_like.wrappers.CurriculumWrapper.set_trainer_scoring`);
+    the loop passes each step's infos to :meth:`record_step` and, once it
+    has the advantages, the rollout's arrays to :meth:`end_rollout`, which
+    reports every episode that ended in the rollout once, with its score, to
+    ``curriculum`` (the :class:`~syllabus_like.Curriculum`, or
+    ``server.curriculum`` for a task server), and returns them.
+    Formulas and the handling of episodes that span rollouts:
+    :mod:`syllabus_like.integrations.scores`. In a CleanRL PPO loop::
+
+        scorer = EpisodeScorer(envs, curriculum)            # after building envs
+        for step in range(num_steps):
+            ...
+            dones[step] = next_done                          # CleanRL's episode starts
+            next_obs, reward, terminations, truncations, infos = envs.step(action)
+            next_done = np.logical_or(terminations, truncations)
+            scorer.record_step(step, infos)
+        ...                                                  # advantages computed (GAE)
+        scorer.end_rollout(advantages, values, dones, next_done)
+
+    ``close()`` (or leaving a ``with`` block) hands the episodes back to the
+    wrappers, which then report them without a score.
+
+    Under Gymnasium's default ``AutoresetMode.NEXT_STEP`` the step after an
+    episode's end only resets the sub-env; a loop that stores it (as CleanRL
+    does) has it scored as the first step of the next episode. With
+    ``autoreset_mode=SAME_STEP`` there is no such step (the last step's info,
+    under ``infos["final_info"]``, is read all the same).
+    """
+
+    def __init__(self, envs: gym.vector.VectorEnv, curriculum: Any, *, score: str = "positive_value_loss") -> None:
+        scorer = RolloutScorer(envs.num_envs, check_trainer_score(score))
+        if not callable(getattr(curriculum, "update_on_episode", None)):
+            raise TypeError(f"curriculum must be a Curriculum or a server's curriculum, got {curriculum!r}")
+        self.envs = envs
+        self.curriculum = curriculum
+        self._scorer = scorer
+        try:
+            envs.call("set_trainer_scoring", True)
+        except AttributeError as error:
+            raise TypeError(
+                f"EpisodeScorer needs sub-envs wrapped in a CurriculumWrapper (curriculum_env_fns builds them); "
+                f"{envs!r} has none ({error})"
+            ) from error
+
+    @property
+    def score(self) -> str:
+        """The score computed: ``"positive_value_loss"`` or ``"max_mc"``."""
+        return self._scorer.score
+
+    def record_step(self, step: int, infos: Mapping[str, Any]) -> None:
+        """Take the episodes handed over on rollout step ``step`` (its index in the rollout) from ``infos``."""
+        self._scorer.record_step(step, infos)
+
+    def end_rollout(self, advantages: Any, values: Any, dones: Any, next_done: Any) -> list[ScoredEpisode]:
+        """Score and report every episode handed over in this rollout; return them, in the order they ended.
+
+        ``advantages``, ``values`` and ``dones`` are the loop's
+        ``(num_steps, num_envs)`` buffers (``dones[t]``: step ``t``'s observation
+        began an episode, as CleanRL keeps it); ``next_done`` whether the last
+        step ended one. Torch tensors on the CPU work as they are.
+        """
+        scored = self._scorer.end_rollout(advantages, values, dones, next_done)
+        report_scored(self.curriculum, scored)
+        return scored
+
+    def close(self) -> None:
+        """Stop scoring: the wrappers report their episodes themselves again."""
+        self.envs.call("set_trainer_scoring", False)
+
+    def __enter__(self) -> EpisodeScorer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

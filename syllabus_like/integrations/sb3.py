@@ -17,7 +17,11 @@ subprocesses::
     envs.close()
 
 Evaluation episodes never feed the curriculum: ``with envs.evaluation():
-evaluate_policy(model, envs)``. The callback can also stop ``model.learn``
+evaluate_policy(model, envs)``. For a curriculum that needs per-episode
+scores (``PrioritizedLevelReplay``), the callback computes them from PPO's
+or A2C's rollout buffer (positive value loss by default, or MaxMC) and
+reports each episode once, with its score, after the rollout that ended it;
+or the wrappers score episodes alone: ``make_curriculum_vec_env(..., score="failure")``. The callback can also stop ``model.learn``
 when a condition over the curriculum's metrics holds, so a caller can train in
 chunks (``learn(..., reset_num_timesteps=False)``) until it does.
 """
@@ -28,9 +32,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 try:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecEnvWrapper
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -42,9 +49,11 @@ import gymnasium as gym
 from syllabus_like.conditions import Condition, parse_condition
 from syllabus_like.curricula import Curriculum
 from syllabus_like.integrations.sb3_agent import SB3Agent
+from syllabus_like.integrations.scores import RolloutScorer, check_trainer_score, report_scored
 from syllabus_like.integrations.worker_errors import PIPE_ERRORS, RecordsWorkerErrors, WorkerErrorDrop
 from syllabus_like.server import TaskServer
 from syllabus_like.wrappers import CurriculumWrapper
+from syllabus_like.wrappers.curriculum_wrapper import EpisodeScore, check_episode_score
 
 __all__ = [
     "CurriculumCallback",
@@ -67,6 +76,7 @@ def make_curriculum_vec_env(
     env_kwargs: Mapping[str, Any] | None = None,
     seed: int | None = None,
     vec_env_kwargs: Mapping[str, Any] | None = None,
+    score: str | EpisodeScore | None = None,
 ) -> CurriculumVecEnv:
     """``n_envs`` copies of ``env`` playing tasks from ``curriculum``, as an SB3 vec env.
 
@@ -85,6 +95,11 @@ def make_curriculum_vec_env(
         seed: seeds env ``i`` with ``seed + i`` at the first reset (and its
             action space), as SB3's ``make_vec_env`` does.
         vec_env_kwargs: keyword arguments for ``vec_env_cls`` (e.g. ``start_method``).
+        score: each wrapper's per-episode score from the episode alone
+            (``CurriculumWrapper(score=...)``: ``"return"``, ``"negative_return"``,
+            ``"success"``, ``"failure"`` or a callable ``(episode_return,
+            episode_length, info) -> float``). Leave None to let
+            :class:`CurriculumCallback` compute scores from the rollouts.
 
     Each env is wrapped in ``CurriculumWrapper(env, source, env_id=i)`` and
     SB3's ``Monitor`` (so SB3 logs episode returns). The result's
@@ -103,6 +118,7 @@ def make_curriculum_vec_env(
         raise TypeError(f"seed must be an int or None, got {seed!r}")
     if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
         raise TypeError(f"env_kwargs must be a mapping of keyword arguments, got {env_kwargs!r}")
+    check_episode_score(score)  # here, not in every worker
     vec_env_cls = DummyVecEnv if vec_env_cls is None else vec_env_cls
     if not (isinstance(vec_env_cls, type) and issubclass(vec_env_cls, (DummyVecEnv, SubprocVecEnv))):
         raise TypeError(f"vec_env_cls must be DummyVecEnv, SubprocVecEnv or a subclass of one, got {vec_env_cls!r}")
@@ -119,6 +135,7 @@ def make_curriculum_vec_env(
                 rank,
                 None if seed is None else seed + rank,
                 drop,
+                score,
             )
             for rank in range(n_envs)
         ]
@@ -155,9 +172,10 @@ class _CurriculumEnvFactory:
         rank: int,
         seed: int | None,
         drop: WorkerErrorDrop | None,
+        score: str | EpisodeScore | None = None,
     ) -> None:
         self.env, self.env_kwargs, self.source = env, env_kwargs, source
-        self.rank, self.seed, self.drop = rank, seed, drop
+        self.rank, self.seed, self.drop, self.score = rank, seed, drop, score
 
     def __call__(self) -> gym.Env:
         try:
@@ -176,7 +194,7 @@ class _CurriculumEnvFactory:
             env = self.env(**self.env_kwargs)
             if not isinstance(env, gym.Env):
                 raise TypeError(f"the env factory {self.env!r} returned {env!r}, not a gymnasium.Env")
-        env = Monitor(CurriculumWrapper(env, self.source, env_id=self.rank))
+        env = Monitor(CurriculumWrapper(env, self.source, env_id=self.rank, score=self.score))
         if self.seed is not None:
             env.action_space.seed(self.seed)
         if self.drop is not None:
@@ -271,7 +289,7 @@ def find_curriculum(vec_env: VecEnv) -> Any:
 
 
 class CurriculumCallback(BaseCallback):
-    """Logs the curriculum through SB3's logger after every rollout; optionally stops training.
+    """Logs the curriculum through SB3's logger after every rollout; feeds it scores; optionally stops training.
 
     Args:
         curriculum: the curriculum (or ``server.curriculum``) to log; by
@@ -286,6 +304,24 @@ class CurriculumCallback(BaseCallback):
             rollout; once it holds, ``model.learn`` returns before its next
             update and :attr:`stopped` is True. Call ``learn`` again (with
             ``reset_num_timesteps=False``) to train in chunks.
+        score: per-episode scores computed from the rollout buffer of an
+            on-policy model (PPO, A2C): ``"positive_value_loss"`` (the mean of
+            ``max(A_t, 0)`` over the episode's steps, GAE advantages),
+            ``"max_mc"`` (the best return seen on the task minus the mean value
+            prediction over the episode), None (never), or ``"auto"`` (the
+            default): positive value loss when the curriculum says
+            ``requires_scores`` (``PrioritizedLevelReplay``) and the env's
+            wrappers compute no score themselves, else none.
+
+    Scores: while training, the CurriculumWrappers of the env
+    hand each finished episode to this callback instead of reporting it
+    (:meth:`~syllabus_like.wrappers.CurriculumWrapper.set_trainer_scoring`),
+    and after each rollout the callback reports every episode that ended in
+    it, with its score, to the curriculum: each training episode once,
+    delayed by at most one rollout. An episode that spans rollouts is scored
+    over all its steps (see :mod:`syllabus_like.integrations.scores`). MaxMC
+    compares the wrapper's (raw) return with SB3's value predictions: with
+    ``VecNormalize(norm_reward=True)`` prefer the positive value loss.
 
     Values go under ``curriculum/<metric>`` and
     ``curriculum/task_probability/<task>``, wherever the user configured SB3's
@@ -298,9 +334,11 @@ class CurriculumCallback(BaseCallback):
         *,
         log_n_tasks: int = 0,
         stop_condition: str | Condition | None = None,
+        score: str | None = "auto",
         verbose: int = 0,
     ) -> None:
         super().__init__(verbose)
+        check_trainer_score(score, allowed_extra=("auto", None))
         if isinstance(log_n_tasks, bool) or not isinstance(log_n_tasks, int) or log_n_tasks < -1:
             raise ValueError(f"log_n_tasks must be an int >= -1 (-1: every task), got {log_n_tasks!r}")
         if isinstance(stop_condition, str):
@@ -310,8 +348,12 @@ class CurriculumCallback(BaseCallback):
         self.curriculum = curriculum
         self.log_n_tasks = log_n_tasks
         self.stop_condition = stop_condition
+        self.score = score
         self.stopped = False
         self.last_metrics: dict[str, float] = {}
+        self._scorer: RolloutScorer | None = None
+        #: The score the callback computes in the current training run (None when it computes none).
+        self.active_score: str | None = None
 
     def _init_callback(self) -> None:
         if self.curriculum is None:
@@ -322,11 +364,73 @@ class CurriculumCallback(BaseCallback):
                 "with make_curriculum_vec_env, or pass the curriculum: CurriculumCallback(curriculum)"
             )
         self.stopped = False
+        self.active_score = self._resolve_score()
+        if self.active_score is None:
+            self._scorer = None
+            return
+        num_envs = self.training_env.num_envs
+        fresh_start = self.model.num_timesteps == 0  # SB3 has just reset the envs: no episode is in progress
+        scorer = self._scorer
+        if fresh_start or scorer is None or scorer.num_envs != num_envs or scorer.score != self.active_score:
+            self._scorer = RolloutScorer(num_envs, self.active_score)
+        self.training_env.env_method("set_trainer_scoring", True)
+
+    def _resolve_score(self) -> str | None:
+        """The score this run computes: ``score``, or for ``"auto"`` what the curriculum and wrappers call for."""
+        if self.score is None:
+            return None
+        try:
+            self.training_env.get_attr("trainer_scoring")  # only a CurriculumWrapper has it
+            wrapper_scores = self.training_env.get_attr("score")
+        except AttributeError:
+            wrapper_scores = None  # no CurriculumWrapper in the env
+        if self.score == "auto":
+            if not getattr(self.curriculum, "requires_scores", False) or wrapper_scores is None:
+                return None
+            if any(score is not None for score in wrapper_scores):
+                return None  # the wrappers score episodes themselves
+            if not isinstance(self.model, OnPolicyAlgorithm):
+                raise ValueError(
+                    f"the curriculum needs per-episode scores, and CurriculumCallback computes them from an "
+                    f"on-policy rollout buffer (PPO, A2C), which {type(self.model).__name__} has not: let the "
+                    "wrappers score episodes (make_curriculum_vec_env(..., score='failure'), or a callable)"
+                )
+            return "positive_value_loss"
+        if wrapper_scores is None:
+            raise ValueError(
+                f"CurriculumCallback(score={self.score!r}) needs envs wrapped in CurriculumWrapper (e.g. from "
+                f"make_curriculum_vec_env) to hand it their episodes; {self.training_env!r} has none"
+            )
+        if not isinstance(self.model, OnPolicyAlgorithm):
+            raise ValueError(
+                f"CurriculumCallback(score={self.score!r}) computes scores from an on-policy rollout buffer "
+                f"(PPO, A2C); {type(self.model).__name__} has none: let the wrappers score episodes instead "
+                "(make_curriculum_vec_env(..., score='failure'), or a callable)"
+            )
+        return self.score  # set_trainer_scoring refuses wrappers that score episodes themselves
 
     def _on_step(self) -> bool:
+        if self._scorer is not None:
+            dones = self.locals["dones"]
+            if dones.any():
+                self._scorer.record_step(self.locals["n_steps"], self.locals["infos"], np.flatnonzero(dones))
         return not self.stopped
 
+    def _on_training_end(self) -> None:
+        if self._scorer is None:
+            return
+        try:  # episodes handed over in a rollout that was cut short are still reported
+            report_scored(self.curriculum, self._scorer.end_without_rollout())
+        finally:
+            self.training_env.env_method("set_trainer_scoring", False)
+
     def _on_rollout_end(self) -> None:
+        if self._scorer is not None:
+            buffer = self.model.rollout_buffer
+            scored = self._scorer.end_rollout(
+                buffer.advantages, buffer.values, buffer.episode_starts, self.locals["dones"]
+            )
+            report_scored(self.curriculum, scored)
         metrics = {name: float(value) for name, value in self.curriculum.metrics().items()}
         for name, value in metrics.items():
             self.logger.record(f"curriculum/{name}", value)

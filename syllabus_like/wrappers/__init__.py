@@ -10,15 +10,24 @@ not need it either.
 
 from typing import Any
 
-from syllabus_like.wrappers.curriculum_wrapper import EPISODE_METRICS_KEY, CurriculumWrapper
+from syllabus_like.wrappers.curriculum_wrapper import (
+    EPISODE_METRICS_KEY,
+    EPISODE_SCORES,
+    TRAINER_EPISODE_KEY,
+    CurriculumWrapper,
+    FinishedEpisode,
+)
 from syllabus_like.wrappers.reinit_task_wrapper import ReinitTaskWrapper
 from syllabus_like.wrappers.task_source import ClosableTaskSource, TaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
 __all__ = [
     "EPISODE_METRICS_KEY",
+    "EPISODE_SCORES",
+    "TRAINER_EPISODE_KEY",
     "ClosableTaskSource",
     "CurriculumWrapper",
+    "FinishedEpisode",
     "ReinitTaskWrapper",
     "TaskSource",
     "TaskWrapper",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+import math
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, SupportsFloat
+from typing import Any, NamedTuple, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -13,11 +15,115 @@ from syllabus_like.validation import check_progress
 from syllabus_like.wrappers.task_source import FollowsTaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
 
-__all__ = ["EPISODE_METRICS_KEY", "CurriculumWrapper"]
+__all__ = [
+    "EPISODE_METRICS_KEY",
+    "EPISODE_SCORES",
+    "TRAINER_EPISODE_KEY",
+    "CurriculumWrapper",
+    "FinishedEpisode",
+]
 
 #: The info key whose value, on an episode's last step, is reported with the episode as its
 #: user metrics (a mapping of names to numbers; see ``SequentialCurriculum(custom_metrics=...)``).
 EPISODE_METRICS_KEY = "curriculum_metrics"
+
+#: The info key under which, while a trainer scores episodes (:meth:`CurriculumWrapper.set_trainer_scoring`),
+#: an episode's last step carries its :class:`FinishedEpisode` for the trainer to report.
+TRAINER_EPISODE_KEY = "curriculum_episode"
+
+#: A per-episode score from the episode alone: ``(episode_return, episode_length, info) -> float``,
+#: ``info`` being the episode's last step's.
+EpisodeScore = Callable[[float, int, dict], float]
+
+
+def _success(info: Mapping[str, Any]) -> float:
+    return check_progress(info.get("task_completion", 0.0))
+
+
+def _score_return(episode_return: float, episode_length: int, info: dict) -> float:
+    return episode_return
+
+
+def _score_negative_return(episode_return: float, episode_length: int, info: dict) -> float:
+    return -episode_return
+
+
+def _score_success(episode_return: float, episode_length: int, info: dict) -> float:
+    return _success(info)
+
+
+def _score_failure(episode_return: float, episode_length: int, info: dict) -> float:
+    return 1.0 - _success(info)
+
+
+#: The scores a :class:`CurriculumWrapper` computes by name (``score="return"``, ...):
+#: ``"return"`` the episode's return (replay where the agent scores most);
+#: ``"negative_return"`` minus the return (replay where it scores least);
+#: ``"success"`` the episode's success, ``info["task_completion"]`` on its last step (0 without it);
+#: ``"failure"`` one minus that success (replay the levels the agent fails).
+EPISODE_SCORES: dict[str, EpisodeScore] = {
+    "return": _score_return,
+    "negative_return": _score_negative_return,
+    "success": _score_success,
+    "failure": _score_failure,
+}
+
+
+class FinishedEpisode(NamedTuple):
+    """A finished training episode a wrapper hands to the trainer, which reports it with its score.
+
+    Found in ``info[TRAINER_EPISODE_KEY]`` on the episode's last step while
+    the trainer scores episodes; the trainer passes these fields to
+    ``update_on_episode`` with the score it computed.
+    """
+
+    episode_return: float
+    length: int
+    task: Any
+    progress: float
+    metrics: Mapping[str, float] | None
+    env_id: int | None
+
+
+def check_episode_score(score: Any) -> EpisodeScore | None:
+    """The score function ``score`` names or is; ValueError/TypeError saying what works otherwise."""
+    if score is None:
+        return None
+    if isinstance(score, str):
+        if score not in EPISODE_SCORES:
+            raise ValueError(
+                f"score must be one of {sorted(EPISODE_SCORES)}, a callable "
+                f"(episode_return, episode_length, info) -> float, or None; got {score!r}"
+            )
+        return EPISODE_SCORES[score]
+    if not callable(score):
+        raise TypeError(
+            f"score must be a name in {sorted(EPISODE_SCORES)} or a callable "
+            f"(episode_return, episode_length, info) -> float, got {score!r}"
+        )
+    try:
+        signature = inspect.signature(score)
+    except (TypeError, ValueError):  # some builtins have no signature: trust them
+        return score
+    try:
+        signature.bind(0.0, 0, {})
+    except TypeError as error:
+        raise TypeError(
+            f"score={score!r} must take three arguments (episode_return, episode_length, info), "
+            f"but its signature is {signature} ({error})"
+        ) from None
+    return score
+
+
+def _checked_score(value: Any, score: Any) -> float:
+    """A score function's result as a float; TypeError naming the function for anything else."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"score={score!r} must return a real number for each episode, returned {value!r}")
+    result = float(value)
+    if math.isinf(result) or result != result:
+        raise ValueError(f"score={score!r} returned {result!r}; an episode's score must be a finite number")
+    return result
+
 
 _TASK_INFO_MODES = ("every_step", "reset", "none")
 
@@ -70,14 +176,44 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     during evaluation, even if it ends after evaluation stopped. For vector
     envs, call ``set_evaluation`` on every sub-env (``envs.call("set_evaluation",
     True)``), or use the helpers in :mod:`syllabus_like.integrations`.
+
+    Scores (for the curricula that prioritise by a per-episode score, such as
+    :class:`~syllabus_like.PrioritizedLevelReplay`) come from one of two places:
+
+    * the episode alone: ``score=`` is a name in :data:`EPISODE_SCORES`
+      (``"return"``, ``"negative_return"``, ``"success"``, ``"failure"``) or a
+      callable ``(episode_return, episode_length, info) -> float``, ``info``
+      being the last step's (so an env that computes its own score puts it
+      there: ``score=lambda r, n, info: info["my_score"]``). Each report
+      carries it, through every task-server backend.
+    * the trainer, from the values and advantages it computed (positive value
+      loss, MaxMC): while :meth:`set_trainer_scoring` is on, which the trainer
+      integrations (:mod:`syllabus_like.integrations`) switch on themselves,
+      the wrapper reports no episode; it puts each finished training episode,
+      as a :class:`FinishedEpisode`, into its last step's info under
+      :data:`TRAINER_EPISODE_KEY`, and the trainer reports it once, with its
+      score, after the rollout that ended it.
+
+    The two exclude each other: a wrapper with ``score=`` refuses trainer scoring.
     """
 
-    def __init__(self, env: gym.Env, source: Any, *, env_id: int | None = None, task_info: str = "none") -> None:
+    def __init__(
+        self,
+        env: gym.Env,
+        source: Any,
+        *,
+        env_id: int | None = None,
+        task_info: str = "none",
+        score: str | EpisodeScore | None = None,
+    ) -> None:
         if task_info not in _TASK_INFO_MODES:
             raise ValueError(f"task_info must be one of {_TASK_INFO_MODES}, got {task_info!r}")
+        self._score_fn = check_episode_score(score)
         self._init_source(env, source, TaskWrapper, gym.Wrapper)
         super().__init__(env)
         self.env_id = env_id
+        self._score = score
+        self._trainer_scoring = False
         self._task_info = task_info
         self._task_in_step_info = task_info == "every_step"
         self._episode_return = 0.0
@@ -104,6 +240,36 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     def task_info(self) -> str:
         """Where the task appears in infos: ``"every_step"``, ``"reset"`` or ``"none"`` (fixed at construction)."""
         return self._task_info
+
+    @property
+    def score(self) -> str | EpisodeScore | None:
+        """The ``score=`` this wrapper computes for each episode (a name, a callable, or None)."""
+        return self._score
+
+    @property
+    def trainer_scoring(self) -> bool:
+        """Whether finished training episodes go to the trainer (in their last info) instead of the source."""
+        return self._trainer_scoring
+
+    def set_trainer_scoring(self, enabled: bool) -> None:
+        """Hand (True) each training episode that ends from now on to the trainer, or report it here (False).
+
+        While on, an episode that ends is not reported to the source: its
+        :class:`FinishedEpisode` goes into the last step's info under
+        :data:`TRAINER_EPISODE_KEY`, and the trainer reports it with the score
+        it computed. The trainer integrations call this; a loop that turns it
+        on must report every episode it is handed. Evaluation episodes are
+        never handed over (nor reported).
+        """
+        if not isinstance(enabled, (bool, np.bool_)):
+            raise TypeError(f"set_trainer_scoring takes a bool, got {enabled!r}")
+        if enabled and self._score is not None:
+            raise ValueError(
+                f"this CurriculumWrapper already scores each episode itself (score={self._score!r}); a trainer "
+                "scoring the same episodes would score them twice: build the wrapper with score=None to let "
+                "the trainer score, or do not ask the trainer for scores"
+            )
+        self._trainer_scoring = bool(enabled)
 
     @property
     def evaluating(self) -> bool:
@@ -164,10 +330,21 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         return result
 
     def _report_episode(self, info: dict) -> None:
-        """Report the finished episode, with the env's ``info["curriculum_metrics"]`` when it has them."""
+        """Report the finished episode, with the env's ``info["curriculum_metrics"]`` when it has them,
+        and its score when this wrapper computes one; or hand it to the trainer (trainer scoring)."""
         progress = check_progress(info.get("task_completion", 0.0))
         metrics = info.get(EPISODE_METRICS_KEY)
-        if metrics is None:
+        if self._trainer_scoring:
+            info[TRAINER_EPISODE_KEY] = FinishedEpisode(
+                self._episode_return, self._episode_length, self.task, progress, metrics, self.env_id
+            )
+        elif self._score_fn is not None:
+            score = _checked_score(self._score_fn(self._episode_return, self._episode_length, info), self._score)
+            extras: dict[str, Any] = {"score": score} if metrics is None else {"score": score, "metrics": metrics}
+            self.source.update_on_episode(
+                self._episode_return, self._episode_length, self.task, progress, env_id=self.env_id, **extras
+            )
+        elif metrics is None:
             self.source.update_on_episode(
                 self._episode_return, self._episode_length, self.task, progress, env_id=self.env_id
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["ClosableTaskSource", "FollowsTaskSource", "TaskSource"]
@@ -41,9 +42,16 @@ class TaskSource(Protocol):
         ...
 
     def update_on_episode(
-        self, episode_return: float, length: int, task: Any, progress: float = 0.0, env_id: int | None = None
+        self,
+        episode_return: float,
+        length: int,
+        task: Any,
+        progress: float = 0.0,
+        env_id: int | None = None,
+        score: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """One finished episode."""
+        """One finished episode, with its learning-potential ``score`` and user ``metrics`` when known."""
         ...
 
 

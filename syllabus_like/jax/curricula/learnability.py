@@ -34,10 +34,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count, validate_task_count
+from syllabus_like.jax.curricula.base import AbstractCurriculum, validate_task_count
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
-from syllabus_like.jax.curricula.sampling import cached_cumulative_weights, categorical_from_cdf, cumulative_weights
-from syllabus_like.jax.curricula.threefry import random_uniform
+from syllabus_like.jax.curricula.success_rates import batch_success, draw_cached, with_cached_table
 
 __all__ = ["Learnability", "LearnabilityState"]
 
@@ -110,8 +109,7 @@ class Learnability(AbstractCurriculum[LearnabilityState]):
         return jnp.stack([self.top_k.astype(jnp.float32), self.learnable_prob])
 
     def _with_cache(self, state: LearnabilityState) -> LearnabilityState:
-        cdf = cumulative_weights(self.probabilities(state))
-        return eqx.tree_at(lambda s: (s.cdf, s.cached_with), state, (cdf, self._tunables()))
+        return with_cached_table(state, self.probabilities(state), self._tunables())
 
     def learnability(self, state: LearnabilityState) -> Float[Array, " num_tasks"]:
         """``p (1 - p)`` per task, 0 for tasks never reported."""
@@ -135,25 +133,12 @@ class Learnability(AbstractCurriculum[LearnabilityState]):
     def sample(
         self, state: LearnabilityState, key: PRNGKeyArray, n: int, mask: Bool[Array, " n"] | None = None
     ) -> tuple[LearnabilityState, Int[Array, " n"]]:
-        n = check_draw_count(n)
-        cdf = cached_cumulative_weights(
-            state.cdf, state.cached_with, self._tunables(), lambda: self.probabilities(state)
-        )
-        return state, categorical_from_cdf(cdf, random_uniform(key, n))
+        return state, draw_cached(state, self._tunables(), lambda: self.probabilities(state), key, n)
 
     def update(self, state: LearnabilityState, batch: EpisodeBatch) -> LearnabilityState:
-        batch = batch.flatten()
-        done = batch.done
-        count = jnp.zeros((self.num_tasks,), jnp.int32).at[batch.task_id].add(done.astype(jnp.int32), mode="drop")
-        total = (
-            jnp.zeros((self.num_tasks,), jnp.float32)
-            .at[batch.task_id]
-            .add(jnp.where(done, jnp.clip(batch.progress, 0.0, 1.0), 0.0), mode="drop")
-        )
-        observed = count > 0
-        batch_success = total / jnp.maximum(count, 1)
-        moved = state.success + self.ema_rate * (batch_success - state.success)
-        success = jnp.where(observed & ~state.seen, batch_success, jnp.where(observed, moved, state.success))
+        observed, batch_mean = batch_success(batch, self.num_tasks)
+        moved = state.success + self.ema_rate * (batch_mean - state.success)
+        success = jnp.where(observed & ~state.seen, batch_mean, jnp.where(observed, moved, state.success))
         state = LearnabilityState(
             success=success, seen=state.seen | observed, cdf=state.cdf, cached_with=state.cached_with
         )

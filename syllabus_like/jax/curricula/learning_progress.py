@@ -33,10 +33,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count, validate_task_count
+from syllabus_like.jax.curricula.base import AbstractCurriculum, validate_task_count
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
-from syllabus_like.jax.curricula.sampling import cached_cumulative_weights, categorical_from_cdf, cumulative_weights
-from syllabus_like.jax.curricula.threefry import random_uniform
+from syllabus_like.jax.curricula.success_rates import batch_success, draw_cached, with_cached_table
 
 __all__ = ["LearningProgress", "LearningProgressState"]
 
@@ -111,8 +110,7 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
         return jnp.stack([self.reweight_threshold, self.temperature])
 
     def _with_cache(self, state: LearningProgressState) -> LearningProgressState:
-        cdf = cumulative_weights(self.probabilities(state))
-        return eqx.tree_at(lambda s: (s.cdf, s.cached_with), state, (cdf, self._tunables()))
+        return with_cached_table(state, self.probabilities(state), self._tunables())
 
     def reweight(self, p: Float[Array, "*s"]) -> Float[Array, "*s"]:
         """``f(p) = (1 - theta) p / (p + theta (1 - 2 p))``."""
@@ -134,23 +132,10 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
     def sample(
         self, state: LearningProgressState, key: PRNGKeyArray, n: int, mask: Bool[Array, " n"] | None = None
     ) -> tuple[LearningProgressState, Int[Array, " n"]]:
-        n = check_draw_count(n)
-        cdf = cached_cumulative_weights(
-            state.cdf, state.cached_with, self._tunables(), lambda: self.probabilities(state)
-        )
-        return state, categorical_from_cdf(cdf, random_uniform(key, n))
+        return state, draw_cached(state, self._tunables(), lambda: self.probabilities(state), key, n)
 
     def update(self, state: LearningProgressState, batch: EpisodeBatch) -> LearningProgressState:
-        batch = batch.flatten()
-        done = batch.done
-        count = jnp.zeros((self.num_tasks,), jnp.int32).at[batch.task_id].add(done.astype(jnp.int32), mode="drop")
-        total = (
-            jnp.zeros((self.num_tasks,), jnp.float32)
-            .at[batch.task_id]
-            .add(jnp.where(done, jnp.clip(batch.progress, 0.0, 1.0), 0.0), mode="drop")
-        )
-        observed = count > 0
-        success = total / jnp.maximum(count, 1)
+        observed, success = batch_success(batch, self.num_tasks)
         first = observed & ~state.seen
         fast = state.fast + self.fast_rate * (success - state.fast)
         slow = state.slow + self.slow_rate * (fast - state.slow)
