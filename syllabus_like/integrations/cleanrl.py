@@ -39,7 +39,7 @@ from syllabus_like.integrations.scores import RolloutScorer, ScoredEpisode, chec
 from syllabus_like.server import TaskServer
 from syllabus_like.task_space import TaskSpace
 from syllabus_like.wrappers import CurriculumWrapper
-from syllabus_like.wrappers.curriculum_wrapper import EpisodeScore, check_episode_score
+from syllabus_like.wrappers.episode_scores import EpisodeScore, check_episode_score
 
 __all__ = [
     "EpisodeScorer",

@@ -53,7 +53,7 @@ from syllabus_like.integrations.scores import RolloutScorer, check_trainer_score
 from syllabus_like.integrations.worker_errors import PIPE_ERRORS, RecordsWorkerErrors, WorkerErrorDrop
 from syllabus_like.server import TaskServer
 from syllabus_like.wrappers import CurriculumWrapper
-from syllabus_like.wrappers.curriculum_wrapper import EpisodeScore, check_episode_score
+from syllabus_like.wrappers.episode_scores import EpisodeScore, check_episode_score
 
 __all__ = [
     "CurriculumCallback",

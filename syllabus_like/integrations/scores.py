@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from syllabus_like.wrappers.curriculum_wrapper import TRAINER_EPISODE_KEY, FinishedEpisode
+from syllabus_like.wrappers.episode_scores import TRAINER_EPISODE_KEY, FinishedEpisode
 
 __all__ = ["TRAINER_SCORES", "RolloutScorer", "ScoredEpisode", "check_trainer_score", "report_scored"]
 

@@ -10,13 +10,8 @@ not need it either.
 
 from typing import Any
 
-from syllabus_like.wrappers.curriculum_wrapper import (
-    EPISODE_METRICS_KEY,
-    EPISODE_SCORES,
-    TRAINER_EPISODE_KEY,
-    CurriculumWrapper,
-    FinishedEpisode,
-)
+from syllabus_like.wrappers.curriculum_wrapper import EPISODE_METRICS_KEY, CurriculumWrapper
+from syllabus_like.wrappers.episode_scores import EPISODE_SCORES, TRAINER_EPISODE_KEY, FinishedEpisode
 from syllabus_like.wrappers.reinit_task_wrapper import ReinitTaskWrapper
 from syllabus_like.wrappers.task_source import ClosableTaskSource, TaskSource
 from syllabus_like.wrappers.task_wrapper import TaskWrapper
