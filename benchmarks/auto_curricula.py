@@ -14,8 +14,8 @@ Two sections:
    against ``CurriculumWrapper`` fed by PLR (4,000 push forces between 9 and
    11 N, buffer 4,096) through a local task server, and by DomainRandomization
    over the same tasks, with the harness of ``benchmarks/server_overhead.py``
-   (alternating rounds, median ratio). The wrapper reports no score, so the
-   PLR here scores an episode by its mean reward per step (a stand-in for the
+   (alternating rounds, median ratio). The wrapper scores each PLR episode
+   by its return (``CurriculumWrapper(score="return")``, a stand-in for the
    value-loss score a trainer would send). Target: ours / bare >= 0.90.
 
 Usage: ``python benchmarks/auto_curricula.py [--rounds N] [--sections cost,sync]``.
@@ -55,15 +55,6 @@ from syllabus_like.server import TaskServer  # noqa: E402
 from syllabus_like.wrappers import CurriculumWrapper  # noqa: E402
 
 SECTIONS = ("cost", "sync")
-
-
-class MeanRewardPLR(PrioritizedLevelReplay):
-    """PLR scoring each episode by its mean reward per step, for wrappers that send no score."""
-
-    def update_on_episode(self, episode_return, length, task, progress=0.0, env_id=None, score=None) -> None:
-        if score is None:
-            score = float(episode_return) / max(int(length), 1)
-        super().update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
 
 
 def make_curricula(num_tasks: int) -> dict[str, Any]:
@@ -123,12 +114,12 @@ def sync_plr(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
     forces = DiscreteTaskSpace(np.linspace(9.0, 11.0, 4000).tolist())
     actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
     with (
-        TaskServer(MeanRewardPLR(forces, seed=0), backend="local") as plr_server,
+        TaskServer(PrioritizedLevelReplay(forces, seed=0), backend="local") as plr_server,
         TaskServer(DomainRandomization(forces, seed=0), backend="local") as dr_server,
     ):
         makers = {
             "bare": make_bare,
-            "ours (local, PLR)": _maker(plr_server.client(), forces),
+            "ours (local, PLR)": _maker(plr_server.client(), forces, score="return"),
             "ours (local, DomainRandomization)": _maker(dr_server.client(), forces),
         }
         envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
@@ -145,8 +136,8 @@ def sync_plr(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
     )
 
 
-def _maker(client: Any, forces: DiscreteTaskSpace):
-    return lambda: CurriculumWrapper(CartPoleTask(make_bare(), forces), client)
+def _maker(client: Any, forces: DiscreteTaskSpace, score: str | None = None):
+    return lambda: CurriculumWrapper(CartPoleTask(make_bare(), forces, tags_infos=False), client, score=score)
 
 
 def _runner(envs: SyncVectorEnv, actions: np.ndarray):
