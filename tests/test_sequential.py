@@ -298,3 +298,17 @@ def test_mean_return_follows_the_window_exactly_over_many_episodes():
     assert restored.stage_metrics()["episode_return"] == pytest.approx(
         curriculum.stage_metrics()["episode_return"], rel=1e-15
     )
+
+
+def test_distribution_version_rises_at_each_switch_only():
+    """Task servers read it to drop tasks prefetched before a switch (see syllabus_like.server.ray_backend)."""
+    curriculum = SequentialCurriculum(["easy", "medium"], ["episodes>=2", "episodes>=1"], LEVELS)
+    assert curriculum.distribution_version == 0
+    curriculum.update_on_episode(1.0, 1, "easy")
+    assert curriculum.distribution_version == 0
+    curriculum.update_on_episode(1.0, 1, "easy")
+    assert curriculum.stage == 1 and curriculum.distribution_version == 1
+    curriculum.update_on_episode(1.0, 1, "medium")  # the last condition: done, the same distribution
+    assert curriculum.done and curriculum.distribution_version == 1
+    assert "distribution_version" not in curriculum.state_dict()
+    assert DomainRandomization(LEVELS).distribution_version == 0

@@ -387,3 +387,29 @@ def test_failures_of_the_curriculum_actor_reach_the_trainer_as_task_server_error
             call()
         assert isinstance(caught.value.__cause__, ray.exceptions.RayActorError)
     server.close()  # logs that the actor was gone; nothing left to raise
+
+
+def _construct_client(state, results):
+    """In a process without Ray: build a RayClient from pickled state; put the error's text in ``results``."""
+    try:
+        ray_backend.RayClient(**state)
+        results.put("no error")
+    except TaskServerError as error:
+        results.put(str(error))
+
+
+def test_a_ray_client_that_cannot_find_the_cluster_fails_at_construction_saying_what_to_do(ray_session):
+    import multiprocessing
+
+    with TaskServer(RecordingCurriculum(), backend="ray") as server:
+        state = server.client().__getstate__()
+    state["address"] = None  # e.g. a client built by hand
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=_construct_client, args=(state, results))
+    process.start()
+    try:
+        message = results.get(timeout=120)
+    finally:
+        process.join(30)
+    assert "not connected to Ray" in message and "ray.init(address=...)" in message
