@@ -14,7 +14,11 @@ A random CartPole episode lasts about 22 steps, so the workers start an
 episode every fraction of a millisecond: the worst case for staleness (with
 ``prefetch="auto"`` each request carries ~0.1 s of tasks).
 
-Usage: ``python benchmarks/ray_staleness.py [--workers 4,16] [--repeats 3] [--seconds 4]``.
+Workers on the actor's node learn of a switch from a file in shared memory;
+``--board-only`` makes them learn of it as workers on other nodes do, from the
+VersionBoard actor (one message, so a few milliseconds, more on a loaded machine).
+
+Usage: ``python benchmarks/ray_staleness.py [--workers 4,16] [--repeats 3] [--seconds 4] [--board-only]``.
 """
 
 from __future__ import annotations
@@ -55,8 +59,16 @@ class TimedSequential(SequentialCurriculum):
         return switched
 
 
-def play(client: Any, seconds: float, seed: int) -> list[tuple[float, float]]:
-    """Step a wrapped CartPole with random actions for ``seconds``; return ``(time, task)`` of every reset."""
+def play(client: Any, seconds: float, seed: int, board_only: bool = False) -> list[tuple[float, float]]:
+    """Step a wrapped CartPole with random actions for ``seconds``; return ``(time, task)`` of every reset.
+
+    ``board_only``: learn of switches as a worker on another node than the actor does (from the
+    VersionBoard actor, not the shared-memory file).
+    """
+    if board_only:
+        from syllabus_like.server import ray_backend
+
+        ray_backend._map_version_file = lambda path, writable=False: None
     env = CurriculumWrapper(CartPoleTask(gym.make("CartPole-v1"), FORCES, tags_infos=False), client)
     rng = np.random.default_rng(seed)
     resets = []
@@ -73,7 +85,7 @@ def play(client: Any, seconds: float, seed: int) -> list[tuple[float, float]]:
     return resets
 
 
-def measure(num_workers: int, seconds: float, episodes_per_worker: int) -> tuple[int, float, int]:
+def measure(num_workers: int, seconds: float, episodes_per_worker: int, board_only: bool) -> tuple[int, float, int]:
     """One run: (max, mean) over workers of old-stage resets after the switch, and the episodes played."""
     import ray
 
@@ -81,7 +93,7 @@ def measure(num_workers: int, seconds: float, episodes_per_worker: int) -> tuple
     with TaskServer(curriculum, backend="ray") as server:
         work = ray.remote(play)
         client = server.client()
-        resets = ray.get([work.remote(client, seconds, seed) for seed in range(num_workers)])
+        resets = ray.get([work.remote(client, seconds, seed, board_only) for seed in range(num_workers)])
         server.flush()
         switched_at = server.curriculum.switched_at
     if switched_at is None:
@@ -96,6 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per worker count (default 3)")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds each worker plays (default 4)")
     parser.add_argument("--episodes", type=int, default=50, help="episodes per worker before the switch")
+    parser.add_argument(
+        "--board-only", action="store_true", help="workers learn of switches as on another node (VersionBoard)"
+    )
     parser.add_argument("--num-cpus", type=int, default=None, help="ray.init(num_cpus=...) (default: the workers)")
     args = parser.parse_args(argv)
     import ray
@@ -106,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Ray {ray.__version__}; episodes on the old stage's task started after the switch, per worker")
         for num_workers in counts:
             for repeat in range(args.repeats):
-                worst, mean, episodes = measure(num_workers, args.seconds, args.episodes)
+                worst, mean, episodes = measure(num_workers, args.seconds, args.episodes, args.board_only)
                 print(
                     f"  {num_workers:>2} workers, run {repeat + 1}: max {worst}, mean {mean:.2f} "
                     f"({episodes} episodes in all)"
