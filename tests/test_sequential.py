@@ -318,3 +318,17 @@ def test_a_copied_curriculum_checks_its_own_metrics(copy_curriculum) -> None:
     copied.update_on_episode(1.0, 1, 1, 1.0)
     assert copied.stage == 2 and original.stage == 0
     assert copied.stage_history == [{"stage": 1, "episode": 2, "step": 2}, {"stage": 2, "episode": 3, "step": 3}]
+
+
+def test_distribution_version_rises_at_each_switch_only():
+    """Task servers read it to drop tasks prefetched before a switch (see syllabus_like.server.ray_backend)."""
+    curriculum = SequentialCurriculum(["easy", "medium"], ["episodes>=2", "episodes>=1"], LEVELS)
+    assert curriculum.distribution_version == 0
+    curriculum.update_on_episode(1.0, 1, "easy")
+    assert curriculum.distribution_version == 0
+    curriculum.update_on_episode(1.0, 1, "easy")
+    assert curriculum.stage == 1 and curriculum.distribution_version == 1
+    curriculum.update_on_episode(1.0, 1, "medium")  # the last condition: done, the same distribution
+    assert curriculum.done and curriculum.distribution_version == 1
+    assert "distribution_version" not in curriculum.state_dict()
+    assert DomainRandomization(LEVELS).distribution_version == 0

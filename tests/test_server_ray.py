@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
+import threading
+import time
+import uuid
 from collections import Counter
 
 import pytest
 import ray
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+from ray import cloudpickle
 from test_server_support import (
     SPACE,
     CurriculumBoom,
@@ -20,7 +26,7 @@ from test_server_support import (
 )
 
 from syllabus_like import SequentialCurriculum
-from syllabus_like.server import TaskServer, TaskServerError
+from syllabus_like.server import TaskServer, TaskServerError, ray_backend
 
 pytestmark = pytest.mark.ray
 
@@ -200,3 +206,210 @@ def test_a_bad_request_is_refused_to_its_ray_worker_alone(ray_session):
 def _huge_request(client):
     client._request(10**12)  # a client that skips its own check
     client._take_reply()
+
+
+# --------------------------------------------------------------- stage switches
+class TimedSequential(SequentialCurriculum):
+    """A SequentialCurriculum that notes the wall-clock time of its switch (in the actor)."""
+
+    switched_at = None
+
+    def check_stopping_conditions(self):
+        switched = super().check_stopping_conditions()
+        if switched:
+            self.switched_at = time.time()
+        return switched
+
+
+@ray.remote(num_cpus=0.5)
+def play_for(client, seconds, env_id):
+    """Play episodes for ``seconds``; return ``(time, task)`` of every reset."""
+    env = make_env(client, env_id)
+    resets = []
+    env.reset(seed=env_id)
+    resets.append((time.time(), env.task))
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        _, _, terminated, truncated, _ = env.step(0)
+        if terminated or truncated:
+            env.reset()
+            resets.append((time.time(), env.task))
+    env.close()
+    return resets
+
+
+@pytest.mark.parametrize("channel", ["shared memory", "board"])
+def test_a_stage_switch_drops_the_tasks_a_client_prefetched(ray_session, monkeypatch, channel):
+    if channel == "board":  # as for a client on another node than the actor: told by the VersionBoard actor
+        monkeypatch.setattr(ray_backend, "_map_version_file", lambda path, writable=False: None)
+    curriculum = SequentialCurriculum([1, 2, 3], ["episodes>=2", "episodes>=1"], SPACE)
+    with TaskServer(curriculum, backend="ray", prefetch=8) as server:
+        client = server.client()
+        assert client.sample(1) == [1]  # and 8 more of stage 0 wait in the client
+        server.curriculum.update_on_episode(1.0, 1, 1)
+        server.curriculum.update_on_episode(1.0, 1, 1)
+        assert server.curriculum.stage == 1
+        time.sleep(0.5 if channel == "board" else 0.0)
+        assert client.sample(5) == [2] * 5
+        # A state loaded through the proxy is a new distribution too.
+        state = server.curriculum.state_dict()
+        server.curriculum.update_on_episode(1.0, 1, 2)
+        assert server.curriculum.stage == 2
+        time.sleep(0.5 if channel == "board" else 0.0)
+        assert client.sample(1) == [3]
+        server.curriculum.load_state_dict(state)
+        time.sleep(0.5 if channel == "board" else 0.0)
+        assert client.sample(3) == [2] * 3
+
+
+def test_ray_workers_follow_a_stage_switch_within_a_couple_of_episodes(ray_session):
+    """The figure docs/benchmarks.md records (benchmarks/ray_staleness.py), at the default prefetch="auto"."""
+    curriculum = TimedSequential([1, 4], ["episodes>=400"], SPACE)
+    with TaskServer(curriculum, backend="ray") as server:
+        client = server.client()
+        resets = ray.get([play_for.remote(client, 2.0, env_id) for env_id in range(4)])
+        server.flush()
+        switched_at = server.curriculum.switched_at
+    assert switched_at is not None
+    stale = [sum(1 for at, task in worker if at > switched_at and task == 1) for worker in resets]
+    assert all(any(task == 4 for _, task in worker) for worker in resets)
+    assert max(stale) <= 2, stale
+
+
+# ------------------------------------------------------------------ log_metrics
+class LockedWriter:
+    """A TensorBoard-style writer that cannot be pickled (like SummaryWriter) and records what it got."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.scalars = []
+
+    def add_scalar(self, tag, value, step=None):
+        self.scalars.append((tag, value, step))
+
+
+@pytest.mark.parametrize("backend", ["local", "process", "ray"])
+def test_log_metrics_writes_with_the_trainers_writer_for_every_backend(ray_session, backend):
+    def make():
+        return SequentialCurriculum([1, [2, 3]], ["episodes>=2"], SPACE)
+
+    reference, expected_writer = make(), LockedWriter()
+    expected = reference.log_metrics(expected_writer, logs=[("mine", 1.0)], step=7, log_n_tasks=-1)
+    with TaskServer(make(), backend=backend) as server:
+        writer, calls = LockedWriter(), []
+        items = server.curriculum.log_metrics(writer, logs=[("mine", 1.0)], step=7, log_n_tasks=-1)
+        assert server.curriculum.log_metrics(lambda scalars, step: calls.append((scalars, step))) == [
+            ("curriculum/" + name, value) for name, value in reference.metrics().items()
+        ] + [("curriculum/task_probability/1", 1.0)]
+        with pytest.raises(TypeError, match="cannot log to"):
+            server.curriculum.log_metrics(object())
+    assert items == expected and writer.scalars == expected_writer.scalars
+    assert [step for _, step in calls] == [None] and calls[0][0] == dict(
+        ("curriculum/" + name, value) for name, value in reference.metrics().items()
+    ) | {"curriculum/task_probability/1": 1.0}
+
+
+# --------------------------------------------------------- outside Ray workers
+def test_a_ray_client_joins_the_cluster_from_spawned_vector_env_workers(ray_session):
+    with TaskServer(RecordingCurriculum(), backend="ray") as server:
+        client = server.client()
+        envs = AsyncVectorEnv([lambda i=i: make_env(client, i) for i in range(2)], context="spawn")
+        try:
+            seen = tally_vector_episodes(envs, AutoresetMode.NEXT_STEP, 40)
+        finally:
+            envs.close()
+        server.flush()
+        assert server.curriculum.episode_triples() == seen
+    assert sum(seen.values()) > 10
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # gymnasium echoes the worker's traceback as a warning
+def test_a_ray_client_in_a_forked_process_says_to_spawn(ray_session):
+    with TaskServer(RecordingCurriculum(), backend="ray") as server:
+        client = server.client()
+        envs = AsyncVectorEnv([lambda: make_env(client, 0)], context="fork")
+        try:
+            with pytest.raises(TaskServerError, match=r"forked from a process running Ray.*context='spawn'"):
+                envs.reset(seed=0)
+        finally:
+            envs.close(terminate=True)
+
+
+# ------------------------------------------------------ curricula of user modules
+def _write_module(directory, name):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.py").write_text(
+        "from syllabus_like import DomainRandomization\n\nclass UserCurriculum(DomainRandomization):\n    pass\n"
+    )
+
+
+def test_a_curriculum_from_a_module_workers_cannot_import_is_pickled_by_value(ray_session, tmp_path, monkeypatch):
+    name = f"user_curriculum_{uuid.uuid4().hex[:8]}"
+    _write_module(tmp_path, name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(name)
+    try:
+        with TaskServer(module.UserCurriculum(SPACE, seed=0), backend="ray") as server:
+            played = ray.get(play_in_task.remote(server.client(), 5, 0))
+            server.flush()
+            assert len(played) == 5 and type(server.curriculum.state_dict()) is dict
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
+        sys.modules.pop(name, None)
+
+
+def test_a_curriculum_from_an_installed_module_workers_lack_names_runtime_env(ray_session, tmp_path, monkeypatch):
+    name = f"user_curriculum_{uuid.uuid4().hex[:8]}"
+    _write_module(tmp_path / "site-packages", name)  # looks installed: not ours to pickle by value
+    monkeypatch.syspath_prepend(str(tmp_path / "site-packages"))
+    module = importlib.import_module(name)
+    try:
+        with pytest.raises(TaskServerError, match=rf"cannot import module '{name}'.*runtime_env"):
+            TaskServer(module.UserCurriculum(SPACE), backend="ray")
+    finally:
+        sys.modules.pop(name, None)
+
+
+# ------------------------------------------------------------- actor failures
+def test_failures_of_the_curriculum_actor_reach_the_trainer_as_task_server_errors(ray_session):
+    server = TaskServer(RecordingCurriculum(), backend="ray")
+    client = server.client()
+    ray.kill(server._backend._actor, no_restart=True)
+    for call in (
+        lambda: server.curriculum.metrics(),
+        lambda: server.curriculum.episodes,
+        lambda: server.curriculum.log_metrics(LockedWriter()),
+        server.flush,
+        server.client,
+        lambda: client.sample(1),
+    ):
+        with pytest.raises(TaskServerError, match="Ray actor") as caught:
+            call()
+        assert isinstance(caught.value.__cause__, ray.exceptions.RayActorError)
+    server.close()  # logs that the actor was gone; nothing left to raise
+
+
+def _construct_client(state, results):
+    """In a process without Ray: build a RayClient from pickled state; put the error's text in ``results``."""
+    try:
+        ray_backend.RayClient(**state)
+        results.put("no error")
+    except TaskServerError as error:
+        results.put(str(error))
+
+
+def test_a_ray_client_that_cannot_find_the_cluster_fails_at_construction_saying_what_to_do(ray_session):
+    import multiprocessing
+
+    with TaskServer(RecordingCurriculum(), backend="ray") as server:
+        state = server.client().__getstate__()
+    state["address"] = None  # e.g. a client built by hand
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=_construct_client, args=(state, results))
+    process.start()
+    try:
+        message = results.get(timeout=120)
+    finally:
+        process.join(30)
+    assert "not connected to Ray" in message and "ray.init(address=...)" in message

@@ -68,6 +68,14 @@ class Curriculum:
     #: for the curricula that say True, unless the wrappers score episodes themselves.
     requires_scores: bool = False
 
+    #: Raised by one whenever the distribution :meth:`sample` draws from changes at once (a
+    #: :class:`~syllabus_like.SequentialCurriculum`'s stage switch), so that a task server's
+    #: clients drop the tasks they prefetched before the change instead of playing them
+    #: (see :mod:`syllabus_like.server.ray_backend`). Curricula whose distribution drifts a
+    #: little with every update leave it alone. It counts changes since construction and is
+    #: not part of :meth:`state_dict`.
+    distribution_version: int = 0
+
     def __init__(self, task_space: TaskSpace, *, seed: int | None = None) -> None:
         if not isinstance(task_space, TaskSpace):
             raise TypeError(f"{type(self).__name__} needs a TaskSpace (e.g. DiscreteTaskSpace(5)), got {task_space!r}")

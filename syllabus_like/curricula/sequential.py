@@ -82,9 +82,10 @@ class SequentialCurriculum(Curriculum):
     the rest of the stage).
 
     Every switch is appended to :attr:`stage_history` (the stage entered and the
-    total episodes and steps at the switch) and calls ``on_stage_change(old,
-    new)`` in the process that owns the curriculum (with the Ray backend, the
-    actor).
+    total episodes and steps at the switch), raises :attr:`distribution_version`
+    (so task-server clients drop tasks of the old stage they prefetched) and
+    calls ``on_stage_change(old, new)`` in the process that owns the curriculum
+    (with the Ray backend, the actor).
 
     Each item of ``curriculum_list`` is one of:
 
@@ -341,6 +342,7 @@ class SequentialCurriculum(Curriculum):
         self.stage_history.append({"stage": self.stage, "episode": self._total_episodes, "step": self._total_steps})
         self._reset_stage_counters()
         self._unchecked = True  # the new stage's condition may already hold
+        self.distribution_version += 1  # task servers drop the old stage's prefetched tasks
         if self.on_stage_change is not None:
             self.on_stage_change(previous, self.stage)
         return True

@@ -193,9 +193,11 @@ class BufferedClient:
         with self._lock:
             self._before_use()
             tasks = self._tasks
-            if len(tasks) + self._tasks_in_flight < k:
-                self._request(k - len(tasks) - self._tasks_in_flight + self._tasks_per_request())
             while len(tasks) < k:
+                # Checked on every round: a reply may bring fewer tasks than asked for (the Ray
+                # client drops tasks sampled before a change of the curriculum's distribution).
+                if len(tasks) + self._tasks_in_flight < k:
+                    self._request(k - len(tasks) - self._tasks_in_flight + self._tasks_per_request())
                 self._take_reply()
             sampled = [tasks.popleft() for _ in range(k)]
             if self.prefetch == "auto":
