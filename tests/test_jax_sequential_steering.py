@@ -336,3 +336,128 @@ def test_python_and_jax_agree_on_generated_streams(episodes):
     state = _update(curriculum, curriculum.init(jax.random.key(0)), batch)
     assert curriculum.stage_history(state) == python.stage_history
     assert int(state.stage) == python.stage
+
+
+# ------------------------------------------------------------------ report_metrics
+_report = eqx.filter_jit(lambda curriculum, state, values: curriculum.report_metrics(state, values))
+
+
+def test_trainer_reported_values_join_the_window_and_check_the_conditions():
+    curriculum = SequentialCurriculum([[0], [1]], ["eval/score >= 0.75"], 2, custom_metrics=["eval/score"])
+    state = curriculum.init(jax.random.key(0))
+    state = _report(curriculum, state, {"eval/score": jax.numpy.float32(0.5)})
+    assert int(state.stage) == 0 and float(_metrics(curriculum, state)["eval/score"]) == 0.5
+    state = _report(curriculum, state, {"eval/score": jax.numpy.float32(1.0)})  # mean 0.75
+    assert int(state.stage) == 1
+    assert curriculum.stage_history(state) == [{"stage": 1, "episode": 0, "step": 0}]
+    assert np.isnan(float(_metrics(curriculum, state)["eval/score"]))  # the new stage starts afresh
+    assert int(state.num_returns) == 0  # reports are not episodes: the other windows are untouched
+
+
+def test_reported_values_have_their_own_count_beside_the_episodes_values():
+    curriculum = SequentialCurriculum(
+        [[0], [1]], ["score_ema > 100 & success_rate > 2"], 2, custom_metrics=["score"], return_buffer_size=3
+    )
+    state = curriculum.init(jax.random.key(0))
+    state = curriculum.report_metrics(state, {"score": 4.0})  # plain numbers too; not jitted
+    state, _ = _feed(curriculum, state, [(0, 0.0, 1, 1.0, {"score": 1.0})])
+    metrics = _metrics(curriculum, state)
+    assert float(metrics["score"]) == 2.5 and float(metrics["success_rate"]) == 1.0  # 2 scores, 1 progress
+    assert float(metrics["score_ema"]) == pytest.approx(4.0 + DEFAULT_SMOOTHING * (1.0 - 4.0))
+    state = curriculum.report_metrics(state, {"score": float("nan")})  # kept in the window, skipped by the average
+    state = curriculum.report_metrics(state, {"score": 2.0})
+    metrics = _metrics(curriculum, state)
+    assert np.isnan(float(metrics["score"]))  # window of 3: 1, nan, 2
+    assert [int(count) for count in state.window_counts] == [1, 3]
+    state = curriculum.report_metrics(state, {"score": 3.0})  # window: nan, 2, 3
+    state = curriculum.report_metrics(state, {"score": 4.0})  # window: 2, 3, 4
+    assert float(_metrics(curriculum, state)["score"]) == 3.0
+
+
+def test_reported_metrics_are_checked_when_traced_with_the_python_messages():
+    curriculum = SequentialCurriculum([[0], [1]], ["episodes >= 5"], 2, custom_metrics=["win_rate"])
+    state = curriculum.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"unknown custom metric 'wins'.*declared: win_rate"):
+        _report(curriculum, state, {"wins": jax.numpy.float32(1.0)})
+    with pytest.raises(ValueError, match=r"custom metric 'win_rate' must be a number, got 'high'"):
+        curriculum.report_metrics(state, {"win_rate": "high"})
+    with pytest.raises(ValueError, match=r"custom metric 'win_rate' must be a number, got True"):
+        curriculum.report_metrics(state, {"win_rate": True})
+    with pytest.raises(ValueError, match=r"must be one number \(a scalar\), got shape \(2,\)"):
+        _report(curriculum, state, {"win_rate": jax.numpy.ones(2)})
+    with pytest.raises(TypeError, match="metrics must be a mapping"):
+        curriculum.report_metrics(state, [("win_rate", 1.0)])
+    plain = SequentialCurriculum([[0], [1]], ["episodes >= 5"], 2)
+    with pytest.raises(ValueError, match="none were declared"):
+        plain.report_metrics(plain.init(jax.random.key(0)), {"win_rate": 1.0})
+
+
+_REPORT_CONFIG = dict(
+    curriculum_list=[[0, 1], [2], [3]],
+    stopping_conditions=["score >= 0.7 & episodes >= 2", "score_ema > 0.6 & success_rate > 0.3", "score < 0.3"],
+    loop=True,
+    return_buffer_size=3,
+    custom_metrics=["score"],
+    smoothing=0.5,
+)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_python_and_jax_agree_on_streams_of_episodes_and_reports(seed):
+    """Episodes (one at a time, or each run between reports as one batch) and reports: same switches, same metrics."""
+    rng = np.random.default_rng(seed)
+    grid = np.array([0.0, 0.25, 0.5, 0.75, 1.0], np.float32)
+    stream = []  # ("episode", task, return, length, progress, score) or ("report", score)
+    for _ in range(120):
+        if rng.random() < 0.3:
+            stream.append(("report", float(rng.choice(grid))))
+        else:
+            values = (
+                float(rng.choice(grid)),
+                int(rng.integers(1, 9)),
+                float(rng.choice(grid)),
+                float(rng.choice(grid)),
+            )
+            stream.append(("episode", int(rng.integers(0, 4)), *values))
+    python = PythonSequential(task_space=DiscreteTaskSpace(4), seed=0, **_REPORT_CONFIG)
+    curriculum = SequentialCurriculum(task_space=4, **_REPORT_CONFIG)
+    state = curriculum.init(jax.random.key(0))
+    python_stages, jax_stages = [], []
+    for item in stream:
+        if item[0] == "report":
+            python.report_metrics({"score": item[1]})
+            state = _report(curriculum, state, {"score": jax.numpy.float32(item[1])})
+        else:
+            _, task, episode_return, length, progress, score = item
+            python.update_on_episode(episode_return, length, task, progress=progress, metrics={"score": score})
+            state = _update(curriculum, state, _episode(task, episode_return, length, progress, {"score": score}))
+        python_stages.append(python.stage)
+        jax_stages.append(int(state.stage))
+    assert jax_stages == python_stages
+    assert len(python.stage_history) >= 2  # the stream does exercise the conditions
+    assert curriculum.stage_history(state) == python.stage_history
+
+    # the runs of episodes between reports as batches (with the Python stages at the ends of the runs)
+    batched = curriculum.init(jax.random.key(0))
+    run: list = []
+    for position, item in enumerate([*stream, ("report", None)]):
+        if item[0] == "episode":
+            run.append(item[1:])
+            continue
+        if run:
+            columns = [np.asarray(column) for column in zip(*run, strict=False)]
+            batch = EpisodeBatch(*columns[:3], progress=columns[3], metrics={"score": columns[4]})
+            batched = _update(curriculum, batched, batch)
+            assert int(batched.stage) == python_stages[position - 1]
+            run = []
+        if item[1] is not None:
+            batched = _report(curriculum, batched, {"score": jax.numpy.float32(item[1])})
+            assert int(batched.stage) == python_stages[position]
+    assert curriculum.stage_history(batched) == python.stage_history
+    jax_metrics = _metrics(curriculum, batched)
+    for metric, value in python.metrics().items():
+        if metric.startswith("stage_curriculum/") or (
+            metric.endswith("_ema") and metric not in curriculum.read_metrics
+        ):
+            continue
+        assert float(jax_metrics[metric]) == pytest.approx(value, rel=1e-5, abs=1e-6), metric

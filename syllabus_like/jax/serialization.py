@@ -157,7 +157,7 @@ def check_sequential_state(curriculum: Any, state: Any) -> None:
     ``stage`` in ``[0, num_stages)``; every counter non-negative; each stage
     counter at most its total; ``num_returns`` at most the buffer size; the
     unused return slots zero; ``mean_return`` the mean of the used ones;
-    ``done`` only on the last stage of a curriculum with a final condition;
+    ``window_counts`` at most the buffer size; ``done`` only on the last stage of a curriculum with a final condition;
     the switch count and the stage history non-negative, stages in range.
     """
     counters = np.asarray(state.counters)
@@ -188,6 +188,12 @@ def check_sequential_state(curriculum: Any, state: Any) -> None:
     close = np.isclose(saved_mean, mean, rtol=1e-4, atol=1e-6) | (np.isnan(saved_mean) & np.isnan(mean))
     if not np.all(close):
         raise ValueError(f"state field 'mean_return' ({saved_mean.tolist()!r:.40}) is not the mean of 'returns'")
+    window_counts = np.asarray(state.window_counts)
+    if np.any(window_counts < 0) or np.any(window_counts > window):
+        raise ValueError(
+            f"state field 'window_counts' must be in [0, {window}] (return_buffer_size), "
+            f"got {window_counts.tolist()!r:.80}"
+        )
     done = np.asarray(state.done)
     can_finish = curriculum.has_final_condition
     if np.any(done & ~(can_finish & (value["stage"] == num_stages - 1))):

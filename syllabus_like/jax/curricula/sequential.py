@@ -66,6 +66,7 @@ _FIELDS = (
     "mean_return",
     "windows",
     "window_means",
+    "window_counts",
     "emas",
     "ema_present",
     "done",
@@ -97,8 +98,10 @@ class SequentialState(eqx.Module):
     ``mean_return`` is their mean (0 while there are none), kept so that the
     check before every ``sample`` costs no reduction. ``windows`` and
     ``window_means`` do the same for ``success_rate`` (row 0) and each user
-    metric (rows 1.., in ``custom_metrics`` order); every stage episode adds
-    one value to each row, so they share ``num_returns``. ``emas`` holds the
+    metric (rows 1.., in ``custom_metrics`` order), ``window_counts`` how many
+    of each row's slots are this stage's values: every stage episode adds one
+    value to each row, :meth:`SequentialCurriculum.report_metrics` to the
+    rows of the metrics it reports. ``emas`` holds the
     moving averages of ``episode_return``, ``success_rate`` and the user
     metrics, in that order, ``ema_present`` whether each has a value yet.
     ``done``: the condition after the last stage held. ``history`` records the
@@ -112,6 +115,7 @@ class SequentialState(eqx.Module):
     mean_return: Float[Array, ""]
     windows: Float[Array, "rows return_buffer_size"]
     window_means: Float[Array, " rows"]
+    window_counts: Int[Array, " rows"]
     emas: Float[Array, " averages"]
     ema_present: Bool[Array, " averages"]
     done: Bool[Array, ""]
@@ -213,7 +217,8 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         loop: after the last stage, go back to the first.
         custom_metrics: names of user metrics, reported per episode in
             ``EpisodeBatch.metrics`` (every batch must then carry each of
-            them); conditions read ``name`` (windowed mean) and ``name_ema``.
+            them) or by the trainer with :meth:`report_metrics`; conditions
+            read ``name`` (windowed mean) and ``name_ema``.
         smoothing: weight of the newest value in the ``*_ema`` metrics.
         history_capacity: how many stage switches ``state.history`` records.
 
@@ -403,6 +408,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             mean_return=jnp.zeros((), jnp.float32),
             windows=jnp.zeros((len(self.window_names), self.return_buffer_size), jnp.float32),
             window_means=jnp.zeros((len(self.window_names),), jnp.float32),
+            window_counts=jnp.zeros((len(self.window_names),), jnp.int32),
             emas=jnp.zeros((len(self.ema_names),), jnp.float32),
             ema_present=jnp.zeros((len(self.ema_names),), bool),
             done=jnp.zeros((), bool),
@@ -496,7 +502,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         )
         present = {"episode_return": state.num_returns > 0}
         for row, name in enumerate(self.window_names):
-            metrics[name], present[name] = state.window_means[..., row], state.num_returns > 0
+            metrics[name], present[name] = state.window_means[..., row], state.window_counts[..., row] > 0
         for row, name in enumerate(self.ema_names):
             metrics[name], present[name] = state.emas[..., row], state.ema_present[..., row]
         return metrics, present
@@ -518,6 +524,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             mean_return=jnp.zeros_like(state.mean_return),
             windows=jnp.zeros_like(state.windows),
             window_means=jnp.zeros_like(state.window_means),
+            window_counts=jnp.zeros_like(state.window_counts),
             emas=jnp.zeros_like(state.emas),
             ema_present=jnp.zeros_like(state.ema_present),
             num_switches=saturating_add(state.num_switches, jnp.int32(1)),
@@ -717,9 +724,11 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         maybe_absent = {"episode_return": (state.num_returns == 0) | irregular}
         for row, name in enumerate(self.window_names):
             if name in self.read_metrics:
-                low, high, irregular = window_mean_bounds(extra.row_sequence[row], valid, state.num_returns, window)
+                held = state.window_counts[row]
+                row_valid = (index >= window - held) & (index < window + members)
+                low, high, irregular = window_mean_bounds(extra.row_sequence[row], row_valid, held, window)
                 lower[name], upper[name] = low, high
-                maybe_absent[name] = (state.num_returns == 0) | irregular
+                maybe_absent[name] = (held == 0) | irregular
         read = self._read_ema_rows
         if read:
             rows = np.asarray(read)
@@ -757,7 +766,7 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             num_returns=num_returns,
             returns=kept,
             mean_return=window_mean(kept, num_returns),
-            **self._extra_after(state, extra, members, num_returns, member),
+            **self._extra_after(state, extra, members, members, member),
         )
 
     def _extra_after(
@@ -765,15 +774,17 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         state: SequentialState,
         extra: _Extra,
         end: Int[Array, ""],
-        count: Int[Array, ""],
+        added: Int[Array, ""],
         member: Bool[Array, " n"],
     ) -> dict[str, Array]:
-        """``windows``, ``window_means``, ``emas`` and ``ema_present`` after the ``member`` episodes.
+        """``windows``, ``window_means``, ``window_counts``, ``emas`` and ``ema_present`` after the ``member`` episodes.
 
-        ``end``: how many of the batch's entries of ``extra.row_sequence`` the window now ends after.
+        ``end``: how many of the batch's entries of ``extra.row_sequence`` the window now ends after;
+        ``added``: how many stage episodes that is (each added a value to every row).
         """
         window = self.return_buffer_size
         kept = lax.dynamic_slice(extra.row_sequence, (0, end), (extra.row_sequence.shape[0], window))
+        counts = jnp.minimum(state.window_counts + added, window)
         emas, present = state.emas, state.ema_present
         read = self._read_ema_rows
         if read:  # only the averages a condition reads: the others would cost a pass over the batch each
@@ -782,7 +793,8 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             emas, present = emas.at[rows].set(updated), present.at[rows].set(has_value)
         return {
             "windows": kept,
-            "window_means": jnp.sum(kept, axis=1) / jnp.maximum(count, 1).astype(jnp.float32),
+            "window_means": jnp.sum(kept, axis=1) / jnp.maximum(counts, 1).astype(jnp.float32),
+            "window_counts": counts,
             "emas": emas,
             "ema_present": present,
         }
@@ -835,8 +847,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         present = {"episode_return": count > 0}
         for row, name in enumerate(self.window_names):
             if name in self.read_metrics:
-                metrics[name] = window_means(extra.row_sequence[row], end, count, window)
-                present[name] = count > 0
+                row_count = jnp.minimum(state.window_counts[row] + member_count, window)
+                metrics[name] = window_means(extra.row_sequence[row], end, row_count, window)
+                present[name] = row_count > 0
         member = increments["episodes"]
         read = self._read_ema_rows
         if read:
@@ -865,11 +878,78 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             returns=returns,
             num_returns=count[last],
             mean_return=mean_return[last] if self.reads_return else window_mean(returns, count[last]),
-            **self._extra_after(state, extra, end[last] - window, count[last], member & (jnp.arange(size) <= last)),
+            **self._extra_after(
+                state, extra, end[last] - window, member_count[last], member & (jnp.arange(size) <= last)
+            ),
         )
         advanced = self._advance(continued)
         state = jax.tree.map(lambda a, b: jnp.where(fired, a, b), advanced, continued)
         return state, jnp.where(fired, last + 1, size).astype(jnp.int32)
+
+    def report_metrics(self, state: SequentialState, values: Mapping[str, ArrayLike]) -> SequentialState:
+        """Record trainer-side values of user metrics (e.g. an evaluation score) in the active stage.
+
+        The functional twin of the Python ``report_metrics``: each value joins
+        its metric's window (``name``) and moving average (``name_ema``, where
+        a condition reads it) like a value reported with an episode, then the
+        stopping conditions are checked once (at most one switch). Returns the
+        new state; jittable. ``values`` maps declared ``custom_metrics`` names
+        to one number each (a Python number or a scalar array); an undeclared
+        name, a non-number or a non-scalar raises when traced, before anything
+        changes, with the Python curriculum's messages.
+        """
+        reported = self._reported_values(values)
+        window = self.return_buffer_size
+        windows, counts = state.windows, state.window_counts
+        emas, present = state.emas, state.ema_present
+        keep = jnp.float32(1.0 - self.smoothing)
+        for name, value in reported:
+            row = 1 + self.custom_metrics.index(name)  # row 0 is success_rate
+            windows = windows.at[row].set(jnp.concatenate([windows[row, 1:], value[None]]))
+            counts = counts.at[row].set(jnp.minimum(counts[row] + 1, window))
+            average = 1 + row  # emas: episode_return first, then the windowed metrics' rows
+            if self.ema_names[average] in self.read_metrics:
+                finite = jnp.isfinite(value)  # a non-finite value is skipped, as in Python
+                previous = emas[average]
+                updated = jnp.where(present[average], keep * previous + self.smoothing * value, value)
+                emas = emas.at[average].set(jnp.where(finite, updated, previous))
+                present = present.at[average].set(present[average] | finite)
+        state = state.replace(
+            windows=windows,
+            window_means=jnp.sum(windows, axis=1) / jnp.maximum(counts, 1).astype(jnp.float32),
+            window_counts=counts,
+            emas=emas,
+            ema_present=present,
+        )
+        state, _ = self.check_stopping_conditions(state)
+        return state
+
+    def _reported_values(self, values: Mapping[str, ArrayLike]) -> list[tuple[str, Float[Array, ""]]]:
+        """``values`` as ``(name, float32 scalar)`` pairs, checked as the Python ``report_metrics`` checks them."""
+        if not isinstance(values, Mapping):
+            raise TypeError(f"metrics must be a mapping of metric names to numbers, got {values!r}")
+        checked = []
+        for name, value in values.items():
+            if name not in self.custom_metrics:
+                declared = ", ".join(self.custom_metrics) or "none were declared"
+                raise ValueError(
+                    f"unknown custom metric {name!r}; declare it in SequentialCurriculum(custom_metrics=...) "
+                    f"(declared: {declared})"
+                )
+            dtype = getattr(value, "dtype", None)
+            number = (
+                isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            ) or (
+                dtype is not None
+                and jnp.issubdtype(dtype, jnp.number)
+                and not jnp.issubdtype(dtype, jnp.complexfloating)
+            )
+            if not number:
+                raise ValueError(f"custom metric {name!r} must be a number, got {value!r}")
+            if jnp.shape(value) != ():
+                raise ValueError(f"custom metric {name!r} must be one number (a scalar), got shape {jnp.shape(value)}")
+            checked.append((name, jnp.asarray(value, jnp.float32)))
+        return checked
 
     # --------------------------------------------------------------- reporting
     def probabilities(self, state: SequentialState) -> Float[Array, " num_tasks"]:
