@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syllabus_like.conditions import (
+    ERROR_WINDOW,
     MAX_NESTING_DEPTH,
     And,
     Comparison,
@@ -599,7 +600,10 @@ def check_parse_or_syntax_error(text: str) -> None:
         condition = parse_condition(text)
     except ConditionSyntaxError as error:
         assert 0 <= error.position <= len(text)
-        assert str(error).split("\n")[-1] == "    " + " " * error.position + "^"
+        # The message shows at most ERROR_WINDOW characters before the fault, after "..." when it cuts.
+        start = max(0, error.position - ERROR_WINDOW)
+        column = (len("...") if start > 0 else 0) + error.position - start
+        assert str(error).split("\n")[-1] == "    " + " " * column + "^"
         return
     # Whatever parses prints to canonical text that parses back to the same condition.
     assert parse_condition(str(condition)) == condition
