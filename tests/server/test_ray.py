@@ -14,8 +14,9 @@ import pytest
 import ray
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from ray import cloudpickle
-from test_server_support import (
+from server_support import (
     SPACE,
+    SUPPORT_DIR,
     CurriculumBoom,
     RecordingCurriculum,
     check_episodes_consistent,
@@ -30,15 +31,13 @@ from syllabus_like.server import TaskServer, TaskServerError, ray_backend
 
 pytestmark = pytest.mark.ray
 
-TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-
 
 @pytest.fixture(scope="module")
 def ray_session():
     """One local Ray for the whole module (starting Ray takes seconds)."""
     with pytest.MonkeyPatch.context() as patch:
-        # Ray workers import this test's helper module by name.
-        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [TESTS_DIR, os.environ.get("PYTHONPATH")])))
+        # Ray workers import the helper module server_support by name.
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [SUPPORT_DIR, os.environ.get("PYTHONPATH")])))
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         try:
             yield

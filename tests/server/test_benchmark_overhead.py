@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "server_overhead.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "server_overhead.py"
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
-from test_server_support import RecordingCurriculum
+from server_support import RecordingCurriculum
 
 from syllabus_like.server.client import AUTO_PREFETCH_MAX, AUTO_PREFETCH_SECONDS, BufferedClient
 from syllabus_like.server.protocol import EPISODE, apply_reports

@@ -1,11 +1,13 @@
 """Shared pieces for the task-server tests (no tests here).
 
 They live in a module of their own so that worker processes started with
-spawn or forkserver can import them by name.
+spawn or forkserver can import them by name (pytest puts ``tests/support`` on
+``sys.path``; Ray workers get :data:`SUPPORT_DIR` on their ``PYTHONPATH``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -16,6 +18,9 @@ from gymnasium.vector import AutoresetMode
 
 from syllabus_like import DiscreteTaskSpace, DomainRandomization
 from syllabus_like.wrappers import CurriculumWrapper, TaskWrapper
+
+#: This folder: Ray workers import this module by name, so a test that starts Ray puts it on PYTHONPATH.
+SUPPORT_DIR = os.path.dirname(os.path.abspath(__file__))
 
 SPACE = DiscreteTaskSpace([1, 2, 3, 4])
 

@@ -7,7 +7,7 @@ import os
 import threading
 
 import pytest
-from test_server_support import RecordingCurriculum, check_episodes_consistent, play_episodes
+from server_support import SUPPORT_DIR, RecordingCurriculum, check_episodes_consistent, play_episodes
 
 from syllabus_like.server import TaskServer
 
@@ -69,9 +69,8 @@ def test_local_backend_under_load_from_threads():
 def test_ray_backend_under_load():
     import ray
 
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")])))
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [SUPPORT_DIR, os.environ.get("PYTHONPATH")])))
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         play = ray.remote(play_episodes)

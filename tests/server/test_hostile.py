@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pytest
-from test_server_support import CountdownTaskEnv, RecordingCurriculum
+from server_support import CountdownTaskEnv, RecordingCurriculum
 
 from syllabus_like import (
     BoxTaskSpace,

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
-from test_server_support import (
+from server_support import (
     SPACE,
     CurriculumBoom,
     RecordingCurriculum,

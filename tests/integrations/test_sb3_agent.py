@@ -232,7 +232,7 @@ def test_the_example_yaml_runs_through_the_cli_with_an_sb3_agent(tmp_path, capsy
     from syllabus_like.cli import main
     from syllabus_like.experiment import LearningStats
 
-    path = Path(__file__).resolve().parents[1] / "examples" / "experiments" / "sb3_gridworld.yml"
+    path = Path(__file__).resolve().parents[2] / "examples" / "experiments" / "sb3_gridworld.yml"
     output = tmp_path / "runs"
     code = main(
         [
@@ -311,7 +311,7 @@ def test_the_overhead_benchmark_trains_both_ways_and_prints_its_ratio(capsys):
     import importlib.util
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "sb3_agent_overhead.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "sb3_agent_overhead.py"
     spec = importlib.util.spec_from_file_location("sb3_agent_overhead", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

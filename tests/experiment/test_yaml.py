@@ -200,7 +200,7 @@ def test_tasks_given_as_a_list_are_named_by_position():
     assert experiment.task_names == ["0", "1"] and list(experiment.stats) == ["0", "1"]
 
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples" / "experiments").glob("*.yml"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "experiments").glob("*.yml"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])

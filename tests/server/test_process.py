@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
-from test_server_support import (
+from server_support import (
     CurriculumBoom,
     RecordingCurriculum,
     check_episodes_consistent,

@@ -177,7 +177,7 @@ def test_the_task_curriculum_example_reaches_its_plr_stage():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "examples" / "jax_ppo_task_curriculum.py"
+    path = Path(__file__).resolve().parents[2] / "examples" / "jax_ppo_task_curriculum.py"
     spec = importlib.util.spec_from_file_location("jax_ppo_task_curriculum", path)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)

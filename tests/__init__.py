@@ -1,0 +1,1 @@
+"""The test suite, one package per part of the library (unique module names across folders)."""
