@@ -401,17 +401,18 @@ class SequentialCurriculum(Curriculum):
         ``score`` goes to the stage's curriculum, for the curricula that prioritise by one.
         """
         in_stage = self._in_active_stage(task)  # TaskSpaceError for a task outside the space
-        custom_values = self._checked_custom_values(metrics)  # before anything changes
+        custom_values = () if metrics is None else self._checked_custom_values(metrics)  # before anything changes
+        length = int(length)
         self._total_episodes += 1
-        self._total_steps += int(length)
-        current = self.current_curriculum
+        self._total_steps += length
         if in_stage:
             self._episodes += 1
-            self._steps += int(length)
+            self._steps += length
             self._record("episode_return", self._returns, float(episode_return))
             self._record("success_rate", self._progress, float(progress))
             for name, value in custom_values:
                 self._record(name, self._custom[name], value)
+            current = self.curricula[self.stage]
             if score is None:
                 current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
             else:
