@@ -32,9 +32,9 @@ import platform
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from syllabus_like.efficacy.discrete import goal_reach_rate
 from syllabus_like.envs.gridworld_jax import GridCrossingJax, gridworld_task_table
 from syllabus_like.jax.curricula.domain_randomization import DomainRandomization
 from syllabus_like.jax.curricula.prioritized_level_replay import PrioritizedLevelReplay
@@ -84,28 +84,7 @@ def setup(mode: str, key: jax.Array):
 def success_rate(policy: MLPActorCritic, key: jax.Array, episodes: int = 512) -> float:
     """Fraction of episodes on the hardest level in which the policy (sampling its actions) reaches the goal."""
     env = GridCrossingJax(level=HARDEST)
-    max_steps = int(env.max_steps)
-
-    @jax.jit
-    def run(key):
-        def episode(key):
-            reset_key, key = jax.random.split(key)
-            state, observation = env.reset(reset_key)
-
-            def step(carry, step_key):
-                state, observation, finished, reached = carry
-                action = jax.random.categorical(step_key, policy.logits(observation))
-                state, observation, _, terminated, truncated, _ = env.step(step_key, state, action)
-                reached = reached | (terminated & ~finished)
-                return (state, observation, finished | terminated | truncated, reached), None
-
-            carry = (state, observation, jnp.asarray(False), jnp.asarray(False))
-            (_, _, _, reached), _ = jax.lax.scan(step, carry, jax.random.split(key, max_steps))
-            return reached
-
-        return jnp.mean(jax.vmap(episode)(jax.random.split(key, episodes)))
-
-    return float(run(key))
+    return float(goal_reach_rate(env, policy, key, episodes, int(env.max_steps)))
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ from syllabus_like.jax.training.curriculum_env import CurriculumCallback, Curric
 from syllabus_like.jax.training.policy import MLPActorCritic
 from syllabus_like.jax.training.ppo import PPO
 
-__all__ = ["ARMS", "BinarySuccess", "train_and_evaluate"]
+__all__ = ["ARMS", "BinarySuccess", "goal_reach_rate", "target_success_rate", "train_and_evaluate"]
 
 ARMS = ("target", "domain_randomization", "sequential", "plr", "learning_progress", "learnability")
 TARGET = 4
@@ -102,9 +102,9 @@ def setup(arm: str, key: jax.Array):
 
 
 @eqx.filter_jit
-def _target_successes(policy: MLPActorCritic, key: jax.Array, episodes: int) -> jax.Array:
-    env = make_env(TARGET)
-    max_steps = int(LEVELS[TARGET, 4])
+def goal_reach_rate(env: AbstractEnvironment, policy: MLPActorCritic, key: jax.Array, episodes: int, max_steps: int):
+    """Fraction of ``episodes`` (at most ``max_steps`` steps each) in which ``policy``, sampling its actions,
+    ends ``env``'s episode by termination (on the gridworld: reaching the goal). Jitted once per shape."""
 
     def episode(key):
         reset_key, key = jax.random.split(key)
@@ -126,7 +126,7 @@ def _target_successes(policy: MLPActorCritic, key: jax.Array, episodes: int) -> 
 
 def target_success_rate(policy: MLPActorCritic, key: jax.Array, episodes: int = 256) -> float:
     """Fraction of ``episodes`` on the target level in which the stochastic policy reaches the goal."""
-    return float(_target_successes(policy, key, episodes))
+    return float(goal_reach_rate(make_env(TARGET), policy, key, episodes, int(LEVELS[TARGET, 4])))
 
 
 def train_and_evaluate(arm: str, seed: int, timesteps: int) -> float:

@@ -72,3 +72,21 @@ def test_quick_suite_runs_every_arm_and_writes_table_json_and_plot(tmp_path, cap
             assert f"| {arm} | {iqm:.3f} |" in output
     assert set(results["families"]["continuous"]["scores"]) >= {"alp_gmm", "plr", "domain_randomization"}
     assert (tmp_path / "efficacy.png").stat().st_size > 1000
+
+
+def test_goal_reach_rate_counts_episodes_that_reach_the_goal():
+    """Shared by the suite and benchmarks/jax_curriculum_learning.py: a random policy often reaches
+    the goal from the goal room, never from four rooms away within the step limit."""
+    import jax
+
+    from syllabus_like.efficacy.discrete import goal_reach_rate
+    from syllabus_like.envs.gridworld_jax import GridCrossingJax
+    from syllabus_like.jax.training.policy import MLPActorCritic
+
+    rates = []
+    for level in (0, 4):
+        env = GridCrossingJax(level=level)
+        policy = MLPActorCritic(env.num_cells, 4, key=jax.random.key(0))
+        rates.append(float(goal_reach_rate(env, policy, jax.random.key(1), 256, int(env.max_steps))))
+    assert 0.2 < rates[0] < 1.0
+    assert rates[1] == 0.0
