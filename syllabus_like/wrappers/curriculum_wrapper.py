@@ -117,6 +117,10 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
         self._trainer_scoring = False
         self._task_info = task_info
         self._task_in_step_info = task_info == "every_step"
+        # An inner task wrapper's tags_infos is fixed at its construction: where its key is removed, once.
+        inner_tags = self._task_wrapper is not None and bool(self._task_wrapper.tags_infos)
+        self._strip_step_task = inner_tags and not self._task_in_step_info
+        self._strip_reset_task = inner_tags and task_info == "none"
         self._episode_return = 0.0
         self._episode_length = 0
         self._evaluating = False
@@ -125,16 +129,13 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     def _prepare_episode(self) -> None:
         """Settle, once per episode, what every step of it does.
 
-        Step updates are sent in this episode if the source asks for them now;
-        the task key an inner task wrapper writes is removed from step infos
-        unless ``task_info="every_step"`` wants it there.
+        Step updates are sent in this episode if the source asks for them now
+        (and the episode is a training one); the step also has work when the
+        task goes into its info, or an inner task wrapper's key comes out.
         """
         self._env_step = self.env.step  # the inner env's own step, looked up once per episode (hot path)
         self._reports_episode = not self._evaluating
         self._step_updates = self._reports_episode and bool(self.source.requires_step_updates)
-        inner_tags = self._task_wrapper is not None and bool(self._task_wrapper.tags_infos)
-        self._strip_step_task = inner_tags and not self._task_in_step_info
-        self._strip_reset_task = inner_tags and self._task_info == "none"
         self._per_step_work = self._task_in_step_info or self._step_updates or self._strip_step_task
 
     @property
