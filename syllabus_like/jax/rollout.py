@@ -20,9 +20,10 @@ env). Tasks for the ``T`` steps of one rollout are drawn from the curriculum
 state as of the start of the rollout (counters such as ``tasks`` advance step
 by step); the curriculum learns from the rollout's episodes at its end. Use a
 smaller ``T`` for more frequent updates. A curriculum whose ``draws_ahead``
-is True (its draws depend only on the state and the key, and each searches a
-table) has the draws for all ``T`` steps made in one call before the scan: one
-search for the rollout, not one per step.
+is True (its draws depend only on the state after the last update and the
+key) has the draws for all ``T`` steps made in one call before the scan, and
+the ones the steps handed out counted after it: one table search or condition
+check for the rollout, not one per step.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ Policy = Callable[[PRNGKeyArray, PyTree], Array]
 ScoreFunction = Callable[[EpisodeBatch], Float[Array, "T B"]]
 
 #: ``fold_in`` tag of the key for the draws made before the scan (the step keys stay ``split(key, T)``).
-_DRAWS_AHEAD_STREAM = 0x5A4D
+DRAWS_AHEAD_STREAM = 0x5A4D
 
 
 class RolloutState(eqx.Module):
@@ -113,18 +114,6 @@ def _check(env: Any, tasks: Any, curriculum: Any) -> None:
             raise ValueError(
                 f"the curriculum has {curriculum.num_tasks} tasks but the task table has {tasks.num_tasks}"
             )
-
-
-def _check_state_unchanged(curriculum: AbstractCurriculum, before: PyTree, after: PyTree) -> None:
-    """A curriculum that draws ahead must return its state as it got it: the rollout keeps the state from before."""
-    before_leaves, before_tree = jax.tree.flatten(before)
-    after_leaves, after_tree = jax.tree.flatten(after)
-    if before_tree != after_tree or any(a is not b for a, b in zip(before_leaves, after_leaves, strict=False)):
-        raise ValueError(
-            f"{type(curriculum).__name__} sets draws_ahead = True but its sample returned a changed state; "
-            "a rollout draws such a curriculum's tasks before the scan and keeps the state it had, so those "
-            "changes would be lost. Set draws_ahead = False, or return the state unchanged from sample."
-        )
 
 
 def count_episode_step(
@@ -334,10 +323,14 @@ def rollout(
     # Draws made before the scan, one row of ``width`` per step, for curricula that allow it.
     drawing_ahead = curriculum is not None and curriculum.draws_ahead
     if drawing_ahead:
-        after, drawn_ahead = curriculum.sample(
-            state.curriculum_state, jax.random.fold_in(key, _DRAWS_AHEAD_STREAM), num_steps * width
+        # Counted after the scan (count_draws): only the draws the steps hand out.
+        curriculum_state, drawn_ahead = curriculum.sample(
+            state.curriculum_state,
+            jax.random.fold_in(key, DRAWS_AHEAD_STREAM),
+            num_steps * width,
+            mask=jnp.zeros((num_steps * width,), bool),
         )
-        _check_state_unchanged(curriculum, state.curriculum_state, after)
+        state = dataclasses.replace(state, curriculum_state=curriculum_state)
         drawn_ahead = drawn_ahead.reshape(num_steps, width)
     else:
         drawn_ahead = jnp.zeros((num_steps, 0), jnp.int32)
@@ -385,6 +378,9 @@ def rollout(
         return carry, (RolloutOutput(finished, reward, terminated, truncated), index, fits)
 
     state, (output, index, fits) = jax.lax.scan(one_step, state, (jax.random.split(key, num_steps), drawn_ahead))
+    if drawing_ahead:  # the drawn-ahead tasks the few-resets steps handed out
+        handed_out = fits[:, None] & (index < num_envs)
+        state = dataclasses.replace(state, curriculum_state=curriculum.count_draws(state.curriculum_state, handed_out))
     if score_fn is not None:
         episodes = output.episodes
         scores = jnp.asarray(score_fn(episodes), jnp.float32)

@@ -453,22 +453,29 @@ def _built_in_curricula() -> dict[str, object]:
         "DomainRandomization": DomainRandomization(6),
         "PrioritizedLevelReplay": PrioritizedLevelReplay(6, 4, replay_prob=0.5),
         "LearningProgress": LearningProgress(6),
-        "SequentialCurriculum": SequentialCurriculum([[0, 1], [2, 3]], ["tasks >= 3"], 6),
+        "SequentialCurriculum on episodes": SequentialCurriculum([[0, 1], [2, 3]], ["episodes >= 3"], 6),
+        "SequentialCurriculum on tasks": SequentialCurriculum([[0, 1], [2, 3]], ["tasks >= 3"], 6),
     }
 
 
+DRAWING_AHEAD = ("PrioritizedLevelReplay", "LearningProgress", "SequentialCurriculum on episodes")
+
+
 @pytest.mark.parametrize("name", list(_built_in_curricula()))
-def test_draws_ahead_only_where_sampling_leaves_the_state_alone(name):
-    """A rollout draws many steps' tasks at once for these; that must not skip a curriculum's counting."""
+def test_drawing_ahead_then_counting_the_draws_handed_out_is_a_masked_sample(name):
+    """The contract a rollout relies on: sample(mask=m) == sample(mask=none used), then count_draws(m)."""
     curriculum = _built_in_curricula()[name]
+    assert curriculum.draws_ahead == (name in DRAWING_AHEAD)
     state = curriculum.init(jax.random.key(0))
     key = jax.random.key(1)
     mask = jnp.array([True, False, True, False, False])
-    after, drawn = curriculum.sample(state, key, 5, mask=mask)
-    _, drawn_unmasked = curriculum.sample(state, key, 5)
-    unchanged = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(after), strict=False))
+    masked_state, masked_draws = curriculum.sample(state, key, 5, mask=mask)
+    ahead_state, ahead_draws = curriculum.sample(state, key, 5, mask=jnp.zeros(5, bool))
+    counted = curriculum.count_draws(ahead_state, mask)
+    same_state = all(
+        np.array_equal(a, b) for a, b in zip(jax.tree.leaves(masked_state), jax.tree.leaves(counted), strict=True)
+    )
     if curriculum.draws_ahead:
-        assert unchanged and np.array_equal(drawn, drawn_unmasked)
-    assert curriculum.draws_ahead == (name in ("PrioritizedLevelReplay", "LearningProgress"))
-    if name == "SequentialCurriculum":
-        assert not unchanged  # it counts draws, so it must draw step by step
+        assert same_state and np.array_equal(masked_draws, ahead_draws)
+    if name.startswith("SequentialCurriculum"):
+        assert int(masked_state.tasks) == int(counted.tasks) == 2 and int(ahead_state.tasks) == 0

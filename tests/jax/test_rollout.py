@@ -155,19 +155,35 @@ def test_curricula_drawing_ahead_are_asked_once_for_all_steps(curriculum_type):
     assert (np.abs(counts / counts.sum() - 1 / 6) < 0.07).all()
 
 
-class CountingDrawsAhead(SequentialCurriculum):
-    draws_ahead = True  # wrong: its sample counts the draws in the state
+class StepByStepSequential(SequentialCurriculum):
+    draws_ahead = False  # the per-step path, to compare with
 
 
-def test_a_curriculum_drawing_ahead_that_changes_its_state_is_rejected():
-    curriculum = CountingDrawsAhead([[0, 1], [2, 3]], ["tasks >= 100"], TASKS.num_tasks)
+@pytest.mark.parametrize("curriculum_type", [SequentialCurriculum, StepByStepSequential])
+def test_a_sequential_curriculum_counts_one_draw_per_reset_whether_or_not_it_draws_ahead(curriculum_type):
+    curriculum = curriculum_type([[0, 1], [2, 3], [4, 5]], ["episodes >= 10", "episodes >= 10"], TASKS.num_tasks)
+    assert curriculum.draws_ahead == (curriculum_type is SequentialCurriculum)
     state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=8)
-    with pytest.raises(
-        ValueError,
-        match=r"CountingDrawsAhead sets draws_ahead = True but its sample returned a "
-        r"changed state; .* Set draws_ahead = False, or return the state unchanged",
-    ):
-        rollout(ENV, TASKS, curriculum, POLICY, state, jax.random.key(1), 4)
+    resets = 8  # the first task of every env
+    for round_index in range(4):
+        stage = int(state.curriculum_state.stage)
+        state, output = eqx.filter_jit(rollout)(
+            ENV, TASKS, curriculum, POLICY, state, jax.random.key(round_index + 1), 100, max_resets_per_step=2
+        )
+        done = np.asarray(output.episodes.done)
+        resets += int(done.sum())
+        # A stage is entered at an update: the next rollout draws from it alone.
+        later = done & (np.cumsum(done, axis=0) > 1)  # episodes that began in this rollout
+        assert set(np.asarray(output.episodes.task_id)[later].tolist()) <= {2 * stage, 2 * stage + 1}
+    final = state.curriculum_state
+    assert int(final.total_tasks) == resets
+    assert int(final.stage) == 2 and int(final.tasks) > 0
+
+
+def test_a_sequential_curriculum_reading_the_draw_counters_draws_step_by_step():
+    assert not SequentialCurriculum([[0, 1], [2, 3]], ["tasks >= 100"], TASKS.num_tasks).draws_ahead
+    assert not SequentialCurriculum([[0, 1], [2, 3]], ["total_tasks >= 100"], TASKS.num_tasks).draws_ahead
+    assert not SequentialCurriculum([[0, 1], [2, 3]], [lambda metrics, present: False], TASKS.num_tasks).draws_ahead
 
 
 def test_plr_learns_from_scored_episodes_inside_the_rollout():

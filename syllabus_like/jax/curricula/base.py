@@ -43,12 +43,17 @@ class AbstractCurriculum(eqx.Module, Generic[StateT]):
     num_tasks: eqx.AbstractVar[int]
 
     #: Whether a rollout draws this curriculum's tasks for all its steps in one
-    #: call before the scan, instead of once per step. Set it only when
-    #: :meth:`sample` returns the state unchanged and ignores ``mask`` (its draws
-    #: depend on nothing but the state and the key). It pays when each draw
-    #: searches a table (PrioritizedLevelReplay, LearningProgress): one search
-    #: for the whole rollout instead of one per step. Uniform draws
-    #: (DomainRandomization) cost less per step than one large batch does.
+    #: call before the scan, instead of once per step. The rollout then calls
+    #: ``sample(state, key, n, mask=<all False>)`` once before the scan and
+    #: keeps the state it returns; after the scan it passes the draws it handed
+    #: out to :meth:`count_draws`. Set it only when a draw depends on nothing
+    #: the rollout's steps change (the state after the last update and the
+    #: key) and ``mask`` changes what is counted, not what is drawn. It pays
+    #: when each draw searches a table (PrioritizedLevelReplay, LearningProgress)
+    #: or checks conditions (SequentialCurriculum): one search for the whole
+    #: rollout instead of one per step, and on a GPU no conditional per step.
+    #: Uniform draws (DomainRandomization) cost less per step on a CPU than one
+    #: large batch does.
     draws_ahead: ClassVar[bool] = False
 
     @abc.abstractmethod
@@ -69,6 +74,15 @@ class AbstractCurriculum(eqx.Module, Generic[StateT]):
         envs that reset this step); curricula that count sampled tasks count
         only those. ``None`` means all.
         """
+
+    def count_draws(self, state: StateT, used: Bool[Array, "*shape"]) -> StateT:
+        """Count the tasks drawn ahead (see :attr:`draws_ahead`) that were handed out: one per True entry.
+
+        ``sample(state, key, n, mask=m)`` must equal ``sample(state, key, n,
+        mask=<all False>)`` followed by ``count_draws(state, m)``. Curricula
+        that count no draws keep the default, which returns the state as it is.
+        """
+        return state
 
     @abc.abstractmethod
     def update(self, state: StateT, batch: EpisodeBatch) -> StateT:

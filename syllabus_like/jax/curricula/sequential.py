@@ -400,6 +400,28 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         """Whether a functional curriculum runs some stage."""
         return any(curriculum is not None for curriculum in self.stage_curricula)
 
+    @property
+    def draws_ahead(self) -> bool:  # type: ignore[override]
+        """Whether a rollout draws the tasks of all its steps before the scan (see the base class).
+
+        True when every stage is a list of tasks and no condition reads
+        ``tasks`` or ``total_tasks``: then only :meth:`update` changes what a
+        condition reads, and the check before the scan stands for the whole
+        rollout, which saves a condition check (a conditional, on a GPU a
+        round trip to the host) at every step. One difference remains: a
+        stage whose condition already holds when it is entered ends at the next
+        check, which is then the next rollout's start (or a step where more
+        envs finish than the rollout's reset slots), not the next step.
+        """
+        return not self.has_curriculum_stages and not {"tasks", "total_tasks"} & set(self.read_metrics)
+
+    def count_draws(self, state: SequentialState, used: Bool[Array, "*shape"]) -> SequentialState:
+        """Count ``used`` tasks drawn ahead as :meth:`sample` counts its draws (``tasks``, ``total_tasks``)."""
+        count = jnp.sum(jnp.asarray(used, bool), dtype=jnp.int32)
+        return state.replace(
+            tasks=saturating_add(state.tasks, count), total_tasks=saturating_add(state.total_tasks, count)
+        )
+
     def init(self, key: PRNGKeyArray) -> SequentialState:
         keys = jax.random.split(key, self.num_stages)
         return SequentialState(

@@ -44,7 +44,13 @@ from jaxtyping import Array, Bool, Float, Int, Key, PyTree
 
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
 from syllabus_like.jax.curricula.level_scores import EpisodeAccumulator, episode_means, max_mc_scores
-from syllabus_like.jax.rollout import count_episode_step, reset_finished, reset_on_tasks, reset_width
+from syllabus_like.jax.rollout import (
+    DRAWS_AHEAD_STREAM,
+    count_episode_step,
+    reset_finished,
+    reset_on_tasks,
+    reset_width,
+)
 from syllabus_like.jax.training.algorithm import AbstractAlgorithm
 from syllabus_like.jax.training.callback import AbstractCallback, ResetContext, StepContext, as_callback
 from syllabus_like.jax.training.curriculum_env import CurriculumEnv, CurriculumEnvState
@@ -330,9 +336,25 @@ class PPO(AbstractAlgorithm):
         env, policy, num_envs = state.env, state.policy, self.num_envs
         curriculum_env = env if isinstance(env, CurriculumEnv) else None
         width = reset_width(num_envs)
+        start = state.step_state
+        # As in rollout(): a curriculum that draws ahead is asked once for the whole rollout's
+        # few-resets draws, and the ones handed out are counted after the scan.
+        drawing_ahead = curriculum_env is not None and curriculum_env.curriculum.draws_ahead
+        if drawing_ahead:
+            curriculum_state, drawn_ahead = curriculum_env.curriculum.sample(  # type: ignore[union-attr]
+                start.curriculum_state,
+                jax.random.fold_in(key, DRAWS_AHEAD_STREAM),
+                self.num_steps * width,
+                mask=jnp.zeros((self.num_steps * width,), bool),
+            )
+            start = dataclasses.replace(start, curriculum_state=curriculum_state)
+            drawn_ahead = drawn_ahead.reshape(self.num_steps, width)
+        else:
+            drawn_ahead = jnp.zeros((self.num_steps, 0), jnp.int32)
 
-        def one_step(carry: tuple[PPOStepState, Array, Array, Array], step_key: Key[Array, ""]):
+        def one_step(carry: tuple[PPOStepState, Array, Array, Array], inputs: tuple[Key[Array, ""], Array]):
             step_state, finished_return, finished_length, finished = carry
+            step_key, step_draws = inputs
             act_key, env_key, reset_key, callback_key = jax.random.split(step_key, 4)
             observation = step_state.observation
             action, log_prob, value = jax.vmap(policy.action_and_value)(
@@ -361,7 +383,7 @@ class PPO(AbstractAlgorithm):
 
                 def reset_on_drawn_tasks(operands: tuple[PyTree, PyTree, Array, PyTree]):
                     inner_state, observation, task_id, curriculum_state = operands
-                    operands, _, _ = reset_finished(
+                    operands, index, fits = reset_finished(
                         curriculum_env.env,
                         curriculum_env.tasks,
                         curriculum_env.curriculum,
@@ -373,19 +395,21 @@ class PPO(AbstractAlgorithm):
                         sample_key,
                         reset_key,
                         width=width,
+                        drawn_ahead=step_draws if drawing_ahead else None,
                     )
-                    return operands
+                    return operands, fits & (index < num_envs)
 
                 # Most steps end no episode: skip the draw and the resets then (a draw for no reset counts nothing).
-                inner_state, new_observation, task_id, curriculum_state = lax.cond(
+                (inner_state, new_observation, task_id, curriculum_state), handed_out = lax.cond(
                     jnp.any(done),
                     reset_on_drawn_tasks,
-                    lambda operands: operands,
+                    lambda operands: (operands, jnp.zeros((width,), bool)),
                     (env_state.env_state, next_observation, played, curriculum_state),
                 )
                 env_state = CurriculumEnvState(inner_state, task_id)
             else:
                 played = None
+                handed_out = jnp.zeros((width,), bool)
 
                 def reset_all_finished() -> tuple[PyTree, Array]:
                     fresh_state, fresh_observation = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
@@ -459,12 +483,15 @@ class PPO(AbstractAlgorithm):
                 "episode_length": episode_length,
                 "task_id": played,
             }
-            return (next_step_state, finished_return, finished_length, finished), (transition, report)
+            return (next_step_state, finished_return, finished_length, finished), (transition, report, handed_out)
 
         zero_f, zero_i = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
-        (step_state, finished_return, finished_length, finished), (trajectory, rollout) = lax.scan(
-            one_step, (state.step_state, zero_f, zero_i, zero_i), jax.random.split(key, self.num_steps)
+        (step_state, finished_return, finished_length, finished), (trajectory, rollout, handed_out) = lax.scan(
+            one_step, (start, zero_f, zero_i, zero_i), (jax.random.split(key, self.num_steps), drawn_ahead)
         )
+        if drawing_ahead:
+            counted = curriculum_env.curriculum.count_draws(step_state.curriculum_state, handed_out)  # type: ignore[union-attr]
+            step_state = dataclasses.replace(step_state, curriculum_state=counted)
         last_value = jax.vmap(policy.value)(step_state.observation)
         denominator = jnp.maximum(finished, 1)
         rollout_log = {
