@@ -40,6 +40,7 @@ import gymnasium as gym
 
 from syllabus_like.server import TaskServer
 from syllabus_like.wrappers import CurriculumWrapper
+from syllabus_like.wrappers.episode_scores import EPISODE_SCORES, EpisodeScore, check_episode_score
 
 __all__ = ["CLIENT_KEY", "CurriculumCallback", "CurriculumEnvCreator", "connect_curriculum"]
 
@@ -57,16 +58,28 @@ class CurriculumEnvCreator:
 
     ``env`` is a Gymnasium env id or a factory called with ``env_kwargs``.
     The wrapper's ``env_id`` is ``worker_index * 10_000 + vector_index``.
-    Picklable, so RLlib ships it to every env runner.
+    ``score`` is the wrapper's per-episode score (a name in
+    :data:`~syllabus_like.wrappers.episode_scores.EPISODE_SCORES` or a
+    callable; see :class:`~syllabus_like.wrappers.CurriculumWrapper`): under
+    RLlib the env is where a score-based curriculum such as
+    PrioritizedLevelReplay gets one. Picklable, so RLlib ships it to every env runner.
     """
 
-    def __init__(self, env: str | Callable[..., gym.Env], env_kwargs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        env: str | Callable[..., gym.Env],
+        env_kwargs: Mapping[str, Any] | None = None,
+        *,
+        score: str | EpisodeScore | None = None,
+    ) -> None:
         if not (isinstance(env, str) or callable(env)):
             raise TypeError(f"env must be a Gymnasium env id or a callable returning an env, got {env!r}")
         if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
             raise TypeError(f"env_kwargs must be a mapping of keyword arguments, got {env_kwargs!r}")
+        check_episode_score(score)
         self.env = env
         self.env_kwargs = dict(env_kwargs or {})
+        self.score = score
 
     def __call__(self, env_config: Mapping[str, Any]) -> gym.Env:
         if CLIENT_KEY not in env_config:
@@ -83,7 +96,7 @@ class CurriculumEnvCreator:
         env_id = int(getattr(env_config, "worker_index", 0)) * ENV_ID_STRIDE + int(
             getattr(env_config, "vector_index", 0)
         )
-        return CurriculumWrapper(env, env_config[CLIENT_KEY], env_id=env_id)
+        return CurriculumWrapper(env, env_config[CLIENT_KEY], env_id=env_id, score=self.score)
 
 
 class CurriculumCallback(RLlibCallback):
@@ -117,6 +130,7 @@ def connect_curriculum(
     *,
     env_kwargs: Mapping[str, Any] | None = None,
     prefetch: int | str = 1,
+    score: str | EpisodeScore | None = None,
 ) -> Any:
     """Set ``config`` (an RLlib ``AlgorithmConfig``) to play ``env`` with tasks from ``server``; return it.
 
@@ -132,6 +146,10 @@ def connect_curriculum(
     its next episode. An actor call costs about a millisecond, small next to
     what RLlib spends per episode; ``"auto"`` batches more (for very fast
     envs) at the price of stale tasks after a switch.
+
+    ``score`` is each env's per-episode score (see :class:`CurriculumEnvCreator`);
+    a curriculum that needs scores (``requires_scores``, e.g.
+    PrioritizedLevelReplay) without one is refused here, before any env runs.
     """
     if not isinstance(server, TaskServer):
         raise TypeError(f"connect_curriculum needs a TaskServer (backend='ray'), got {server!r}")
@@ -140,7 +158,13 @@ def connect_curriculum(
             f"connect_curriculum needs a TaskServer with backend='ray' (its clients work in env runners on "
             f"any node), got backend={server.backend!r}"
         )
-    creator = CurriculumEnvCreator(env, env_kwargs)
+    creator = CurriculumEnvCreator(env, env_kwargs, score=score)
+    if score is None and server.curriculum.requires_scores:
+        raise ValueError(
+            "the server's curriculum needs a score for every episode (requires_scores) and RLlib's "
+            "envs supply none by default: pass score= to connect_curriculum, a name in "
+            f"{sorted(EPISODE_SCORES)} or a callable (episode_return, episode_length, info) -> float"
+        )
     name = f"syllabus_like_curriculum_env_{next(_registered_names)}"
     register_env(name, creator)
     env_config = {**dict(config.env_config or {}), CLIENT_KEY: server.client(prefetch=prefetch)}

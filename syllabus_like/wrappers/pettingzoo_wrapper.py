@@ -48,6 +48,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from syllabus_like.task_space import TaskSpace
+from syllabus_like.wrappers.episode_scores import EpisodeScore, check_episode_score, checked_score_value
 from syllabus_like.wrappers.task_application import AppliesTasks
 from syllabus_like.wrappers.task_source import FollowsTaskSource
 
@@ -69,6 +70,8 @@ class ParallelEpisode:
     length: int
     #: ``info["task_completion"]`` on the last step, averaged over agents that gave it; else 0.
     progress: float
+    #: The score reported with the episode (the wrapper's ``score=``), or None when it computes none.
+    score: float | None = None
 
 
 def _tag_infos(infos: dict, task: Any) -> None:
@@ -138,6 +141,15 @@ class PettingZooCurriculumWrapper(FollowsTaskSource, BaseParallelWrapper):
     are False until the episode's last step, on which ``truncated`` is True if
     any agent finishing on that step was truncated and ``terminated`` is True
     otherwise.
+
+    ``score`` gives each episode a score for the curricula that prioritise by
+    one (PrioritizedLevelReplay): a name in
+    :data:`~syllabus_like.wrappers.episode_scores.EPISODE_SCORES` or a callable
+    ``(team_return, length, info) -> float``, where ``info`` holds
+    ``"task_completion"`` (the episode's ``progress``) and ``"agent_infos"``
+    (the last step's per-agent infos). As for
+    :class:`~syllabus_like.wrappers.CurriculumWrapper`, ``"success"`` is the
+    progress and ``"return"`` the team return.
     """
 
     def __init__(
@@ -148,9 +160,11 @@ class PettingZooCurriculumWrapper(FollowsTaskSource, BaseParallelWrapper):
         team_return: Literal["sum", "mean"] | Callable[[Mapping[Any, float]], float] = "sum",
         on_episode: Callable[[ParallelEpisode], None] | None = None,
         env_id: int | None = None,
+        score: str | EpisodeScore | None = None,
     ) -> None:
         if not isinstance(env, ParallelEnv):
             raise TypeError(f"{type(self).__name__} wraps a pettingzoo ParallelEnv, got {env!r}")
+        self._score_fn = check_episode_score(score)
         self._init_source(env, source, PettingZooTaskWrapper, BaseParallelWrapper)
         if not callable(team_return) and team_return not in _TEAM_RETURNS:
             raise ValueError(
@@ -163,6 +177,8 @@ class PettingZooCurriculumWrapper(FollowsTaskSource, BaseParallelWrapper):
         self.team_return = team_return
         self.on_episode = on_episode
         self.env_id = env_id
+        #: The ``score=`` this wrapper computes for each episode (a name, a callable, or None).
+        self.score = score
         #: Returns so far of the agents in the current episode.
         self.agent_returns: dict[Any, float] = {}
         #: The last finished episode, or None before the first one.
@@ -235,12 +251,18 @@ class PettingZooCurriculumWrapper(FollowsTaskSource, BaseParallelWrapper):
     def _finish_episode(self, infos: dict, progress: float) -> None:
         self._episode_open = False
         agent_returns = dict(self.agent_returns)
+        team_return = self._reduce(agent_returns)
+        score = None
+        if self._score_fn is not None:
+            info = {"task_completion": progress, "agent_infos": infos}
+            score = checked_score_value(self._score_fn(team_return, self._length, info), self.score)
         episode = ParallelEpisode(
             task=self.task,
             agent_returns=agent_returns,
-            team_return=self._reduce(agent_returns),
+            team_return=team_return,
             length=self._length,
             progress=progress,
+            score=score,
         )
         self.last_episode = episode
         for agent, info in infos.items():
@@ -252,8 +274,9 @@ class PettingZooCurriculumWrapper(FollowsTaskSource, BaseParallelWrapper):
                     "length": episode.length,
                     "task": episode.task,
                 }
+        extras = {} if score is None else {"score": score}  # sources that take no score never see the keyword
         self.source.update_on_episode(
-            episode.team_return, episode.length, episode.task, episode.progress, env_id=self.env_id
+            episode.team_return, episode.length, episode.task, episode.progress, env_id=self.env_id, **extras
         )
         if self.on_episode is not None:
             self.on_episode(episode)

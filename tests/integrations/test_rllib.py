@@ -21,7 +21,12 @@ import ray.cloudpickle  # noqa: E402
 from ray.rllib.algorithms.ppo import PPOConfig  # noqa: E402
 from ray.rllib.callbacks.callbacks import RLlibCallback  # noqa: E402
 
-from syllabus_like import DiscreteTaskSpace, DomainRandomization, SequentialCurriculum  # noqa: E402
+from syllabus_like import (  # noqa: E402
+    DiscreteTaskSpace,
+    DomainRandomization,
+    PrioritizedLevelReplay,
+    SequentialCurriculum,
+)
 from syllabus_like.envs import GridCrossingEnv  # noqa: E402
 from syllabus_like.integrations.rllib import (  # noqa: E402
     CLIENT_KEY,
@@ -100,6 +105,26 @@ def test_connect_curriculum_checks_its_server(ray_session) -> None:
             connect_curriculum(tiny_ppo(), server, one_hot_grid)
     with pytest.raises(TypeError, match="needs a TaskServer \\(backend='ray'\\), got 'server'"):
         connect_curriculum(tiny_ppo(), "server", one_hot_grid)  # type: ignore[arg-type]
+
+
+def test_a_score_based_curriculum_gets_scores_from_the_envs(ray_session) -> None:
+    plr = PrioritizedLevelReplay(SPACE, buffer_size=5, seed=0)
+    with TaskServer(plr, backend="ray") as server:
+        with pytest.raises(ValueError, match=r"needs a score for every episode .*pass score= to connect_curriculum"):
+            connect_curriculum(tiny_ppo(), server, one_hot_grid)
+        config = connect_curriculum(tiny_ppo(), server, one_hot_grid, score="negative_return")
+        creator = CurriculumEnvCreator(one_hot_grid, score="negative_return")
+        env = creator(config.env_config)
+        assert env.score == "negative_return"
+        env.reset(seed=0)
+        terminated = truncated = False
+        while not (terminated or truncated):
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        env.close()
+        server.flush()
+        assert server.curriculum.metrics()["episodes"] == 1.0  # scored, so PLR took it
+    with pytest.raises(ValueError, match=r"score must be one of .*got 'regret'"):
+        CurriculumEnvCreator(one_hot_grid, score="regret")
 
 
 def test_env_creator_explains_a_missing_client_and_bad_envs() -> None:

@@ -14,7 +14,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pettingzoo.test import parallel_api_test
 
-from syllabus_like import DiscreteTaskSpace, DomainRandomization, TaskSpaceError
+from syllabus_like import DiscreteTaskSpace, DomainRandomization, PrioritizedLevelReplay, TaskSpaceError
 from syllabus_like.wrappers import (
     ParallelEpisode,
     PettingZooCurriculumWrapper,
@@ -192,6 +192,51 @@ def test_curriculum_tasks_are_applied_and_team_returns_reported(inner_task_wrapp
     assert len(curriculum.episodes) == 8
     assert len(set(played)) > 1
     assert base.change_task_calls == played
+
+
+class ScoreRecorder(Recorder):
+    def update_on_episode(self, episode_return, length, task, progress=0.0, env_id=None, score=None) -> None:
+        self.episodes.append((episode_return, length, task, progress, score))
+
+
+@pytest.mark.parametrize(
+    ("score", "expected"),
+    [
+        ("return", lambda team, length, progress: team),
+        ("negative_return", lambda team, length, progress: -team),
+        ("failure", lambda team, length, progress: 1.0 - progress),
+        (lambda team_return, length, info: length + info["task_completion"], lambda team, length, progress: length + 1),
+    ],
+)
+def test_each_episode_carries_the_score_the_wrapper_computes(score: Any, expected: Any) -> None:
+    curriculum = ScoreRecorder(SPACE, seed=0)
+    env = PettingZooCurriculumWrapper(StaggeredParallelEnv(), curriculum, score=score)
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        play_episode(env, rng)
+        team, length, _, progress, reported = curriculum.episodes[-1]
+        assert reported == pytest.approx(expected(team, length, progress))
+        assert env.last_episode.score == reported
+
+
+def test_prioritized_level_replay_learns_from_a_parallel_env() -> None:
+    plr = PrioritizedLevelReplay(SPACE, buffer_size=3, seed=0)
+    unscored = PettingZooCurriculumWrapper(StaggeredParallelEnv(), plr)
+    with pytest.raises(ValueError, match="score"):
+        play_episode(unscored, np.random.default_rng(0))  # PLR says at once that it got no score
+    plr = PrioritizedLevelReplay(SPACE, buffer_size=3, seed=0)
+    env = PettingZooCurriculumWrapper(StaggeredParallelEnv(), plr, score="return")
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        play_episode(env, rng)
+    assert plr.metrics()["episodes"] == 12.0 and plr.metrics()["buffer_fill"] == 1.0
+
+
+def test_a_bad_score_is_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match=r"score must be one of .*got 'regret'"):
+        PettingZooCurriculumWrapper(StaggeredParallelEnv(), Recorder(SPACE), score="regret")
+    with pytest.raises(TypeError, match="must take three arguments"):
+        PettingZooCurriculumWrapper(StaggeredParallelEnv(), Recorder(SPACE), score=lambda team_return: 0.0)
 
 
 def test_the_episode_is_reported_once_on_the_step_the_last_agent_finishes() -> None:
