@@ -396,7 +396,10 @@ class PrioritizedLevelReplay(Curriculum):
             old_key = self._key_at[home]
             old_place = old_key >> tail_bits
             if place != old_place:
-                del keys[bisect_left(keys, old_key)]
+                if keys[-1] == old_key:  # the best level, which the score part replays most
+                    keys.pop()
+                else:
+                    del keys[bisect_left(keys, old_key)]
                 label = -ticks if place > old_place else ticks
                 key = (place << tail_bits) | ((label + _LABEL_OFFSET) << self._level_bits) | encoded
                 insort(keys, key)
