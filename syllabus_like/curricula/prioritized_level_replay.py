@@ -38,18 +38,18 @@ buffer). :meth:`PrioritizedLevelReplay.should_train_on` tells the trainer
 which case the latest draw of a task was.
 
 Cost: ``update_on_episode`` and ``sample()`` are O(log buffer_size) apart
-from a list insertion (a memmove): the buffer is one list of integer sort
-keys (see :func:`_score_order`), bisected, each key holding a level's score,
-its place among equal scores and the level itself, worst first, so the best
-levels, which the score part replays most, sit at the end of the list, where
-taking one out moves nothing; staleness draws descend a
-Fenwick tree of the levels' last-played counts, and a draw picks
-replay-or-new, then the score part or the staleness part of ``P_replay``,
-then a rank or a level, so no distribution table is rebuilt after an update.
-An episode costs a few microseconds of Python at 4,000 tasks, so the hot
-paths read attributes into locals once and use Python floats and ints only. ``probabilities()`` computes the whole distribution
-(O(num_tasks)). Uniform numbers come from the generator in blocks, which are
-part of :meth:`PrioritizedLevelReplay.state_dict`.
+from a list insertion (a memmove). The buffer is one list of integer sort
+keys, bisected (layout in :func:`_score_order`): each key holds a level's
+score, its place among equal scores and the level itself. The list is worst
+first, so the best levels, which the score part replays most, sit at its end,
+where taking one out moves nothing. Staleness draws descend a Fenwick tree of
+the levels' last-played counts, and a draw picks replay-or-new, then the
+score part or the staleness part of ``P_replay``, then a rank or a level, so
+no distribution table is rebuilt after an update. An episode costs a few
+microseconds of Python at 4,000 tasks, so the hot paths read attributes into
+locals once and use Python floats and ints only. ``probabilities()`` computes
+the whole distribution (O(num_tasks)). Uniform numbers come from the
+generator in blocks, which are part of :meth:`PrioritizedLevelReplay.state_dict`.
 
 Each episode needs a score: ``update_on_episode(..., score=s)``. A report
 without one raises at once (a PLR fed no scores would silently be uniform).
