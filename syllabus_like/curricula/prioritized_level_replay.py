@@ -38,13 +38,18 @@ buffer). :meth:`PrioritizedLevelReplay.should_train_on` tells the trainer
 which case the latest draw of a task was.
 
 Cost: ``update_on_episode`` and ``sample()`` are O(log buffer_size) apart
-from a list insertion (a memmove): the buffer is a list sorted by score
-(bisected), staleness draws descend a Fenwick tree of the levels' last-played
-counts, and a draw picks replay-or-new, then the score part or the staleness
-part of ``P_replay``, then a rank or a level, so no distribution table is
-rebuilt after an update. ``probabilities()`` computes the whole distribution
-(O(num_tasks)). Uniform numbers come from the generator in blocks, which are
-part of :meth:`PrioritizedLevelReplay.state_dict`.
+from a list insertion (a memmove). The buffer is one list of integer sort
+keys, bisected (layout in :func:`_score_order`): each key holds a level's
+score, its place among equal scores and the level itself. The list is worst
+first, so the best levels, which the score part replays most, sit at its end,
+where taking one out moves nothing. Staleness draws descend a Fenwick tree of
+the levels' last-played counts, and a draw picks replay-or-new, then the
+score part or the staleness part of ``P_replay``, then a rank or a level, so
+no distribution table is rebuilt after an update. An episode costs a few
+microseconds of Python at 4,000 tasks, so the hot paths read attributes into
+locals once and use Python floats and ints only. ``probabilities()`` computes
+the whole distribution (O(num_tasks)). Uniform numbers come from the
+generator in blocks, which are part of :meth:`PrioritizedLevelReplay.state_dict`.
 
 Each episode needs a score: ``update_on_episode(..., score=s)``. A report
 without one raises at once (a PLR fed no scores would silently be uniform).
@@ -57,7 +62,7 @@ from __future__ import annotations
 
 import math
 import struct
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
@@ -83,6 +88,13 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _UNIFORM_BLOCK = 256
 
 _FLOAT32 = struct.Struct("f")
+_UINT32 = struct.Struct("I")  # the same 4 bytes read as the float32's bit pattern
+_FLOAT32_AND_BITS = struct.Struct("fI")  # twice the 4 bytes: the float32, then its bit pattern
+
+#: Bits of a sort key that hold a level's tie label (with :data:`_LABEL_OFFSET` added, so never negative):
+#: labels are within +-(updates so far), so 2**63 updates would be needed to overflow them.
+_LABEL_BITS = 64
+_LABEL_OFFSET = 1 << (_LABEL_BITS - 1)
 
 
 def _to_float32(value: float) -> float:
@@ -99,6 +111,30 @@ def _rank_key(score: float) -> float:
     if score != score or score == -math.inf:
         return _FLOAT32_MIN
     return _FLOAT32_MAX if score == math.inf else score
+
+
+def _score_order(score: Any) -> tuple[float, int]:
+    """``score`` rounded to float32, and its place in the ranking: a 32-bit int, larger for better scores.
+
+    The place orders float32 scores as ``_rank_key(score)`` does (equal scores, -0.0 and 0.0
+    included, get equal places). It is the float32's bit pattern, reordered: the buffer's sort keys
+    are ints ``place << (64 + level bits) | (tie label + 2**63) << level bits | level``, one list
+    bisected and shifted once per update, with no equal keys (the label settles ties; see
+    :meth:`PrioritizedLevelReplay.update_on_episode`).
+    """
+    try:
+        packed = _FLOAT32.pack(score)
+    except (OverflowError, TypeError, struct.error):  # past float32's range, or not a float yet
+        score32 = _to_float32(score)
+        bits = _UINT32.unpack(_FLOAT32.pack(_rank_key(score32)))[0]
+    else:
+        score32, bits = _FLOAT32_AND_BITS.unpack(packed * 2)
+        if bits & 0x7F800000 == 0x7F800000:  # NaN or an infinity
+            bits = _UINT32.unpack(_FLOAT32.pack(_rank_key(score32)))[0]
+    if bits == 0x80000000:  # -0.0 ranks as 0.0
+        bits = 0
+    # Negative floats: a larger pattern is a lower score. Non-negative ones: a larger pattern is a higher score.
+    return score32, 0xFFFFFFFF - bits if bits >> 31 else bits + 0x80000000
 
 
 class PrioritizedLevelReplay(Curriculum):
@@ -154,14 +190,19 @@ class PrioritizedLevelReplay(Curriculum):
         weights = rank ** (-1.0 / self.temperature) if prioritization == "rank" else (rank <= self.top_k) * 1.0
         self._rank_weights = weights
         self._rank_cumulative = np.cumsum(weights).tolist()
-        # The ranking: levels best first, with their negated sort keys ascending (for bisect).
-        self._levels: list[int] = []
-        self._negated_keys: list[float] = []
+        # The ranking: the levels' sort keys ascending, so worst first (layout in _score_order), and
+        # what to take a key apart with: ``key >> _tail_bits`` is its place, ``key & _level_mask`` its level.
+        self._level_bits = (self.num_tasks - 1).bit_length()
+        self._level_mask = (1 << self._level_bits) - 1
+        self._tail_bits = _LABEL_BITS + self._level_bits
+        self._keys: list[int] = []
+        self._ticks = 0  # score changes so far: the tie labels are +ticks and -ticks (not part of state_dict)
         # Per level, a fixed home (an index in 0 .. size-1) for what does not depend on rank.
         self._home_of: dict[int, int] = {}
         self._free_homes = list(range(size - 1, -1, -1))
         self._level_at = [-1] * size
         self._score_at = [0.0] * size
+        self._key_at = [0] * size
         self._last_played_at = [0] * size
         self._max_return_at = [-math.inf] * size
         self._tree_counts = [0] * (size + 1)  # Fenwick trees over homes: levels present, last-played counts
@@ -179,19 +220,19 @@ class PrioritizedLevelReplay(Curriculum):
     # ---------------------------------------------------------- distribution
     def effective_replay_prob(self) -> float:
         """``p`` once ``min_fill`` of the buffer holds levels; 1 when every task is in the buffer."""
-        filled = len(self._levels)
+        filled = len(self._keys)
         if filled < self._needed:
             return 0.0
         return 1.0 if filled == self.num_tasks else self.replay_prob
 
     def replay_distribution(self) -> npt.NDArray[np.float64]:
         """``P_replay`` over the buffered levels, best score first."""
-        filled = len(self._levels)
+        filled = len(self._keys)
         if filled == 0:
             return np.zeros(0)
         weight = self._rank_weights[:filled]
         score_part = weight / weight.sum()
-        last_played = np.array([self._last_played_at[self._home_of[level]] for level in self._levels], np.float64)
+        last_played = np.array([self._last_played_at[self._home_of[level]] for level in self._levels()], np.float64)
         staleness = self._episode_count - last_played
         total = staleness.sum()
         staleness_part = staleness / total if total > 0 else np.full(filled, 1.0 / filled)
@@ -201,42 +242,68 @@ class PrioritizedLevelReplay(Curriculum):
 
     def probabilities(self) -> np.ndarray:
         replay = self.effective_replay_prob()
-        filled = len(self._levels)
+        filled = len(self._keys)
         outside = self.num_tasks - filled
         probabilities = np.full(self.num_tasks, (1.0 - replay) / outside if outside else 0.0)
         if filled:
-            levels = np.array(self._levels, np.int64)
+            levels = np.array(self._levels(), np.int64)
             probabilities[levels] = replay * self.replay_distribution()
         return probabilities
 
     # --------------------------------------------------------------- sampling
+    def _levels(self) -> list[int]:
+        """The buffered levels, best score first."""
+        mask = self._level_mask
+        return [key & mask for key in reversed(self._keys)]
+
     def _uniform(self) -> float:
-        """The next uniform double of the generator's stream (drawn in blocks)."""
-        if not self._spare_uniforms:
-            self._spare_uniforms = self._rng.random(_UNIFORM_BLOCK).tolist()[::-1]
-        return self._spare_uniforms.pop()
+        """The next uniform double of the generator's stream (drawn in blocks, refilled in place)."""
+        spare = self._spare_uniforms
+        if not spare:
+            spare.extend(self._rng.random(_UNIFORM_BLOCK).tolist()[::-1])
+        return spare.pop()
 
     def _sample(self, k: int) -> list[int]:
-        replay = self.effective_replay_prob()
+        keys, spare, uniform, cumulative = self._keys, self._spare_uniforms, self._uniform, self._rank_cumulative
+        filled, replay = len(keys), self.effective_replay_prob()
         tasks = []
         for _ in range(k):
-            replayed = replay > 0.0 and self._uniform() < replay
-            task = self._draw_replay() if replayed else self._draw_outside()
+            replayed = replay > 0.0 and (spare.pop() if spare else uniform()) < replay
+            if not replayed:
+                task = self._draw_outside()
+            elif (spare.pop() if spare else uniform()) >= self.staleness_coef:  # P_replay's score part: a rank
+                target = (spare.pop() if spare else uniform()) * cumulative[filled - 1]
+                # The best level first: at the default temperature it takes 99.9% of the score part.
+                rank = 0 if target < cumulative[0] else self._draw_rank(target, filled)
+                task = keys[filled - 1 - rank] & self._level_mask
+            else:
+                task = self._draw_stale()
             if self.robust:
                 self._trained_on[task] = replayed
             tasks.append(task)
         return tasks
 
-    def _draw_replay(self) -> int:
-        """A buffered level from ``P_replay``: its score part with chance ``1 - rho``, else its staleness part."""
-        filled = len(self._levels)
-        if self._uniform() >= self.staleness_coef:  # score part: a rank
-            cumulative = self._rank_cumulative
-            rank = bisect_right(cumulative, self._uniform() * cumulative[filled - 1], 0, filled)
-            return self._levels[min(rank, filled - 1)]
+    def _draw_rank(self, target: float, filled: int) -> int:
+        """The first rank among ``filled`` whose cumulative weight exceeds ``target`` (the score part's draw).
+
+        The rank weights fall fast (at the default temperature the best level takes 99.9%), so the
+        search gallops from rank 0 before it bisects: a draw of a top rank reads a few entries of
+        the cumulative weights, not the ~12 a bisection over 4,000 reads (each a cache miss while
+        an environment steps between draws). The rank is the bisection's over all ``filled``.
+        """
+        cumulative = self._rank_cumulative
+        low, high = 0, 1
+        while high < filled and cumulative[high - 1] <= target:
+            low, high = high, 2 * high
+        rank = bisect_right(cumulative, target, low, min(high, filled))
+        return rank if rank < filled else filled - 1
+
+    def _draw_stale(self) -> int:
+        """A buffered level from ``P_replay``'s staleness part (uniform while every staleness is 0)."""
+        filled = len(self._keys)
         total = self._episode_count * filled - self._last_played_total
         if total <= 0:
-            return self._levels[min(int(self._uniform() * filled), filled - 1)]
+            return self._keys[filled - 1 - min(int(self._uniform() * filled), filled - 1)] & self._level_mask
         return self._level_at[self._descend_staleness(min(int(self._uniform() * total), total - 1))]
 
     def _descend_staleness(self, target: int) -> int:
@@ -315,39 +382,60 @@ class PrioritizedLevelReplay(Curriculum):
                 "a CleanRL loop: integrations.cleanrl.EpisodeScorer) or the wrapper from the episode alone "
                 "(CurriculumWrapper(env, source, score='failure'), or a callable)"
             )
-        score32 = _to_float32(score)  # kept in float32, as in the JAX version, so both rank alike
-        negated = -_rank_key(score32)
-        self._episode_count += 1
-        levels, negated_keys = self._levels, self._negated_keys
+        # Kept in float32, as in the JAX version, so both rank alike.
+        score32, place = _score_order(score)
+        self._episode_count = count = self._episode_count + 1
+        self._ticks = ticks = self._ticks + 1
+        keys, tail_bits = self._keys, self._tail_bits
         home = self._home_of.get(encoded)
-        entering = home is None
         if home is not None:
-            old = -_rank_key(self._score_at[home])
-            low, high = bisect_left(negated_keys, old), bisect_right(negated_keys, old)
-            index = low if high - low == 1 else levels.index(encoded, low, high)
-            del levels[index], negated_keys[index]
-            # Among equal scores levels keep their order: this one goes after those that were before it.
-            position = max(bisect_left(negated_keys, negated), min(index, bisect_right(negated_keys, negated)))
-            self._max_return_at[home] = max(self._max_return_at[home], float(episode_return))
-        else:
-            position = bisect_right(negated_keys, negated)  # after every level with an equal score
-            if position >= self.buffer_size:
+            # Among equal scores levels keep their order: a level whose score rose ranks after the levels
+            # with its new score (they ranked before it), one whose score fell before them (they ranked after
+            # it), one whose score stayed stays. Its tie label, -ticks, +ticks or unchanged, says so (the
+            # list is worst first: a smaller label is a lower rank).
+            old_key = self._key_at[home]
+            old_place = old_key >> tail_bits
+            if place != old_place:
+                if keys[-1] == old_key:  # the best level, which the score part replays most
+                    keys.pop()
+                else:
+                    del keys[bisect_left(keys, old_key)]
+                label = -ticks if place > old_place else ticks
+                key = (place << tail_bits) | ((label + _LABEL_OFFSET) << self._level_bits) | encoded
+                insort(keys, key)
+                self._key_at[home] = key
+            episode_return = float(episode_return)
+            if episode_return > self._max_return_at[home]:
+                self._max_return_at[home] = episode_return
+            self._score_at[home] = score32
+            # The tree update: the level's last-played count becomes c (its count of levels is unchanged).
+            delta = count - self._last_played_at[home]
+            self._last_played_at[home] = count
+            self._last_played_total += delta
+            totals, size, index = self._tree_last_played, self.buffer_size, home + 1
+            while index <= size:
+                totals[index] += delta
+                index += index & -index
+            return
+        # A new level ranks after every level with an equal score (its label, -ticks, is the smallest yet).
+        key = (place << tail_bits) | ((_LABEL_OFFSET - ticks) << self._level_bits) | encoded
+        position = bisect_left(keys, key)
+        if len(keys) == self.buffer_size:
+            if position == 0:
                 return  # does not beat the lowest-scored level of a full buffer
-            if len(levels) == self.buffer_size:  # the lowest-scored level leaves
-                self._remove(levels.pop())
-                negated_keys.pop()
-            home = self._free_homes.pop()
-            self._home_of[encoded] = home
-            self._level_at[home] = encoded
-            self._max_return_at[home] = float(episode_return)
-            self._last_played_at[home] = 0
-            self._leaves_outside(encoded)
-        levels.insert(position, encoded)
-        negated_keys.insert(position, negated)
+            self._remove(keys[0] & self._level_mask)  # the lowest-scored level leaves
+            del keys[0]
+            position -= 1
+        keys.insert(position, key)
+        home = self._free_homes.pop()
+        self._home_of[encoded] = home
+        self._level_at[home] = encoded
+        self._key_at[home] = key
         self._score_at[home] = score32
-        # One tree update: the level's count (+1 when it enters) and its last-played count (now c).
-        self._tree_add(home, int(entering), self._episode_count - self._last_played_at[home])
-        self._last_played_at[home] = self._episode_count
+        self._max_return_at[home] = float(episode_return)
+        self._last_played_at[home] = count
+        self._tree_add(home, 1, count)
+        self._leaves_outside(encoded)
 
     def _remove(self, level: int) -> None:
         home = self._home_of.pop(level)
@@ -374,11 +462,11 @@ class PrioritizedLevelReplay(Curriculum):
 
     def buffer(self) -> list[tuple[Any, float]]:
         """The buffered levels (decoded) with their scores, best first."""
-        return [(self.task_space.decode(level), self._score_at[self._home_of[level]]) for level in self._levels]
+        return [(self.task_space.decode(level), self._score_at[self._home_of[level]]) for level in self._levels()]
 
     def metrics(self) -> dict[str, float]:
-        filled = len(self._levels)
-        scores = [self._score_at[self._home_of[level]] for level in self._levels]
+        filled = len(self._keys)
+        scores = [self._score_at[self._home_of[level]] for level in self._levels()]
         return {
             "buffer_fill": filled / self.buffer_size,
             "mean_score": float(np.mean(scores)) if filled else 0.0,
@@ -392,7 +480,7 @@ class PrioritizedLevelReplay(Curriculum):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state.update(
-            levels=list(self._levels),
+            levels=self._levels(),
             level_at=list(self._level_at),
             free_homes=list(self._free_homes),
             score_at=list(self._score_at),
@@ -423,8 +511,17 @@ class PrioritizedLevelReplay(Curriculum):
         self._last_played_at = [int(count) for count in state["last_played_at"]]
         self._max_return_at = [float(value) for value in state["max_return_at"]]
         self._home_of = {level: home for home, level in enumerate(level_at) if level >= 0}
-        self._levels = levels
-        self._negated_keys = [-_rank_key(self._score_at[self._home_of[level]]) for level in levels]
+        # Tie labels by rank (the ranking is all that matters: 0 for the best, -1 for the next, ...), and
+        # later ones from there on.
+        self._key_at = [0] * size
+        self._keys = []
+        self._ticks = len(levels)
+        for label, level in enumerate(reversed(levels), start=1 - len(levels)):
+            home = self._home_of[level]
+            place = _score_order(self._score_at[home])[1]
+            key = (place << self._tail_bits) | ((label + _LABEL_OFFSET) << self._level_bits) | level
+            self._key_at[home] = key
+            self._keys.append(key)
         self._tree_counts = [0] * (size + 1)
         self._tree_last_played = [0] * (size + 1)
         self._last_played_total = 0

@@ -58,6 +58,10 @@ class LocalClient:
             with self._lock:
                 self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id)
             return
+        if metrics is None and type(score) is float:  # a scored report (e.g. a wrapper's): nothing to convert
+            with self._lock:
+                self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
+            return
         extras = episode_extras(score, metrics)
         with self._lock:
             self._curriculum.update_on_episode(episode_return, length, task, progress, env_id=env_id, **extras)

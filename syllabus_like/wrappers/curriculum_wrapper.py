@@ -242,10 +242,20 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
             )
         elif self._score_fn is not None:
             score = checked_score_value(self._score_fn(self._episode_return, self._episode_length, info), self._score)
-            extras: dict[str, Any] = {"score": score} if metrics is None else {"score": score, "metrics": metrics}
-            self.source.update_on_episode(
-                self._episode_return, self._episode_length, self.task, progress, env_id=self.env_id, **extras
-            )
+            if metrics is None:
+                self.source.update_on_episode(
+                    self._episode_return, self._episode_length, self.task, progress, env_id=self.env_id, score=score
+                )
+            else:
+                self.source.update_on_episode(
+                    self._episode_return,
+                    self._episode_length,
+                    self.task,
+                    progress,
+                    env_id=self.env_id,
+                    score=score,
+                    metrics=metrics,
+                )
         elif metrics is None:
             self.source.update_on_episode(
                 self._episode_return, self._episode_length, self.task, progress, env_id=self.env_id

@@ -116,6 +116,8 @@ def check_episode_score(score: Any) -> EpisodeScore | None:
 
 def checked_score_value(value: Any, score: Any) -> float:
     """A score function's result as a float; TypeError naming the function for anything else."""
+    if type(value) is float and math.isfinite(value):  # the usual case, first: nothing to convert
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"score={score!r} must return a real number for each episode, returned {value!r}")
     result = float(value)
