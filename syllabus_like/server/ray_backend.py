@@ -171,12 +171,17 @@ def _ensure_ray(address: str | None, namespace: str | None) -> Any:
     return ray
 
 
+#: What a request gets from an actor whose server is closing.
+_CLOSED_MESSAGE = "the task server was closed: its Ray actor serves no more requests"
+
+
 class CurriculumActor:
     """What runs inside the Ray actor: a :class:`CurriculumHost` and the calls clients and the proxy make."""
 
     def __init__(self, curriculum: Any, board: Any = None) -> None:
         self.host = CurriculumHost(curriculum)
         self._board = board
+        self._closed = False  # set by shut_down
         #: The number of the distribution tasks are sampled from now (see the module docstring).
         self.version = 0
         self._signalled = getattr(curriculum, "distribution_version", 0)
@@ -212,6 +217,8 @@ class CurriculumActor:
         The reply has a fourth field: the number of the distribution its tasks come from.
         """
         host = self.host
+        if self._closed:
+            return False, _CLOSED_MESSAGE, False, self.version
         if host.failure is not None:
             return False, host.failure_message(), False, self.version
         try:
@@ -232,8 +239,14 @@ class CurriculumActor:
         """What a new client starts from: ``requires_step_updates``, the distribution's number, its file."""
         return self.host.requires_step_updates(), self.version, self.version_path
 
-    def remove_version_file(self) -> None:
-        """Delete the shared version file (at close; clients that mapped it keep their view)."""
+    def shut_down(self) -> None:
+        """Refuse every later request and delete the shared version file (at close).
+
+        The actor is killed next, but a kill takes effect a moment later, and
+        until then a client's request would still be served. Clients that
+        mapped the file keep their view of it.
+        """
+        self._closed = True
         if self.version_path is not None:
             try:
                 os.unlink(self.version_path)
@@ -630,7 +643,7 @@ class RayBackend:
         ray = _import_ray()
         try:
             self._final_failure = ray.get(self._actor.unraised_failure.remote())
-            ray.get(self._actor.remove_version_file.remote())
+            ray.get(self._actor.shut_down.remote())
         except ray.exceptions.RayActorError as error:
             logger.error("task server: the Ray actor was already gone at close: %s", error)
         finally:

@@ -174,7 +174,8 @@ def test_unseen_failure_is_raised_by_close_and_closed_server_refuses_clients(ray
     fresh = TaskServer(RecordingCurriculum(), backend="ray")
     client = fresh.client()
     fresh.close()
-    with pytest.raises(TaskServerError, match="Ray actor is gone"):
+    # Refused by the closing actor, or, once the kill has taken effect, by Ray.
+    with pytest.raises(TaskServerError, match="task server was closed: its Ray actor serves no more|Ray actor is gone"):
         client.sample(1)
 
 
