@@ -15,8 +15,13 @@ Every way a blob can be wrong (not an archive, a corrupted byte, a
 hand-made header, leaves that do not match the template) raises
 ``ValueError``. A state can also match the template's shapes and still not
 belong to the curriculum (a 5-stage SequentialCurriculum's state loaded into
-a 2-stage one); pass ``check=`` a function that raises ``ValueError`` for
-such a tree, e.g. ``lambda tree: check_sequential_state(curriculum, tree[0])``.
+a 2-stage one). Give the curriculum itself in place of the template and its
+state is checked too (:meth:`~syllabus_like.jax.AbstractCurriculum.validate_state`)::
+
+    state = load_state("state.npz", curriculum)  # ValueError naming the field for a foreign state
+
+For a larger tree, pass ``check=`` a function that raises ``ValueError`` for
+one that does not belong, e.g. ``lambda tree: curriculum.validate_state(tree[0])``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from typing import Any, BinaryIO, TypeVar, Union
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from syllabus_like.jax.curricula.base import AbstractCurriculum
+from syllabus_like.jax.curricula.state_checks import check_sequential_state
 
 __all__ = ["check_sequential_state", "load_state", "save_state", "state_from_bytes", "state_to_bytes"]
 
@@ -99,18 +107,24 @@ def _read_archive(data: bytes) -> tuple[list[dict[str, str]], list[np.ndarray]]:
     return entries, arrays
 
 
-def state_from_bytes(data: bytes, like: Tree, *, check: Callable[[Tree], None] | None = None) -> Tree:
+def state_from_bytes(data: bytes, like: Any, *, check: Callable[[Any], Any] | None = None) -> Any:
     """Rebuild the pytree saved by :func:`state_to_bytes`, shaped like ``like``.
 
-    ``check``, if given, is called with the rebuilt tree and raises
-    ``ValueError`` when it does not belong where it is loaded (see
-    :func:`check_sequential_state`).
+    ``like`` is a template pytree, or a JAX curriculum: then the template is
+    its ``init`` state and the loaded state goes through its
+    ``validate_state``, which refuses a state that cannot be one of its own
+    and rebuilds the tables derived from it. ``check``, if given, is called
+    with the rebuilt tree and raises ``ValueError`` when it does not belong
+    where it is loaded.
 
     Raises:
         ValueError: when the data is not such an archive or is damaged, its
             leaves do not match ``like`` (paths, shapes, dtypes, key kinds),
             naming the first mismatch, or ``check`` refuses the tree.
     """
+    curriculum = like if isinstance(like, AbstractCurriculum) else None
+    if curriculum is not None:
+        like = curriculum.init(jax.random.key(0))
     saved, arrays = _read_archive(data)
     expected = _leaves(like)
     if len(saved) != len(expected):
@@ -144,68 +158,11 @@ def state_from_bytes(data: bytes, like: Tree, *, check: Callable[[Tree], None] |
             )
         restored.append(jnp.asarray(value))
     tree = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), restored)
+    if curriculum is not None:
+        tree = curriculum.validate_state(tree)
     if check is not None:
         check(tree)
     return tree
-
-
-def check_sequential_state(curriculum: Any, state: Any) -> None:
-    """Raise ``ValueError`` naming the field unless ``state`` can be a state of JAX ``curriculum``.
-
-    ``curriculum`` is a :class:`~syllabus_like.jax.SequentialCurriculum` and
-    ``state`` a ``SequentialState`` (leading batch axes allowed). Checked:
-    ``stage`` in ``[0, num_stages)``; every counter non-negative; each stage
-    counter at most its total; ``num_returns`` at most the buffer size; the
-    unused return slots zero; ``mean_return`` the mean of the used ones;
-    ``window_counts`` at most the buffer size; ``done`` only on the last stage of a curriculum with a final condition;
-    the switch count and the stage history non-negative, stages in range.
-    """
-    counters = np.asarray(state.counters)
-    names = ("stage", "steps", "episodes", "tasks", "total_steps", "total_episodes", "total_tasks", "num_returns")
-    value = {name: counters[..., index] for index, name in enumerate(names)}
-    num_stages = curriculum.num_stages
-    if np.any(value["stage"] < 0) or np.any(value["stage"] >= num_stages):
-        raise ValueError(f"state field 'stage' must be in [0, {num_stages}), got {value['stage'].tolist()!r:.80}")
-    for name in names:
-        if np.any(value[name] < 0):
-            raise ValueError(f"state field {name!r} must be non-negative, got {value[name].tolist()!r:.80}")
-    for name in ("steps", "episodes", "tasks"):
-        if np.any(value[name] > value[f"total_{name}"]):
-            raise ValueError(f"state field {name!r} exceeds 'total_{name}'")
-    returns = np.asarray(state.returns, dtype=np.float64)
-    window = returns.shape[-1]
-    count = value["num_returns"]
-    if np.any(count > window):
-        raise ValueError(
-            f"state field 'num_returns' must be at most {window} (return_buffer_size), got {count.tolist()!r:.80}"
-        )
-    used = np.arange(window) >= (window - count[..., None])
-    if np.any(np.where(used, 0.0, returns) != 0.0):
-        raise ValueError("state field 'returns' has values in slots beyond 'num_returns' (they must be zero)")
-    with np.errstate(all="ignore"):
-        mean = np.where(count > 0, np.where(used, returns, 0.0).sum(axis=-1) / np.maximum(count, 1), 0.0)
-    saved_mean = np.asarray(state.mean_return, dtype=np.float64)
-    close = np.isclose(saved_mean, mean, rtol=1e-4, atol=1e-6) | (np.isnan(saved_mean) & np.isnan(mean))
-    if not np.all(close):
-        raise ValueError(f"state field 'mean_return' ({saved_mean.tolist()!r:.40}) is not the mean of 'returns'")
-    window_counts = np.asarray(state.window_counts)
-    if np.any(window_counts < 0) or np.any(window_counts > window):
-        raise ValueError(
-            f"state field 'window_counts' must be in [0, {window}] (return_buffer_size), "
-            f"got {window_counts.tolist()!r:.80}"
-        )
-    done = np.asarray(state.done)
-    can_finish = curriculum.has_final_condition
-    if np.any(done & ~(can_finish & (value["stage"] == num_stages - 1))):
-        raise ValueError(
-            "state field 'done' may be True only on the last stage of a curriculum with a condition after it"
-        )
-    switches = np.asarray(state.num_switches)
-    if np.any(switches < 0):
-        raise ValueError(f"state field 'num_switches' must be non-negative, got {switches.tolist()!r:.80}")
-    history = np.asarray(state.history)
-    if np.any(history < 0) or np.any(history[..., 0] >= num_stages):
-        raise ValueError(f"state field 'history' must hold stages in [0, {num_stages}) and non-negative counts")
 
 
 def save_state(file: FileLike, tree: Any) -> None:
@@ -218,7 +175,7 @@ def save_state(file: FileLike, tree: Any) -> None:
             handle.write(data)
 
 
-def load_state(file: FileLike, like: Tree, *, check: Callable[[Tree], None] | None = None) -> Tree:
+def load_state(file: FileLike, like: Any, *, check: Callable[[Any], Any] | None = None) -> Any:
     """Read a state written by :func:`save_state`; see :func:`state_from_bytes`."""
     if hasattr(file, "read"):
         data = file.read()  # type: ignore[union-attr]

@@ -16,7 +16,17 @@ jax = pytest.importorskip("jax")
 
 import jax.numpy as jnp  # noqa: E402
 
-from syllabus_like.jax import EpisodeBatch, SequentialCurriculum, state_from_bytes, state_to_bytes  # noqa: E402
+from syllabus_like.jax import (  # noqa: E402
+    EpisodeBatch,
+    Learnability,
+    LearningProgress,
+    PrioritizedLevelReplay,
+    SequentialCurriculum,
+    load_state,
+    save_state,
+    state_from_bytes,
+    state_to_bytes,
+)
 from syllabus_like.jax.serialization import check_sequential_state  # noqa: E402
 
 TWO = SequentialCurriculum([[0], [1]], ["episodes>=2"], 5, return_buffer_size=4)
@@ -128,6 +138,118 @@ def test_any_mutation_loads_exactly_or_raises_value_error_naming_the_field(episo
     else:
         for saved, restored in zip(jax.tree.leaves(mutated), jax.tree.leaves(loaded), strict=False):
             np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
+
+
+# --------------------------------------------- loading with the curriculum itself
+
+
+def test_given_the_curriculum_the_loader_refuses_a_foreign_state_without_being_asked(tmp_path):
+    save_state(tmp_path / "five.npz", _played(FIVE, 5))
+    with pytest.raises(ValueError, match=r"'stage' must be in \[0, 2\), got 4"):
+        load_state(tmp_path / "five.npz", TWO)
+    save_state(tmp_path / "two.npz", _played(TWO, 3))
+    loaded = load_state(tmp_path / "two.npz", TWO)
+    assert int(loaded.total_episodes) == 3
+
+
+def _plr_and_state():
+    plr = PrioritizedLevelReplay(6, 4, replay_prob=0.5)
+    state = plr.init(jax.random.key(0))
+    for index in range(5):
+        state, tasks = plr.sample(state, jax.random.key(index), 2)
+        state = plr.update(state, EpisodeBatch(tasks, [1.0, 2.0], [3, 3], score=[float(index), 0.5]))
+    assert int((state.levels >= 0).sum()) >= 2
+    return plr, state
+
+
+def _with_first_buffered(state, field, value):
+    slot = int(np.flatnonzero(np.asarray(state.levels) >= 0)[0])
+    return state.__class__(**{**vars(state), field: getattr(state, field).at[slot].set(value)})
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda state: _with_first_buffered(state, "levels", 9), "'levels' must hold task ids in \\[0, 6\\)"),
+        (lambda state: _with_first_buffered(state, "scores", jnp.nan), "'scores' must be finite"),
+        (lambda state: _with_first_buffered(state, "last_played", 10**6), "'last_played' must lie in"),
+        (lambda state: _with_first_buffered(state, "max_returns", jnp.nan), "'max_returns' must not be NaN"),
+        (
+            lambda state: state.__class__(**{**vars(state), "slot_of_task": jnp.full_like(state.slot_of_task, -1)}),
+            "'slot_of_task' does not give each buffered level's slot",
+        ),
+        (
+            lambda state: state.__class__(**{**vars(state), "levels": jnp.full_like(state.levels, 2)}),
+            "'levels' holds a task in two slots",
+        ),
+        (lambda state: state.__class__(**{**vars(state), "episode_count": jnp.int32(-1)}), "'episode_count'"),
+    ],
+)
+def test_a_damaged_plr_buffer_is_refused_naming_the_field(mutate, message):
+    plr, state = _plr_and_state()
+    with pytest.raises(ValueError, match=message):
+        state_from_bytes(state_to_bytes(mutate(state)), like=plr)
+
+
+def test_a_loaded_plr_state_rebuilds_its_draw_table_instead_of_trusting_it():
+    plr, state = _plr_and_state()
+    tampered = state.__class__(**{**vars(state), "draw_cdf": jnp.zeros_like(state.draw_cdf)})
+    loaded = state_from_bytes(state_to_bytes(tampered), like=plr)
+    np.testing.assert_array_equal(np.asarray(loaded.draw_cdf), np.asarray(state.draw_cdf))
+    for name in ("levels", "scores", "last_played", "slot_of_task", "episode_count"):
+        np.testing.assert_array_equal(np.asarray(getattr(loaded, name)), np.asarray(getattr(state, name)))
+
+
+def test_a_batch_of_states_vmapped_over_seeds_is_checked_state_by_state():
+    plr = PrioritizedLevelReplay(6, 4, replay_prob=0.5)
+    states = jax.vmap(plr.init)(jax.random.split(jax.random.key(0), 3))
+    loaded = state_from_bytes(state_to_bytes(states), like=states, check=plr.validate_state)
+    assert loaded.levels.shape == (3, 4)
+    np.testing.assert_array_equal(np.asarray(plr.validate_state(states).draw_cdf), np.asarray(states.draw_cdf))
+    damaged = states.__class__(**{**vars(states), "levels": states.levels.at[2, 0].set(9)})
+    with pytest.raises(ValueError, match="'levels' must hold task ids"):
+        plr.validate_state(damaged)
+
+
+@pytest.mark.parametrize(
+    ("curriculum", "field"),
+    [(LearningProgress(4), "fast"), (LearningProgress(4), "slow"), (Learnability(4), "success")],
+)
+def test_success_estimates_outside_zero_one_are_refused(curriculum, field):
+    state = curriculum.init(jax.random.key(0))
+    state = curriculum.update(state, EpisodeBatch([0, 1], [1.0, 0.0], [2, 2], progress=[1.0, 0.0]))
+    with pytest.raises(ValueError, match=f"'{field}' must hold rates in \\[0, 1\\], got \\[7.0\\]"):
+        bad = state.__class__(**{**vars(state), field: getattr(state, field).at[0].set(7.0)})
+        state_from_bytes(state_to_bytes(bad), like=curriculum)
+    loaded = state_from_bytes(state_to_bytes(state), like=curriculum)
+    np.testing.assert_array_equal(np.asarray(getattr(loaded, field)), np.asarray(getattr(state, field)))
+    np.testing.assert_array_equal(np.asarray(loaded.cdf), np.asarray(state.cdf))
+
+
+PLR_FIELDS = ("levels", "scores", "last_played", "max_returns", "slot_of_task", "episode_count")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    field=st.sampled_from(PLR_FIELDS),
+    index=st.integers(0, 5),
+    integer=st.integers(-(2**31), 2**31 - 1),
+    real=st.one_of(st.floats(-1e6, 1e6, width=32), st.just(float("nan")), st.just(float("inf"))),
+)
+def test_any_mutation_of_a_plr_state_loads_as_given_or_raises_value_error_naming_the_field(field, index, integer, real):
+    plr, state = _plr_and_state()
+    leaf = getattr(state, field)
+    value = real if jnp.issubdtype(leaf.dtype, jnp.floating) else integer
+    new_leaf = jnp.asarray(value, leaf.dtype) if leaf.ndim == 0 else leaf.at[index % leaf.shape[0]].set(value)
+    mutated = state.__class__(**{**vars(state), field: new_leaf})
+    try:
+        loaded = state_from_bytes(state_to_bytes(mutated), like=plr)
+    except ValueError as error:
+        assert any(f"'{name}'" in str(error) for name in PLR_FIELDS), str(error)
+    else:  # what was given, with the draw table rebuilt from it
+        for name in PLR_FIELDS:
+            np.testing.assert_array_equal(np.asarray(getattr(loaded, name)), np.asarray(getattr(mutated, name)))
+        np.testing.assert_array_equal(np.asarray(loaded.draw_cdf), np.asarray(plr.validate_state(mutated).draw_cdf))
 
 
 # ------------------------------------------------------------- update's rules

@@ -92,6 +92,18 @@ class AbstractCurriculum(eqx.Module, Generic[StateT]):
     def probabilities(self, state: StateT) -> Float[Array, " num_tasks"]:
         """The probability with which :meth:`sample` draws each task now."""
 
+    def validate_state(self, state: StateT) -> StateT:
+        """``state`` checked as a state of this curriculum, for one loaded from a file (not jittable).
+
+        Raises ``ValueError`` naming the first field that cannot belong to
+        this curriculum (the loader has already compared shapes and dtypes
+        with its ``init`` state). Returns the state to use, with any table
+        derived from its fields rebuilt rather than trusted. Leading batch
+        axes (a state vmapped over seeds) are allowed. The default checks
+        nothing more.
+        """
+        return state
+
     def metrics(self, state: StateT) -> dict[str, Array]:
         """Scalars describing the state, for logging (names as in the Python curricula)."""
         return {}

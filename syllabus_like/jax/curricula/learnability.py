@@ -36,6 +36,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from syllabus_like.jax.curricula.base import AbstractCurriculum, validate_task_count
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.state_checks import check_rates, per_state
 from syllabus_like.jax.curricula.success_rates import batch_success, draw_cached, with_cached_table
 
 __all__ = ["Learnability", "LearnabilityState"]
@@ -107,6 +108,11 @@ class Learnability(AbstractCurriculum[LearnabilityState]):
 
     def _tunables(self) -> Float[Array, 2]:
         return jnp.stack([self.top_k.astype(jnp.float32), self.learnable_prob])
+
+    def validate_state(self, state: LearnabilityState) -> LearnabilityState:
+        """See the base class: success estimates in [0, 1], then the draw table rebuilt."""
+        check_rates("success", state.success)
+        return per_state(self._with_cache, state, state.seen.ndim - 1)
 
     def _with_cache(self, state: LearnabilityState) -> LearnabilityState:
         return with_cached_table(state, self.probabilities(state), self._tunables())

@@ -35,6 +35,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from syllabus_like.jax.curricula.base import AbstractCurriculum, validate_task_count
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
+from syllabus_like.jax.curricula.state_checks import check_rates, per_state
 from syllabus_like.jax.curricula.success_rates import batch_success, draw_cached, with_cached_table
 
 __all__ = ["LearningProgress", "LearningProgressState"]
@@ -108,6 +109,12 @@ class LearningProgress(AbstractCurriculum[LearningProgressState]):
 
     def _tunables(self) -> Float[Array, 2]:
         return jnp.stack([self.reweight_threshold, self.temperature])
+
+    def validate_state(self, state: LearningProgressState) -> LearningProgressState:
+        """See the base class: success estimates in [0, 1], then the draw table rebuilt."""
+        check_rates("fast", state.fast)
+        check_rates("slow", state.slow)
+        return per_state(self._with_cache, state, state.seen.ndim - 1)
 
     def _with_cache(self, state: LearningProgressState) -> LearningProgressState:
         return with_cached_table(state, self.probabilities(state), self._tunables())

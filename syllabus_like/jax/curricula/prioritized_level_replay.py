@@ -55,6 +55,7 @@ from syllabus_like.jax._numerics import saturating_add
 from syllabus_like.jax.curricula.base import AbstractCurriculum, check_draw_count, validate_task_count
 from syllabus_like.jax.curricula.episodes import EpisodeBatch
 from syllabus_like.jax.curricula.sampling import cached_cumulative_weights, categorical_from_cdf, cumulative_weights
+from syllabus_like.jax.curricula.state_checks import check_plr_state, per_state
 from syllabus_like.jax.curricula.threefry import random_uniform
 from syllabus_like.validation import check_positive_int
 
@@ -174,6 +175,11 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
     def _with_cache(self, state: PLRState) -> PLRState:
         cdf = cumulative_weights(self._draw_weights(state))
         return eqx.tree_at(lambda s: (s.draw_cdf, s.cached_with), state, (cdf, self._tunables()))
+
+    def validate_state(self, state: PLRState) -> PLRState:
+        """See the base class: :func:`~syllabus_like.jax.curricula.state_checks.check_plr_state`, then the draw table rebuilt."""
+        check_plr_state(self.num_tasks, self.buffer_size, state)
+        return per_state(self._with_cache, state, state.levels.ndim - 1)
 
     def draw_cdf(self, state: PLRState) -> Int[Array, " buffer_size + num_tasks"]:
         """The cumulative draw table: the cached one when built with the current tunables."""

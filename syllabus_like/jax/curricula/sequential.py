@@ -29,6 +29,7 @@ from syllabus_like.jax.curricula.episodes import EpisodeBatch
 from syllabus_like.jax.curricula.moving_average import ema_bounds, ema_final, ema_running
 from syllabus_like.jax.curricula.return_window import window_mean, window_mean_bounds, window_means
 from syllabus_like.jax.curricula.sampling import uniform_indices
+from syllabus_like.jax.curricula.state_checks import check_sequential_state
 from syllabus_like.stages import (
     DEFAULT_SMOOTHING,
     SEQUENTIAL_METRICS,
@@ -414,6 +415,11 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         envs finish than the rollout's reset slots), not the next step.
         """
         return not self.has_curriculum_stages and not {"tasks", "total_tasks"} & set(self.read_metrics)
+
+    def validate_state(self, state: SequentialState) -> SequentialState:
+        """See the base class; the checks are :func:`~syllabus_like.jax.curricula.state_checks.check_sequential_state`."""
+        check_sequential_state(self, state)
+        return state
 
     def count_draws(self, state: SequentialState, used: Bool[Array, "*shape"]) -> SequentialState:
         """Count ``used`` tasks drawn ahead as :meth:`sample` counts its draws (``tasks``, ``total_tasks``)."""
