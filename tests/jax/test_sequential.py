@@ -313,7 +313,7 @@ def test_state_counters_are_read_and_replaced_by_name():
         state.replace(stages=1)
     seeds = jax.vmap(curriculum.init)(jax.random.split(jax.random.key(0), 3))
     moved = seeds.replace(episodes=jnp.array([1, 2, 3]), stage=1)
-    assert moved.counters.shape == (3, 8)
+    assert moved.counters.shape == (3, 9)
     assert moved.episodes.tolist() == [1, 2, 3] and moved.stage.tolist() == [1, 1, 1]
 
 

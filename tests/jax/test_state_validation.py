@@ -108,7 +108,17 @@ def test_hand_made_headers_raise_value_error(header):
     assert not isinstance(zipfile.BadZipFile(), ValueError)  # what used to escape
 
 
-COUNTERS = ("stage", "steps", "episodes", "tasks", "total_steps", "total_episodes", "total_tasks", "num_returns")
+COUNTERS = (
+    "stage",
+    "steps",
+    "episodes",
+    "tasks",
+    "total_steps",
+    "total_episodes",
+    "total_tasks",
+    "num_returns",
+    "ignored_episodes",
+)
 
 
 @settings(max_examples=30, deadline=None)
@@ -265,6 +275,9 @@ def test_a_negative_length_counts_as_zero_steps_and_never_wraps():
 
 def test_episodes_with_unknown_task_ids_are_ignored_entirely():
     state = TWO.init(jax.random.key(0))
-    state = TWO.update(state, EpisodeBatch([7, -1, 0], [100.0, 100.0, 1.0], [4, 4, 2]))
+    state = TWO.update(
+        state, EpisodeBatch([7, -1, 0, 9], [100.0, 100.0, 1.0, 5.0], [4, 4, 2, 1], done=[True, True, True, False])
+    )
     assert int(state.total_episodes) == 1 and int(state.total_steps) == 2
     assert int(state.episodes) == 1 and float(state.mean_return) == 1.0
+    assert int(state.ignored_episodes) == 2 == int(TWO.metrics(state)["ignored_episodes"])  # not the unfinished one

@@ -77,7 +77,17 @@ _FIELDS = (
 
 
 #: The counters of a :class:`SequentialState`, in the order they are stored.
-_COUNTERS = ("stage", "steps", "episodes", "tasks", "total_steps", "total_episodes", "total_tasks", "num_returns")
+_COUNTERS = (
+    "stage",
+    "steps",
+    "episodes",
+    "tasks",
+    "total_steps",
+    "total_episodes",
+    "total_tasks",
+    "num_returns",
+    "ignored_episodes",
+)
 
 
 def _counter(name: str, doc: str) -> property:
@@ -92,7 +102,7 @@ class SequentialState(eqx.Module):
     with leading axes under ``vmap``, ``states.stage`` has them too)
     and stored together in ``counters``: inside a rollout the state rides
     through every step of a ``lax.scan`` and in and out of each jitted call,
-    and one array costs measurably less there than eight scalars. They are
+    and one array costs measurably less there than nine scalars. They are
     int32 and saturate instead of wrapping.
     ``returns`` holds this stage's last ``num_returns`` episode returns
     right-aligned (oldest first, unused slots zero on the left);
@@ -111,7 +121,7 @@ class SequentialState(eqx.Module):
     (:meth:`SequentialCurriculum.stage_history` reads them as Python does).
     """
 
-    counters: Int[Array, " 8"]
+    counters: Int[Array, " 9"]
     returns: Float[Array, " return_buffer_size"]
     mean_return: Float[Array, ""]
     windows: Float[Array, "rows return_buffer_size"]
@@ -134,6 +144,9 @@ class SequentialState(eqx.Module):
     total_episodes = _counter("total_episodes", "All episodes finished.")
     total_tasks = _counter("total_tasks", "All tasks drawn.")
     num_returns = _counter("num_returns", "How many of ``returns`` are this stage's (at most the buffer size).")
+    ignored_episodes = _counter(
+        "ignored_episodes", "Finished episodes whose task id is not a task of the curriculum: counted here alone."
+    )
 
     def replace(self, **changes: Array) -> SequentialState:
         """A copy with the named counters or other fields (``returns``, ``mean_return``, ...) replaced."""
@@ -619,8 +632,9 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
 
         Inside jit nothing can raise, so impossible entries are defined: an
         episode whose ``task_id`` is not a task of this curriculum (outside
-        ``[0, num_tasks)``) is ignored like one not done (it counts nowhere,
-        not even in the totals), and a negative ``length`` counts as 0 steps.
+        ``[0, num_tasks)``) counts only in ``ignored_episodes`` (not in the
+        totals, windows or conditions; the Python curriculum raises
+        ``TaskSpaceError`` for it), and a negative ``length`` counts as 0 steps.
         """
         batch = batch.flatten()
         size = batch.task_id.shape[0]
@@ -696,7 +710,8 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
             return after, stop
 
         state, _ = lax.while_loop(lambda carry: carry[1] < size, process_from, (state, jnp.zeros((), jnp.int32)))
-        return state
+        ignored = jnp.sum(batch.done & ~done, dtype=jnp.int32)
+        return state.replace(ignored_episodes=saturating_add(state.ignored_episodes, ignored))
 
     def _row_values(self, batch: EpisodeBatch) -> Float[Array, "rows n"]:
         """Each episode's value of every windowed metric but the return (progress, then user metrics)."""
@@ -997,8 +1012,8 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         return probabilities
 
     def metrics(self, state: SequentialState) -> dict[str, Array]:
-        """``stage``, ``done`` and the stage metrics; a metric without a value yet is NaN."""
+        """``stage``, ``done``, the stage metrics (NaN while without a value) and ``ignored_episodes``."""
         metrics, present = self.stage_metrics(state)
         for name, has_value in present.items():
             metrics[name] = jnp.where(has_value, metrics[name], jnp.nan)
-        return {"stage": state.stage, "done": state.done, **metrics}
+        return {"stage": state.stage, "done": state.done, **metrics, "ignored_episodes": state.ignored_episodes}
