@@ -154,6 +154,127 @@ def test_every_condition_metric_at_its_boundary(condition, returns, expected_epi
     assert task.run(RecordingAgent()).episodes == expected_episodes
 
 
+class TickingClock:
+    """A fake ``time`` for :mod:`syllabus_like.experiment.episode_statistics`: it moves only when a
+    :class:`TickingEnv` steps, so every episode takes a known, exactly representable time."""
+
+    def __init__(self):
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    def perf_counter(self):
+        return self.wall
+
+    def process_time(self):
+        return self.cpu
+
+
+class TickingEnv(ScriptedEnv):
+    """A ScriptedEnv whose every step advances ``clock`` by 0.25 wall seconds and 0.125 CPU seconds."""
+
+    def __init__(self, clock, **kwargs):
+        super().__init__(**kwargs)
+        self.clock = clock
+
+    def step(self, action):
+        self.clock.wall += 0.25
+        self.clock.cpu += 0.125
+        return super().step(action)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from syllabus_like.experiment import episode_statistics
+
+    fake = TickingClock()
+    monkeypatch.setattr(episode_statistics, "time", fake)
+    return fake
+
+
+def make_ticking_task(stop, clock, **kwargs):
+    kwargs.setdefault("include_init_eval", False)
+    kwargs.setdefault("evaluation_interval", 1000)
+    return LearningTask(TickingEnv, {"clock": clock, "length": 2}, stop, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("stop", "expected_episodes"),
+    [
+        # Episodes of 2 steps: 0.5 wall seconds and 0.25 CPU seconds each.
+        ("wall_time>=1.5", 3),
+        ("wall_time>=1.625", 4),  # 1.5 after episode 3 is not enough
+        ("wall_time>1.5", 4),
+        ("cpu_time>=0.75", 3),
+        ("cpu_time>=0.875", 4),
+        ("cpu_time>0.75", 4),
+        pytest.param({"max_wall_time": 1.5}, 3, id="max_wall_time-1.5"),
+        pytest.param({"max_wall_time": 1.625}, 4, id="max_wall_time-1.625"),
+    ],
+)
+def test_wall_and_cpu_time_stop_at_the_first_episode_that_reaches_them(clock, stop, expected_episodes):
+    # Evaluations (initial and after every episode) tick the same clock on their own env: they must not count.
+    task = make_ticking_task(stop, clock, include_init_eval=True, evaluation_interval=1, evaluation_count=3)
+    stats = task.run(RecordingAgent())
+    assert stats.episodes == expected_episodes
+    assert stats.episode_wall_times.tolist() == [0.5] * expected_episodes
+    assert stats.episode_cpu_times.tolist() == [0.25] * expected_episodes
+    assert stats.total_wall_time == 0.5 * expected_episodes and stats.total_cpu_time == 0.25 * expected_episodes
+    assert clock.wall == 0.5 * expected_episodes + 0.5 * 3 * (expected_episodes + 1)  # evaluations did run
+
+
+def three_stage_curriculum():
+    """Stages 0, 1, 2 (tasks 0, 1, 2): stage 0 lasts 3 episodes, stage 1 lasts 2, stage 2 never ends."""
+    return SequentialCurriculum([0, 1, 2], ["episodes>=3", "episodes>=2"], ScriptedEnv().task_space, seed=0)
+
+
+def test_stage_and_stage_switches_read_the_curriculum_switch_rule():
+    # Reference run: where the curriculum's own history says the stages switched.
+    reference = three_stage_curriculum()
+    stats = make_task({"max_episodes": 8}, curriculum=reference).run(RecordingAgent())
+    switch_episodes = [entry["episode"] for entry in reference.stage_history]
+    assert switch_episodes == [3, 5]  # from the switch rule: 3 episodes of stage 0, then 2 of stage 1
+    assert [switch["episode"] for switch in stats.stage_switches] == switch_episodes
+    assert [switch["to_stage"] for switch in stats.stage_switches] == [1, 2]
+    assert stats.episode_tasks == [0, 0, 0, 1, 1, 2, 2, 2]
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected_episodes"),
+    [
+        ("stage>=1", 3),  # on the episode that ends stage 0
+        ("stage>=2", 5),  # not at 3: stage is 1 there
+        ("stage>=3 | episodes>=8", 8),  # the last stage is 2: never
+        ("stage==1", 3),
+        ("stage_switches>=1", 3),
+        ("stage_switches>=2", 5),  # not at 3: one switch there
+        ("stage_switches>=3 | episodes>=8", 8),  # two switches only
+    ],
+)
+def test_stage_and_stage_switches_stop_on_the_switching_episode(condition, expected_episodes):
+    curriculum = three_stage_curriculum()
+    stats = make_task(condition, curriculum=curriculum).run(RecordingAgent())
+    assert stats.episodes == expected_episodes
+    switched = [entry["episode"] for entry in curriculum.stage_history]
+    assert switched == [episode for episode in (3, 5) if episode <= expected_episodes]
+    assert [switch["episode"] for switch in stats.stage_switches] == switched
+
+
+def test_stage_metrics_with_a_looping_curriculum_and_a_dict_curriculum():
+    # A looping curriculum returns to stage 0: "stage" follows it, "stage_switches" keeps counting.
+    config = {
+        "type": "SequentialCurriculum",
+        "curriculum_list": [0, 1],
+        "stopping_conditions": ["episodes>=2", "episodes>=1"],
+        "loop": True,
+    }
+    task = make_task("stage_switches>=3", curriculum=config, seed=0)
+    stats = task.run(RecordingAgent())
+    assert [entry["episode"] for entry in task.curriculum.stage_history] == [2, 3, 5]
+    assert stats.episodes == 5 and [s["to_stage"] for s in stats.stage_switches] == [1, 0, 1]
+    task = make_task("stage>=1 & episodes>=4", curriculum=config, seed=0)
+    assert task.run(RecordingAgent()).episodes == 5  # stage is 0 again at episode 4
+
+
 def test_metric_table_is_complete():
     assert set(STOP_METRICS) == {
         "episodes",
