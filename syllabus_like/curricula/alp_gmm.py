@@ -33,6 +33,7 @@ import numpy as np
 
 from syllabus_like.curricula.base import Curriculum
 from syllabus_like.curricula.feedback import check_fraction
+from syllabus_like.curricula.state_checks import checked_array
 from syllabus_like.task_space import BoxTaskSpace, DictTaskSpace, TaskSpace, TupleTaskSpace
 from syllabus_like.validation import check_positive_int
 
@@ -276,17 +277,92 @@ class ALPGMM(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        super().load_state_dict(state)
-        tasks = np.asarray(state["tasks"], np.float64).reshape(-1, self.dimensions)
+    def _check_state(self, state: Any) -> dict[str, Any]:
+        checked = super()._check_state(state)
+        dimensions = self.dimensions
+        tasks = state["tasks"]
+        if isinstance(tasks, (list, np.ndarray)) and np.size(tasks) == 0:
+            tasks = np.zeros((0, dimensions))  # no episodes yet: any empty array
+        tasks = checked_array(
+            "tasks", tasks, (None, dimensions), finite=False, why=f"a row per episode, {dimensions} dimensions"
+        )
+        # The tasks scaled to the unit cube (NaN only where the space is too wide for its width to be a float).
+        outside = (tasks < 0.0) | (tasks > 1.0) | (np.isnan(tasks) & np.isfinite(self._width))
+        if outside.any():
+            row = int(np.flatnonzero(outside.any(axis=1))[0])
+            raise ValueError(
+                f"state field 'tasks' must hold the played tasks scaled to the unit cube [0, 1]^{dimensions}, "
+                f"row {row} is {tasks[row].tolist()!r:.80}"
+            )
+        episodes = len(tasks)
+        per_task = f"one per row of 'tasks', {episodes} episodes"
+        outcomes = checked_array("outcomes", state["outcomes"], (episodes,), why=per_task)
+        alps = checked_array("alps", state["alps"], (episodes,), why=per_task)
+        if (alps < 0.0).any():
+            raise ValueError(
+                f"state field 'alps' must hold absolute learning progresses (>= 0), got {float(alps.min())!r}"
+            )
+        seen_range = state["seen_range"]
+        expected = [float(outcomes.min()), float(outcomes.max())] if episodes else [np.inf, -np.inf]
+        if (
+            not isinstance(seen_range, list)
+            or len(seen_range) != 2
+            or not all(isinstance(bound, float) for bound in seen_range)
+            or [float(bound) for bound in seen_range] != expected
+        ):
+            raise ValueError(
+                f"state field 'seen_range' must be [lowest outcome, highest outcome] of 'outcomes', {expected!r}, "
+                f"got {seen_range!r:.80}"
+            )
+        mixture = state["mixture"]
+        if mixture is not None:
+            names = ["alps", "covariances", "means", "weights"]
+            if not isinstance(mixture, dict) or sorted(mixture) != names:
+                raise ValueError(f"state field 'mixture' must be None or a dict of arrays {names}, got {mixture!r:.80}")
+            weights = checked_array("mixture['weights']", mixture["weights"], (None,))
+            components, size = len(weights), dimensions + 1
+            if components == 0 or (weights < 0.0).any() or not weights.sum() > 0.0:
+                raise ValueError(
+                    f"state field \"mixture['weights']\" must hold at least one non-negative weight, "
+                    f"summing to more than 0, got {weights.tolist()!r:.80}"
+                )
+            per_weight = f"one per component of \"mixture['weights']\", {size} = 'tasks' dimensions + ALP"
+            means = checked_array("mixture['means']", mixture["means"], (components, size), why=per_weight)
+            covariances = checked_array(
+                "mixture['covariances']", mixture["covariances"], (components, size, size), why=per_weight
+            )
+            for index, covariance in enumerate(covariances):
+                eigenvalues = np.linalg.eigvalsh(covariance)
+                scale = max(1.0, float(np.abs(eigenvalues).max()))
+                if not np.allclose(covariance, covariance.T, rtol=1e-8, atol=1e-12 * scale) or (
+                    eigenvalues.min() < -1e-8 * scale
+                ):
+                    raise ValueError(
+                        f"state field \"mixture['covariances']\": covariance {index} is not symmetric "
+                        f"positive semi-definite (eigenvalues {eigenvalues.tolist()!r:.80})"
+                    )
+            mixture_alps = checked_array("mixture['alps']", mixture["alps"], (components,), why=per_weight)
+            if not np.array_equal(mixture_alps, means[:, -1]):
+                raise ValueError(
+                    f"state field \"mixture['alps']\" must be the components' mean ALPs, the last column of "
+                    f"\"mixture['means']\" ({means[:, -1].tolist()!r:.80}), got {mixture_alps.tolist()!r:.80}"
+                )
+            mixture = {"weights": weights, "means": means, "covariances": covariances, "alps": mixture_alps}
+        checked.update(
+            tasks=tasks, outcomes=outcomes, alps=alps, seen_range=[float(b) for b in seen_range], mixture=mixture
+        )
+        return checked
+
+    def _restore_state(self, checked: dict[str, Any]) -> None:
+        super()._restore_state(checked)
+        tasks = checked["tasks"]
         self._episodes = len(tasks)
         capacity = max(64, len(tasks))
         self._task_buffer = np.zeros((capacity, self.dimensions))
         self._task_buffer[: len(tasks)] = tasks
         self._outcome_buffer = np.zeros(capacity)
-        self._outcome_buffer[: len(tasks)] = np.asarray(state["outcomes"], np.float64)
+        self._outcome_buffer[: len(tasks)] = checked["outcomes"]
         self._alp_buffer = np.zeros(capacity)
-        self._alp_buffer[: len(tasks)] = np.asarray(state["alps"], np.float64)
-        self._seen_range = [float(bound) for bound in state["seen_range"]]
-        mixture = state["mixture"]
-        self._mixture = None if mixture is None else {name: np.asarray(a, np.float64) for name, a in mixture.items()}
+        self._alp_buffer[: len(tasks)] = checked["alps"]
+        self._seen_range = checked["seen_range"]
+        self._mixture = checked["mixture"]

@@ -55,6 +55,7 @@ from syllabus_like.curricula.feedback import (
     episode_success,
     require_finite_task_space,
 )
+from syllabus_like.curricula.state_checks import checked_bools, checked_floats, checked_spare_uniforms
 from syllabus_like.task_space import TaskSpace
 from syllabus_like.validation import check_positive_int
 
@@ -200,14 +201,21 @@ class Learnability(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        super().load_state_dict(state)
-        success, seen = np.asarray(state["success"]), np.asarray(state["seen"])
-        if not success.shape == seen.shape == (self.num_tasks,):
-            raise ValueError(f"state_dict holds rates for {len(success)} tasks, this curriculum has {self.num_tasks}")
-        self._success = success.astype(np.float32)
-        self._seen = seen.astype(bool)
+    def _check_state(self, state: Any) -> dict[str, Any]:
+        checked = super()._check_state(state)
+        what = f"num_tasks={self.num_tasks}"
+        checked["success"] = checked_floats(
+            "success", state["success"], self.num_tasks, what=what, low=0.0, high=1.0, finite=True, float32=True
+        )
+        checked["seen"] = checked_bools("seen", state["seen"], self.num_tasks, what=what)
+        checked["spare_uniforms"] = checked_spare_uniforms(state["spare_uniforms"], _UNIFORM_BLOCK)
+        return checked
+
+    def _restore_state(self, checked: dict[str, Any]) -> None:
+        super()._restore_state(checked)
+        self._success = np.array(checked["success"], np.float32)
+        self._seen = np.array(checked["seen"], bool)
         self._cdf = None
         scores = self.learnability()
         self._ranked = sorted((-float(scores[task]), int(task)) for task in np.flatnonzero(scores > 0))
-        self._spare_uniforms = [float(u) for u in state["spare_uniforms"]]
+        self._spare_uniforms = checked["spare_uniforms"]

@@ -51,6 +51,7 @@ from syllabus_like.curricula.feedback import (
     episode_success,
     require_finite_task_space,
 )
+from syllabus_like.curricula.state_checks import checked_bools, checked_floats, checked_spare_uniforms, is_int
 from syllabus_like.task_space import TaskSpace
 
 __all__ = ["LearningProgress"]
@@ -116,9 +117,11 @@ class LearningProgress(Curriculum):
 
     def learning_progress(self) -> np.ndarray:
         """``|f(p_fast) - f(p_slow)|`` per task (0 for tasks never reported)."""
-        fast = self._fast.astype(np.float64)
-        slow = self._slow.astype(np.float64)
-        return np.where(self._seen, np.abs(self.reweight(fast) - self.reweight(slow)), 0.0)
+        return self._learning_progress(self._fast, self._slow, self._seen)
+
+    def _learning_progress(self, fast: np.ndarray, slow: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        fast64, slow64 = fast.astype(np.float64), slow.astype(np.float64)
+        return np.where(seen, np.abs(self.reweight(fast64) - self.reweight(slow64)), 0.0)
 
     def probabilities(self) -> npt.NDArray[np.float64]:
         progress = self.learning_progress()
@@ -226,16 +229,49 @@ class LearningProgress(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        super().load_state_dict(state)
-        fast, slow, seen = (np.asarray(state[name]) for name in ("fast", "slow", "seen"))
-        if not fast.shape == slow.shape == seen.shape == (self.num_tasks,):
-            raise ValueError(f"state_dict holds estimates for {len(fast)} tasks, this curriculum has {self.num_tasks}")
-        self._fast = fast.astype(np.float32)
-        self._slow = slow.astype(np.float32)
-        self._seen = seen.astype(bool)
+    def _check_state(self, state: Any) -> dict[str, Any]:
+        checked = super()._check_state(state)
+        what = f"num_tasks={self.num_tasks}"
+        for name in ("fast", "slow"):
+            checked[name] = checked_floats(
+                name, state[name], self.num_tasks, what=what, low=0.0, high=1.0, finite=True, float32=True
+            )
+        checked["seen"] = checked_bools("seen", state["seen"], self.num_tasks, what=what)
+        sums = state["sums"]
+        if (
+            not isinstance(sums, list)
+            or len(sums) != 3
+            or not all(isinstance(value, float) and math.isfinite(value) for value in sums[:2])  # NumPy's too
+            or not is_int(sums[2])
+            or not 0 <= sums[2] < self.num_tasks
+        ):
+            raise ValueError(
+                "state field 'sums' must be [sum of LP, sum of LP^2, updates since they were summed exactly]: "
+                f"two finite floats and an int in [0, {self.num_tasks}), got {sums!r:.80}"
+            )
+        # The running sums drift from the exact ones by rounding only (they are resummed every num_tasks updates).
+        progress = self._learning_progress(
+            np.array(checked["fast"], np.float32), np.array(checked["slow"], np.float32), np.array(checked["seen"])
+        )
+        tolerance = 1e-6 * max(1.0, float(self.num_tasks))
+        for index, (name, exact) in enumerate(
+            [("sum of LP", progress.sum()), ("sum of LP^2", np.dot(progress, progress))]
+        ):
+            if not abs(sums[index] - exact) <= tolerance:
+                raise ValueError(
+                    f"state field 'sums': the {name}, {float(sums[index])!r}, does not match 'fast', 'slow' and 'seen' "
+                    f"(their {name} is {float(exact)!r})"
+                )
+        checked["sums"] = [sums[0], sums[1], int(sums[2])]
+        checked["spare_uniforms"] = checked_spare_uniforms(state["spare_uniforms"], _UNIFORM_BLOCK)
+        return checked
+
+    def _restore_state(self, checked: dict[str, Any]) -> None:
+        super()._restore_state(checked)
+        self._fast = np.array(checked["fast"], np.float32)
+        self._slow = np.array(checked["slow"], np.float32)
+        self._seen = np.array(checked["seen"], bool)
         self._cdf = None
         self._progress = self.learning_progress()
-        self._sum, self._sum_of_squares = float(state["sums"][0]), float(state["sums"][1])
-        self._updates_since_exact_sums = int(state["sums"][2])
-        self._spare_uniforms = [float(u) for u in state["spare_uniforms"]]
+        self._sum, self._sum_of_squares, self._updates_since_exact_sums = checked["sums"]
+        self._spare_uniforms = checked["spare_uniforms"]

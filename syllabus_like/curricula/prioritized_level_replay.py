@@ -76,6 +76,7 @@ from syllabus_like.curricula.feedback import (
     distribution_entropy,
     require_finite_task_space,
 )
+from syllabus_like.curricula.state_checks import checked_floats, checked_int, checked_spare_uniforms, is_int
 from syllabus_like.task_space import TaskSpace
 from syllabus_like.validation import check_positive_int
 
@@ -493,23 +494,111 @@ class PrioritizedLevelReplay(Curriculum):
         )
         return state
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        super().load_state_dict(state)
-        size = self.buffer_size
-        level_at = [int(level) for level in state["level_at"]]
-        levels = [int(level) for level in state["levels"]]
-        if len(level_at) != size or sorted(levels) != sorted(level for level in level_at if level >= 0):
+    def _check_state(self, state: Any) -> dict[str, Any]:
+        checked = super()._check_state(state)
+        size, num_tasks = self.buffer_size, self.num_tasks
+        what = f"buffer_size={size}"
+        level_at = state["level_at"]
+        if (
+            not isinstance(level_at, list)
+            or len(level_at) != size
+            or not all(is_int(level) and -1 <= level < num_tasks for level in level_at)
+        ):
             raise ValueError(
-                f"state_dict describes a buffer of {len(level_at)} levels, this curriculum's holds {size} "
-                f"(buffer_size={self.buffer_size}, num_tasks={self.num_tasks})"
+                f"state field 'level_at' must be a list of {size} ints ({what}), each a task in "
+                f"0 .. {num_tasks - 1} or -1 for an empty home, got {level_at!r:.80}"
             )
-        if any(not 0 <= level < self.num_tasks for level in levels):
-            raise ValueError(f"state_dict holds levels outside 0 .. {self.num_tasks - 1}: {levels[:8]}")
+        level_at = [int(level) for level in level_at]
+        filled = [level for level in level_at if level >= 0]
+        if len(set(filled)) != len(filled):
+            raise ValueError(f"state field 'level_at' holds a level twice: {level_at!r:.80}")
+        levels = state["levels"]
+        if not isinstance(levels, list) or not all(is_int(level) for level in levels):
+            raise ValueError(f"state field 'levels' must be a list of ints, got {levels!r:.80}")
+        levels = [int(level) for level in levels]
+        if sorted(levels) != sorted(filled):
+            raise ValueError(
+                f"state field 'levels' ({levels!r:.80}) must hold the levels of 'level_at' ({sorted(filled)!r:.80})"
+            )
+        free_homes = state["free_homes"]
+        empty = sorted(home for home, level in enumerate(level_at) if level < 0)
+        if (
+            not isinstance(free_homes, list)
+            or not all(is_int(home) for home in free_homes)
+            or sorted(free_homes) != empty
+        ):
+            raise ValueError(
+                f"state field 'free_homes' must list the empty homes of 'level_at' ({empty!r:.80}), "
+                f"got {free_homes!r:.80}"
+            )
+        score_at = checked_floats("score_at", state["score_at"], size, what=what, float32=True)
+        max_return_at = checked_floats("max_return_at", state["max_return_at"], size, what=what)
+        episode_count = checked_int("episode_count", state["episode_count"], 0, 2**63 - 1)
+        last_played_at = state["last_played_at"]
+        if (
+            not isinstance(last_played_at, list)
+            or len(last_played_at) != size
+            or not all(is_int(count) for count in last_played_at)
+            or any(
+                not (1 <= count <= episode_count if level >= 0 else count == 0)
+                for count, level in zip(last_played_at, level_at, strict=True)
+            )
+        ):
+            raise ValueError(
+                f"state field 'last_played_at' must be a list of {size} ints ({what}): the episode count "
+                f"(1 .. 'episode_count' = {episode_count}) at which each home's level was last played, 0 for an "
+                f"empty home, got {last_played_at!r:.80}"
+            )
+        # The ranking: the levels best first, so their scores' places must not rise along the list.
+        home_of = {level: home for home, level in enumerate(level_at) if level >= 0}
+        places = [_score_order(score_at[home_of[level]])[1] for level in levels]
+        if any(later > earlier for earlier, later in zip(places, places[1:], strict=False)):
+            raise ValueError(
+                f"state field 'levels' must list the levels best score first (by 'score_at'), got {levels!r:.80}"
+            )
+        trained_on = state["trained_on"]
+        if not isinstance(trained_on, dict) or not all(
+            is_int(task) and 0 <= task < num_tasks and type(flag) is bool for task, flag in trained_on.items()
+        ):
+            raise ValueError(
+                f"state field 'trained_on' must map tasks in 0 .. {num_tasks - 1} to bools, got {trained_on!r:.80}"
+            )
+        outside = state["outside_tasks"]
+        if outside is not None:
+            expected = sorted(set(range(num_tasks)) - set(filled))
+            if (
+                not isinstance(outside, list)
+                or not all(is_int(task) for task in outside)
+                or sorted(outside) != expected
+            ):
+                raise ValueError(
+                    f"state field 'outside_tasks' must be None or list the tasks outside the buffer "
+                    f"({expected!r:.80}), got {outside!r:.80}"
+                )
+            outside = [int(task) for task in outside]
+        checked.update(
+            levels=levels,
+            level_at=level_at,
+            free_homes=[int(home) for home in free_homes],
+            score_at=score_at,
+            last_played_at=[int(count) for count in last_played_at],
+            max_return_at=max_return_at,
+            episode_count=episode_count,
+            trained_on={int(task): flag for task, flag in trained_on.items()},
+            spare_uniforms=checked_spare_uniforms(state["spare_uniforms"], _UNIFORM_BLOCK),
+            outside_tasks=outside,
+        )
+        return checked
+
+    def _restore_state(self, checked: dict[str, Any]) -> None:
+        super()._restore_state(checked)
+        size = self.buffer_size
+        levels, level_at = checked["levels"], checked["level_at"]
         self._level_at = level_at
-        self._free_homes = [int(home) for home in state["free_homes"]]
-        self._score_at = [float(score) for score in state["score_at"]]
-        self._last_played_at = [int(count) for count in state["last_played_at"]]
-        self._max_return_at = [float(value) for value in state["max_return_at"]]
+        self._free_homes = checked["free_homes"]
+        self._score_at = checked["score_at"]
+        self._last_played_at = checked["last_played_at"]
+        self._max_return_at = checked["max_return_at"]
         self._home_of = {level: home for home, level in enumerate(level_at) if level >= 0}
         # Tie labels by rank (the ranking is all that matters: 0 for the best, -1 for the next, ...), and
         # later ones from there on.
@@ -528,13 +617,13 @@ class PrioritizedLevelReplay(Curriculum):
         for home, level in enumerate(level_at):
             if level >= 0:
                 self._tree_add(home, 1, self._last_played_at[home])
-        self._episode_count = int(state["episode_count"])
-        self._trained_on = {int(task): bool(flag) for task, flag in state["trained_on"].items()}
-        self._spare_uniforms = [float(u) for u in state["spare_uniforms"]]
-        outside = state["outside_tasks"]
+        self._episode_count = checked["episode_count"]
+        self._trained_on = checked["trained_on"]
+        self._spare_uniforms = checked["spare_uniforms"]
+        outside = checked["outside_tasks"]
         if outside is None:
             self._outside_tasks = None
             self._outside_index = {}
         else:
-            self._outside_tasks = [int(task) for task in outside]
-            self._outside_index = {task: i for i, task in enumerate(self._outside_tasks)}
+            self._outside_tasks = outside
+            self._outside_index = {task: i for i, task in enumerate(outside)}

@@ -12,10 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syllabus_like import (
+    ALPGMM,
     BoxTaskSpace,
     Constant,
     DiscreteTaskSpace,
     DomainRandomization,
+    Learnability,
+    LearningProgress,
+    PrioritizedLevelReplay,
     SequentialCurriculum,
 )
 from syllabus_like.curricula.recent_returns import RecentReturns
@@ -43,8 +47,18 @@ def _nested() -> SequentialCurriculum:
 def _played(curriculum, episodes: int = 7):
     for index in range(episodes):
         task = curriculum.sample(1)[0]
-        curriculum.update_on_episode(float(index), 3, task)
+        # Varied successes and scores: the auto-curricula's estimates and buffers move.
+        curriculum.update_on_episode(float(index), 3, task, progress=(index % 4) / 3, score=float(index * 7 % 5))
     return curriculum
+
+
+def _plr(robust: bool = False, seed: int = 0) -> PrioritizedLevelReplay:
+    return PrioritizedLevelReplay(DiscreteTaskSpace(6), buffer_size=4, robust=robust, seed=seed)
+
+
+def _alpgmm(seed: int = 0) -> ALPGMM:
+    # fit_rate 4: the first fit (the end of the bootstrap) after 4 episodes, another after 8.
+    return ALPGMM(BoxTaskSpace(0.0, 1.0, (2,)), fit_rate=4, max_components=3, seed=seed)
 
 
 FACTORIES = {
@@ -54,11 +68,20 @@ FACTORIES = {
     "sequential": _sequential,
     "sequential-loop": lambda: _sequential(loop=True),
     "nested": _nested,
+    "plr": _plr,
+    "plr-robust": lambda: _plr(robust=True),
+    "learning-progress": lambda: LearningProgress(DiscreteTaskSpace(5), seed=0),
+    "learnability-topk": lambda: Learnability(DiscreteTaskSpace(5), top_k=2, seed=0),
+    "learnability-dist": lambda: Learnability(DiscreteTaskSpace(5), sampling="dist", seed=0),
+    "alpgmm": _alpgmm,
 }
 
 
 def _same(a, b) -> bool:
-    """Equality of states, NaN equal to NaN."""
+    """Equality of states, NaN equal to NaN; an array equals the numbers it holds (ALPGMM loads lists too)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        return a.size == b.size == 0 or np.array_equal(a, b, equal_nan=True)
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
@@ -194,6 +217,125 @@ def test_any_mutation_loads_exactly_or_raises_value_error_leaving_the_curriculum
         assert any(word in str(error) for word in named), (path, str(error))
     else:
         assert _same(target.state_dict(), mutated), (path, mutated)
+
+
+# ------------------------------------- the auto-curricula: checked before anything changes
+
+
+def _set(path, value):
+    """A mutation setting ``state[path[0]][path[1]]...`` to ``value`` (a callable value gets the old one)."""
+
+    def mutate(state):
+        container = state
+        for key in path[:-1]:
+            container = container[key]
+        container[path[-1]] = value(container[path[-1]]) if callable(value) else value
+
+    return mutate
+
+
+def _non_psd(covariances):
+    covariances = np.array(covariances)
+    covariances[0, 0, 0] = -1.0
+    return covariances
+
+
+BAD_FIELDS = {
+    # PrioritizedLevelReplay (buffer_size 4 over 6 tasks)
+    "plr score_at type": ("plr", _set(("score_at",), "high"), r"'score_at' must be a list of 4 floats"),
+    "plr score_at item": ("plr", _set(("score_at", 0), 1), r"'score_at': item 0, 1, is not a float"),
+    "plr score_at float32": ("plr", _set(("score_at", 0), 0.1), r"'score_at': item 0.*not a float32 value"),
+    "plr level_at length": ("plr", _set(("level_at",), lambda v: v[:-1]), r"'level_at' must be a list of 4 ints"),
+    "plr level_at range": ("plr", _set(("level_at", 0), 6), r"'level_at'.*0 \.\. 5 or -1"),
+    "plr levels": ("plr", _set(("levels",), lambda v: v[:-1]), r"'levels' .*must hold the levels of 'level_at'"),
+    "plr levels order": ("plr", _set(("levels",), lambda v: v[::-1]), r"'levels' must list the levels best score"),
+    "plr free_homes": ("plr", _set(("free_homes",), [0]), r"'free_homes' must list the empty homes"),
+    "plr last_played_at": ("plr", _set(("last_played_at", 0), 10**6), r"'last_played_at'.*'episode_count' = 7"),
+    "plr episode_count type": ("plr", _set(("episode_count",), 7.0), r"'episode_count' must be an int"),
+    "plr episode_count range": ("plr", _set(("episode_count",), -1), r"'episode_count' must be an int of at least 0"),
+    "plr trained_on type": ("plr-robust", _set(("trained_on",), [1]), r"'trained_on' must map tasks in 0 \.\. 5"),
+    "plr trained_on key": ("plr-robust", _set(("trained_on",), {"0": True}), r"'trained_on' must map tasks"),
+    "plr trained_on range": ("plr-robust", _set(("trained_on",), {6: True}), r"'trained_on' must map tasks"),
+    "plr outside_tasks": ("plr", _set(("outside_tasks",), [0, 1]), r"'outside_tasks' must be None or list"),
+    "plr spare_uniforms": ("plr", _set(("spare_uniforms",), [1.5]), r"'spare_uniforms' must be a list"),
+    # LearningProgress (5 tasks)
+    "lp fast type": ("learning-progress", _set(("fast",), 3), r"'fast' must be a list of 5 floats \(num_tasks=5\)"),
+    "lp slow length": ("learning-progress", _set(("slow",), lambda v: v + [0.0]), r"'slow' must be a list of 5"),
+    "lp fast range": ("learning-progress", _set(("fast", 0), 1.5), r"'fast': item 0, 1.5, is outside \[0.0, 1.0\]"),
+    "lp fast nan": ("learning-progress", _set(("fast", 0), math.nan), r"'fast': item 0, nan, is not finite"),
+    "lp seen type": ("learning-progress", _set(("seen",), [1, 0, 0, 0, 0]), r"'seen' must be a list of 5 bools"),
+    "lp sums type": ("learning-progress", _set(("sums",), 3), r"'sums' must be \[sum of LP"),
+    "lp sums inf": ("learning-progress", _set(("sums", 0), math.inf), r"'sums' must be \[sum of LP"),
+    "lp sums count": ("learning-progress", _set(("sums", 2), 5), r"'sums'.*an int in \[0, 5\)"),
+    "lp sums value": ("learning-progress", _set(("sums", 1), 2.5), r"'sums': the sum of LP\^2, 2.5, does not match"),
+    # Learnability (5 tasks)
+    "la success type": ("learnability-topk", _set(("success",), None), r"'success' must be a list of 5 floats"),
+    "la success length": ("learnability-topk", _set(("success",), [0.5]), r"'success' must be a list of 5 floats"),
+    "la success range": ("learnability-dist", _set(("success", 1), -0.5), r"'success': item 1, -0.5, is outside"),
+    "la seen length": ("learnability-dist", _set(("seen",), [True]), r"'seen' must be a list of 5 bools"),
+    "la spare_uniforms": ("learnability-topk", _set(("spare_uniforms",), [0.5] * 257), r"at most 256 floats"),
+    # ALPGMM (a Box of 2 dimensions, 7 episodes: a mixture fitted)
+    "alp tasks type": ("alpgmm", _set(("tasks",), "tasks"), r"'tasks' must hold real numbers"),
+    "alp tasks dimensions": ("alpgmm", _set(("tasks",), np.zeros((7, 3))), r"'tasks' must have shape \(n, 2\)"),
+    "alp tasks range": ("alpgmm", _set(("tasks",), lambda v: v + 2.0), r"'tasks' must hold the played tasks scaled"),
+    "alp outcomes length": ("alpgmm", _set(("outcomes",), lambda v: v[:-1]), r"'outcomes' must have shape \(7,\)"),
+    "alp outcomes inf": ("alpgmm", _set(("outcomes",), lambda v: v + math.inf), r"'outcomes' must hold finite"),
+    "alp alps range": ("alpgmm", _set(("alps",), lambda v: v - 5.0), r"'alps' must hold absolute learning progr"),
+    "alp seen_range": ("alpgmm", _set(("seen_range",), [0.0, 1.0]), r"'seen_range' must be \[lowest outcome"),
+    "alp mixture type": ("alpgmm", _set(("mixture",), [1.0]), r"'mixture' must be None or a dict of arrays"),
+    "alp weights": ("alpgmm", _set(("mixture", "weights"), [0.0, 0.0]), r"mixture\['weights'\]"),
+    "alp means shape": ("alpgmm", _set(("mixture", "means"), lambda v: v[:, :-1]), r"mixture\['means'\].*shape"),
+    "alp covariances": ("alpgmm", _set(("mixture", "covariances"), _non_psd), r"covariance 0 is not symmetric pos"),
+    "alp mixture alps": ("alpgmm", _set(("mixture", "alps"), lambda v: v + 1.0), r"mixture\['alps'\]\" must be"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FIELDS))
+def test_a_bad_field_of_an_auto_curriculum_is_named_and_changes_nothing(case):
+    name, mutate, message = BAD_FIELDS[case]
+    # From a curriculum seeded otherwise: a load that went half-way would change the generator.
+    state = _played(_reseeded(name), 7).state_dict()
+    mutate(state)
+    target = _played(FACTORIES[name](), 3)
+    before = target.state_dict()
+    with pytest.raises(ValueError, match=message):
+        target.load_state_dict(state)
+    assert _same(target.state_dict(), before)
+    assert repr(target.sample(4)) == repr(_played(FACTORIES[name](), 3).sample(4))
+
+
+def _reseeded(name):
+    curriculum = FACTORIES[name]()
+    curriculum._rng = np.random.default_rng(9)  # only its generator differs
+    return curriculum
+
+
+@pytest.mark.parametrize("name", ["plr", "plr-robust", "learning-progress", "learnability-topk", "alpgmm"])
+def test_an_auto_curriculum_state_loads_into_a_fresh_one_and_continues_exactly(name):
+    original = _played(_reseeded(name), 8)
+    state = original.state_dict()
+    restored = FACTORIES[name]()
+    restored.load_state_dict(copy.deepcopy(state))
+    assert _same(restored.state_dict(), state)
+    assert repr(restored.sample(5)) == repr(original.sample(5))
+    _played(restored, 3)
+    _played(original, 3)
+    assert _same(restored.state_dict(), original.state_dict())
+
+
+def test_the_alpgmm_state_tested_is_past_its_bootstrap():
+    state = _played(_alpgmm(), 7).state_dict()
+    assert state["mixture"] is not None and len(state["mixture"]["weights"]) >= 2
+    assert state["tasks"].shape == (7, 2)
+
+
+def test_alpgmm_loads_lists_as_before():
+    state = _played(_alpgmm(), 5).state_dict()
+    listed = {**state, "tasks": state["tasks"].tolist(), "outcomes": state["outcomes"].tolist()}
+    listed["mixture"] = {name: array.tolist() for name, array in state["mixture"].items()}
+    restored = _alpgmm()
+    restored.load_state_dict(listed)
+    assert _same(restored.state_dict(), state)
 
 
 # ----------------------------------------------------- item 2: non-finite returns
