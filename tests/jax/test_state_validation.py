@@ -3,6 +3,7 @@ jitted update's rule for impossible episodes (negative lengths, unknown task ids
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import zipfile
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 jax = pytest.importorskip("jax")
 
+import equinox as eqx  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from syllabus_like.jax import (  # noqa: E402
@@ -33,11 +35,17 @@ TWO = SequentialCurriculum([[0], [1]], ["episodes>=2"], 5, return_buffer_size=4)
 FIVE = SequentialCurriculum([[0], [1], [2], [3], [4]], ["episodes>=1"] * 4, 5, return_buffer_size=4)
 
 
+# Jitted once per curriculum and shape: called eagerly, every update's while loop would be compiled
+# anew, and hundreds of XLA compilations in one process have crashed it.
+_sample = eqx.filter_jit(lambda curriculum, state, key, n: curriculum.sample(state, key, n))
+_update = eqx.filter_jit(lambda curriculum, state, batch: curriculum.update(state, batch))
+
+
 def _played(curriculum, episodes: int):
     state = curriculum.init(jax.random.key(0))
     for index in range(episodes):
-        state, tasks = curriculum.sample(state, jax.random.key(index), 1)
-        state = curriculum.update(state, EpisodeBatch(tasks, [float(index)], [3]))
+        state, tasks = _sample(curriculum, state, jax.random.key(index), 1)
+        state = _update(curriculum, state, EpisodeBatch(tasks, jnp.asarray([float(index)]), jnp.asarray([3])))
     return state
 
 
@@ -162,12 +170,14 @@ def test_given_the_curriculum_the_loader_refuses_a_foreign_state_without_being_a
     assert int(loaded.total_episodes) == 3
 
 
+@functools.cache
 def _plr_and_state():
     plr = PrioritizedLevelReplay(6, 4, replay_prob=0.5)
     state = plr.init(jax.random.key(0))
     for index in range(5):
-        state, tasks = plr.sample(state, jax.random.key(index), 2)
-        state = plr.update(state, EpisodeBatch(tasks, [1.0, 2.0], [3, 3], score=[float(index), 0.5]))
+        state, tasks = _sample(plr, state, jax.random.key(index), 2)
+        scores = jnp.asarray([float(index), 0.5])
+        state = _update(plr, state, EpisodeBatch(tasks, jnp.asarray([1.0, 2.0]), jnp.asarray([3, 3]), score=scores))
     assert int((state.levels >= 0).sum()) >= 2
     return plr, state
 
@@ -205,7 +215,10 @@ def test_a_loaded_plr_state_rebuilds_its_draw_table_instead_of_trusting_it():
     plr, state = _plr_and_state()
     tampered = state.__class__(**{**vars(state), "draw_cdf": jnp.zeros_like(state.draw_cdf)})
     loaded = state_from_bytes(state_to_bytes(tampered), like=plr)
-    np.testing.assert_array_equal(np.asarray(loaded.draw_cdf), np.asarray(state.draw_cdf))
+    np.testing.assert_array_equal(np.asarray(loaded.draw_cdf), np.asarray(plr.validate_state(state).draw_cdf))
+    # The table the jitted update built, up to float rounding (a rebuild outside jit may round differently).
+    built, rebuilt = np.asarray(state.draw_cdf, np.int64), np.asarray(loaded.draw_cdf, np.int64)
+    assert np.abs(rebuilt - built).max() <= 1e-5 * built.max() and built.max() > 0
     for name in ("levels", "scores", "last_played", "slot_of_task", "episode_count"):
         np.testing.assert_array_equal(np.asarray(getattr(loaded, name)), np.asarray(getattr(state, name)))
 
@@ -260,6 +273,44 @@ def test_any_mutation_of_a_plr_state_loads_as_given_or_raises_value_error_naming
         for name in PLR_FIELDS:
             np.testing.assert_array_equal(np.asarray(getattr(loaded, name)), np.asarray(getattr(mutated, name)))
         np.testing.assert_array_equal(np.asarray(loaded.draw_cdf), np.asarray(plr.validate_state(mutated).draw_cdf))
+
+
+@functools.cache
+def _success_curriculum_and_state(name):
+    curriculum = LearningProgress(4) if name == "LearningProgress" else Learnability(4)
+    state = curriculum.init(jax.random.key(0))
+    batch = EpisodeBatch(
+        jnp.asarray([0, 1, 1]),
+        jnp.asarray([1.0, 0.0, 1.0]),
+        jnp.asarray([2, 2, 2]),
+        progress=jnp.asarray([1.0, 0.0, 0.5]),
+    )
+    return curriculum, _update(curriculum, state, batch)
+
+
+SUCCESS_FIELDS = {"LearningProgress": ("fast", "slow", "seen"), "Learnability": ("success", "seen")}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    name=st.sampled_from(sorted(SUCCESS_FIELDS)),
+    which=st.integers(0, 2),
+    index=st.integers(0, 3),
+    real=st.one_of(st.floats(-2.0, 2.0, width=32), st.just(float("nan")), st.just(float("-inf"))),
+)
+def test_any_mutation_of_a_success_estimate_loads_as_given_or_raises_naming_the_field(name, which, index, real):
+    curriculum, state = _success_curriculum_and_state(name)
+    field = SUCCESS_FIELDS[name][which % len(SUCCESS_FIELDS[name])]
+    leaf = getattr(state, field)
+    value = bool(real > 0) if leaf.dtype == jnp.bool_ else real
+    mutated = state.__class__(**{**vars(state), field: leaf.at[index].set(value)})
+    try:
+        loaded = state_from_bytes(state_to_bytes(mutated), like=curriculum)
+    except ValueError as error:
+        assert f"'{field}'" in str(error) and not 0.0 <= real <= 1.0, str(error)
+    else:
+        for kept in SUCCESS_FIELDS[name]:
+            np.testing.assert_array_equal(np.asarray(getattr(loaded, kept)), np.asarray(getattr(mutated, kept)))
 
 
 # ------------------------------------------------------------- update's rules
