@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import syllabus_like as python_side
@@ -29,11 +30,23 @@ RATES = st.one_of(st.sampled_from([0.1, 0.25, 0.5, 1.0]), st.floats(0.01, 1.0))
 
 
 @eqx.filter_jit
-def _update(curriculum, state, task, episode_return, progress, score):
+def _jitted_update(curriculum, state, task, episode_return, progress, score):
     batch = jax_side.EpisodeBatch(
-        [task], [episode_return], [1], progress=[progress], score=None if score is None else [score]
+        task[None], episode_return[None], jnp.ones((1,), jnp.int32), progress=progress[None], score=score
     )
     return curriculum.update(state, batch)
+
+
+def _update(curriculum, state, task, episode_return, progress, score):
+    """One episode; the numbers travel as arrays, so one compiled update serves every episode."""
+    return _jitted_update(
+        curriculum,
+        state,
+        jnp.asarray(task, jnp.int32),
+        jnp.asarray(episode_return, jnp.float32),
+        jnp.asarray(progress, jnp.float32),
+        None if score is None else jnp.asarray([score], jnp.float32),
+    )
 
 
 @eqx.filter_jit
@@ -80,8 +93,25 @@ def plr_case(draw):
     return num_tasks, kwargs, draw(episodes(num_tasks))
 
 
+#: Seen failing: a buffered level scored -0.0 and a new one scored 0.0 tie (the buffer keeps its level).
+SIGNED_ZERO_TIE = (
+    2,
+    {
+        "buffer_size": 1,
+        "prioritization": "rank",
+        "temperature": 0.1,
+        "top_k": 1,
+        "staleness_coef": 0.0,
+        "replay_prob": 0.0,
+        "min_fill": 0.0,
+    },
+    [(0, 0.0, 0.0, -0.0), (1, 0.0, 0.0, 0.0)],
+)
+
+
 @SETTINGS
 @given(plr_case())
+@example(SIGNED_ZERO_TIE)
 def test_prioritized_level_replay_parity(case):
     num_tasks, kwargs, stream = case
     python_curriculum = python_side.PrioritizedLevelReplay(DiscreteTaskSpace(num_tasks), **kwargs)
@@ -110,8 +140,17 @@ def learning_progress_case(draw):
     return num_tasks, kwargs, draw(episodes(num_tasks))
 
 
+#: Seen failing in CI: LPs of ~1e-4 whose float32 rounding the z-scores amplify past the tolerance.
+TINY_SPREAD = (
+    3,
+    {"fast_rate": 0.1, "slow_rate": 0.859375, "reweight_threshold": 0.1, "temperature": 1.0},
+    [(task, 0.0, progress, 0.0) for task, progress in [(0, 1), (0, 1), (1, 1), (0, 0), (0, 0), (0, 1), (1, 0), (1, 1)]],
+)
+
+
 @SETTINGS
 @given(learning_progress_case())
+@example(TINY_SPREAD)
 def test_learning_progress_parity(case):
     num_tasks, kwargs, stream = case
     python_curriculum = python_side.LearningProgress(DiscreteTaskSpace(num_tasks), **kwargs)
@@ -120,14 +159,22 @@ def test_learning_progress_parity(case):
 
 
 def _progress_resolved(python_curriculum, jax_curriculum, state) -> bool:
-    """The LPs agree to float32 precision; the z-scored distribution is compared only when the LPs'
-    spread is resolved in float32 (above 1e-5), or zero in both: a spread made of rounding noise
-    (e.g. ``slow_rate=1``, where ``slow + (fast - slow)`` may or may not round to ``fast``) is
-    amplified to any z-score by the standardisation, in either runtime."""
+    """The LPs agree to float32 precision; the z-scored distribution is compared only where that
+    precision resolves it, or where the spread is zero in both.
+
+    Standardising divides the LPs' float32 rounding error by their spread, and the temperature
+    divides it again: LPs of ~1e-4 that differ by 4e-8 between the runtimes (a spread of 4e-5)
+    move the probabilities by 3e-4 relative, past the comparison's 1e-4. So the distributions are
+    compared only when ``error / (spread * temperature)`` keeps that shift well inside the
+    tolerance (``error``: the LPs' measured disagreement, at least float32's 1e-7)."""
     python_progress = python_curriculum.learning_progress()
     jax_progress = np.asarray(_learning_progress(jax_curriculum, state))
     np.testing.assert_allclose(jax_progress, python_progress, atol=1e-5)
-    return bool(python_progress.std() > 1e-5 or (python_progress.std() == 0 and jax_progress.std() == 0))
+    spread = python_progress.std()
+    if spread == 0 and jax_progress.std() == 0:
+        return True
+    error = max(float(np.abs(jax_progress - python_progress).max()), 1e-7)
+    return bool(4 * error / (spread * python_curriculum.temperature) < 1e-4)
 
 
 @eqx.filter_jit

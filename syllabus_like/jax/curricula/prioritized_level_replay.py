@@ -268,9 +268,10 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
         finite = jnp.finfo(jnp.float32)
 
         def rank_key(score: Array, present: Array) -> Array:
-            return jnp.where(
-                present, jnp.nan_to_num(score, nan=finite.min, posinf=finite.max, neginf=finite.min), -jnp.inf
-            )
+            key = jnp.nan_to_num(score, nan=finite.min, posinf=finite.max, neginf=finite.min)
+            # top_k orders -0.0 below 0.0; scores compare as numbers, so the two tie (and the buffer keeps its level).
+            key = jnp.where(key == 0.0, 0.0, key)
+            return jnp.where(present, key, -jnp.inf)
 
         merged_key = jnp.concatenate([rank_key(scores, valid), rank_key(batch_score, candidate)])
         _, order = lax.top_k(merged_key, size)
