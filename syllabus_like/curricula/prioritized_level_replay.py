@@ -76,7 +76,13 @@ from syllabus_like.curricula.feedback import (
     distribution_entropy,
     require_finite_task_space,
 )
-from syllabus_like.curricula.state_checks import checked_floats, checked_int, checked_spare_uniforms, is_int
+from syllabus_like.curricula.state_checks import (
+    checked_floats,
+    checked_int,
+    checked_spare_uniforms,
+    is_int,
+    lists_exactly,
+)
 from syllabus_like.task_space import TaskSpace
 from syllabus_like.validation import check_positive_int
 
@@ -522,11 +528,7 @@ class PrioritizedLevelReplay(Curriculum):
             )
         free_homes = state["free_homes"]
         empty = sorted(home for home, level in enumerate(level_at) if level < 0)
-        if (
-            not isinstance(free_homes, list)
-            or not all(is_int(home) for home in free_homes)
-            or sorted(free_homes) != empty
-        ):
+        if not lists_exactly(free_homes, empty):
             raise ValueError(
                 f"state field 'free_homes' must list the empty homes of 'level_at' ({empty!r:.80}), "
                 f"got {free_homes!r:.80}"
@@ -566,11 +568,7 @@ class PrioritizedLevelReplay(Curriculum):
         outside = state["outside_tasks"]
         if outside is not None:
             expected = sorted(set(range(num_tasks)) - set(filled))
-            if (
-                not isinstance(outside, list)
-                or not all(is_int(task) for task in outside)
-                or sorted(outside) != expected
-            ):
+            if not lists_exactly(outside, expected):
                 raise ValueError(
                     f"state field 'outside_tasks' must be None or list the tasks outside the buffer "
                     f"({expected!r:.80}), got {outside!r:.80}"

@@ -16,6 +16,7 @@ __all__ = [
     "checked_spare_uniforms",
     "is_float32",
     "is_int",
+    "lists_exactly",
 ]
 
 _FLOAT32 = struct.Struct("<f")
@@ -24,6 +25,11 @@ _FLOAT32 = struct.Struct("<f")
 def is_int(value: Any) -> bool:
     """An int (Python or NumPy), not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def lists_exactly(value: Any, expected: list[int]) -> bool:
+    """Whether ``value`` is a list of ints holding exactly the ints of ``expected`` (sorted), in any order."""
+    return isinstance(value, list) and all(is_int(item) for item in value) and sorted(value) == expected
 
 
 def is_float32(value: float) -> bool:

@@ -29,6 +29,7 @@ from syllabus_like.jax import (  # noqa: E402
     state_from_bytes,
     state_to_bytes,
 )
+from syllabus_like.jax.curricula.sequential import SequentialState  # noqa: E402
 from syllabus_like.jax.serialization import check_sequential_state  # noqa: E402
 
 TWO = SequentialCurriculum([[0], [1]], ["episodes>=2"], 5, return_buffer_size=4)
@@ -116,17 +117,7 @@ def test_hand_made_headers_raise_value_error(header):
     assert not isinstance(zipfile.BadZipFile(), ValueError)  # what used to escape
 
 
-COUNTERS = (
-    "stage",
-    "steps",
-    "episodes",
-    "tasks",
-    "total_steps",
-    "total_episodes",
-    "total_tasks",
-    "num_returns",
-    "ignored_episodes",
-)
+COUNTERS = SequentialState.COUNTERS
 
 
 @settings(max_examples=30, deadline=None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -120,6 +120,9 @@ class SequentialState(eqx.Module):
     total_steps)``; ``num_switches`` counts them all
     (:meth:`SequentialCurriculum.stage_history` reads them as Python does).
     """
+
+    #: The names of the entries of ``counters``, in order.
+    COUNTERS: ClassVar[tuple[str, ...]] = _COUNTERS
 
     counters: Int[Array, " 9"]
     returns: Float[Array, " return_buffer_size"]

@@ -83,17 +83,7 @@ def check_sequential_state(curriculum: Any, state: Any) -> None:
     the switch count and the stage history non-negative, stages in range.
     """
     counters = np.asarray(state.counters)
-    names = (
-        "stage",
-        "steps",
-        "episodes",
-        "tasks",
-        "total_steps",
-        "total_episodes",
-        "total_tasks",
-        "num_returns",
-        "ignored_episodes",
-    )
+    names = state.COUNTERS
     value = {name: counters[..., index] for index, name in enumerate(names)}
     num_stages = curriculum.num_stages
     if np.any(value["stage"] < 0) or np.any(value["stage"] >= num_stages):
