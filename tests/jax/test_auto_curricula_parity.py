@@ -174,7 +174,7 @@ def _progress_resolved(python_curriculum, jax_curriculum, state) -> bool:
     if spread == 0 and jax_progress.std() == 0:
         return True
     error = max(float(np.abs(jax_progress - python_progress).max()), 1e-7)
-    return bool(4 * error / (spread * python_curriculum.temperature) < 1e-4)
+    return bool(spread > 0 and 4 * error / (spread * python_curriculum.temperature) < 1e-4)
 
 
 @eqx.filter_jit
