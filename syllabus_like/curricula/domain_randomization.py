@@ -7,6 +7,7 @@ from typing import Any, cast
 import numpy as np
 
 from syllabus_like.curricula.base import Curriculum
+from syllabus_like.curricula.state_checks import checked_spare_uniforms
 from syllabus_like.task_space import TaskSpace
 
 __all__ = ["DomainRandomization"]
@@ -69,17 +70,7 @@ class DomainRandomization(Curriculum):
 
     def _check_state(self, state: Any) -> dict[str, Any]:
         checked = super()._check_state(state)
-        spare = state["spare_uniforms"]
-        if (
-            not isinstance(spare, list)
-            or len(spare) > _UNIFORM_BLOCK
-            or not all(type(u) is float and 0.0 <= u < 1.0 for u in spare)
-        ):
-            raise ValueError(
-                f"state field 'spare_uniforms' must be a list of at most {_UNIFORM_BLOCK} floats in [0, 1), "
-                f"got {spare!r:.80}"
-            )
-        checked["spare_uniforms"] = list(spare)
+        checked["spare_uniforms"] = checked_spare_uniforms(state["spare_uniforms"], _UNIFORM_BLOCK)
         return checked
 
     def _restore_state(self, checked: dict[str, Any]) -> None:
