@@ -397,19 +397,20 @@ class PPO(AbstractAlgorithm):
                         width=width,
                         drawn_ahead=step_draws if drawing_ahead else None,
                     )
-                    return operands, fits & (index < num_envs)
+                    # The drawn-ahead tasks this step handed out (only a curriculum drawing ahead counts them).
+                    return operands, (fits & (index < num_envs) if drawing_ahead else None)
 
                 # Most steps end no episode: skip the draw and the resets then (a draw for no reset counts nothing).
                 (inner_state, new_observation, task_id, curriculum_state), handed_out = lax.cond(
                     jnp.any(done),
                     reset_on_drawn_tasks,
-                    lambda operands: (operands, jnp.zeros((width,), bool)),
+                    lambda operands: (operands, jnp.zeros((width,), bool) if drawing_ahead else None),
                     (env_state.env_state, next_observation, played, curriculum_state),
                 )
                 env_state = CurriculumEnvState(inner_state, task_id)
             else:
                 played = None
-                handed_out = jnp.zeros((width,), bool)
+                handed_out = None
 
                 def reset_all_finished() -> tuple[PyTree, Array]:
                     fresh_state, fresh_observation = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
