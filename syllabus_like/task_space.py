@@ -227,6 +227,13 @@ class DiscreteTaskSpace(TaskSpace):
         except TypeError:  # unhashable
             return _NOT_IN_SPACE
 
+    def encode(self, task: Any) -> Any:
+        # One dictionary lookup: wrappers validate every task they apply, once per episode.
+        try:
+            return self._index[task]
+        except (KeyError, TypeError):  # not a task of this space, or unhashable
+            raise TaskSpaceError(f"task {_short(task)} is not in {self!r}") from None
+
     def _decode(self, encoded: int) -> Any:
         return self._tasks[encoded]
 

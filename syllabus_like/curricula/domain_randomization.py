@@ -38,6 +38,27 @@ class DomainRandomization(Curriculum):
     def __init__(self, task_space: TaskSpace, *, seed: int | None = None) -> None:
         super().__init__(task_space, seed=seed)
         self._spare_uniforms: list[float] = []  # the next doubles of the stream, last one first
+        num_tasks = task_space.num_tasks
+        # A single draw decodes its index without the range check: floor(u * n) < n for every
+        # double u < 1 and n < 2**53 (round to nearest), so the index is always one of the space's.
+        # (Only for the spaces and draws defined here: not for a subclass that draws its own way.)
+        fast = (
+            num_tasks is not None
+            and num_tasks <= _FLOAT_DRAW_LIMIT
+            and type(self)._sample is DomainRandomization._sample
+            and type(task_space).decode is TaskSpace.decode
+        )
+        self._single_draws = num_tasks if fast else 0
+        self._decode_index = task_space._decode
+
+    def sample(self, k: int = 1) -> list[Any]:
+        num_tasks = self._single_draws
+        if num_tasks and type(k) is int and k == 1:  # a wrapper's reset (hot path)
+            spare = self._spare_uniforms
+            if not spare:
+                spare.extend(self._rng.random(_UNIFORM_BLOCK).tolist()[::-1])
+            return [self._decode_index(int(spare.pop() * num_tasks))]
+        return super().sample(k)
 
     def _uniforms(self, k: int) -> np.ndarray:
         """The next ``k`` uniform doubles of the generator's stream: the spare ones first."""
@@ -52,9 +73,10 @@ class DomainRandomization(Curriculum):
         if num_tasks is not None:
             if num_tasks <= _FLOAT_DRAW_LIMIT:
                 if k == 1:
-                    if not self._spare_uniforms:
-                        self._spare_uniforms = self._rng.random(_UNIFORM_BLOCK).tolist()[::-1]
-                    return [int(self._spare_uniforms.pop() * num_tasks)]
+                    spare = self._spare_uniforms
+                    if not spare:
+                        spare.extend(self._rng.random(_UNIFORM_BLOCK).tolist()[::-1])
+                    return [int(spare.pop() * num_tasks)]
                 return cast(list[int], (self._uniforms(k) * num_tasks).astype(np.int64).tolist())
             return [int(i) for i in self._rng.integers(num_tasks, size=k)]
         return [self.task_space.encode(self.task_space.sample(self._rng)) for _ in range(k)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Iterator
+from math import isfinite
 
 __all__ = ["RecentReturns"]
 
@@ -15,8 +16,9 @@ class RecentReturns:
     A :class:`~syllabus_like.SequentialCurriculum` reads the mean before
     every ``sample`` and after every episode; ``numpy.mean`` over a full
     window of 1000 costs ~30 us, ten times a CartPole reset. The window keeps
-    a running sum instead, and recomputes it exactly (``math.fsum``) once per
-    ``size`` appends, so rounding never builds up beyond one window's worth.
+    a running sum instead, and recomputes it exactly (``math.fsum``, over the
+    window at once) once per ``size`` appends, so rounding never builds up
+    beyond one window's worth.
 
     Returns are data, never an error. Non-finite returns are kept in the
     window as given and counted apart from the running sum, and the mean
@@ -28,12 +30,17 @@ class RecentReturns:
 
     def __init__(self, size: int, values: Iterable[float] = ()) -> None:
         self._values: deque[float] = deque(maxlen=size)
+        self._size = size
         self.load(values)
 
     def load(self, values: Iterable[float]) -> None:
         """Replace the window by the last ``size`` of ``values``."""
         self._values.clear()
         self._values.extend(float(value) for value in values)
+        self._nan = sum(1 for value in self._values if math.isnan(value))
+        self._positive_inf = sum(1 for value in self._values if value == math.inf)
+        self._negative_inf = sum(1 for value in self._values if value == -math.inf)
+        self._non_finite = self._nan + self._positive_inf + self._negative_inf
         self._resum()
 
     def clear(self) -> None:
@@ -41,12 +48,12 @@ class RecentReturns:
         self.load(())
 
     def _resum(self) -> None:
-        finite = [value for value in self._values if math.isfinite(value)]
-        self._nan = sum(1 for value in self._values if math.isnan(value))
-        self._positive_inf = sum(1 for value in self._values if value == math.inf)
-        self._negative_inf = sum(1 for value in self._values if value == -math.inf)
+        """Recompute the running sum of the finite values exactly (the counts of the others are exact)."""
+        values: Iterable[float] = self._values
+        if self._non_finite:
+            values = [value for value in values if isfinite(value)]
         try:
-            self._sum = math.fsum(finite)
+            self._sum = math.fsum(values)
         except OverflowError:
             self._sum = math.inf  # the slow, exact path in mean()
         self._appends_since_resum = 0
@@ -58,22 +65,23 @@ class RecentReturns:
             self._positive_inf += delta
         else:
             self._negative_inf += delta
+        self._non_finite += delta
 
     def append(self, value: float) -> None:
         values = self._values
-        if len(values) == values.maxlen:
+        if len(values) == self._size:
             oldest = values[0]
-            if math.isfinite(oldest):
+            if isfinite(oldest):
                 self._sum -= oldest
             else:
                 self._count(oldest, -1)
         values.append(value)
-        if math.isfinite(value):
+        if isfinite(value):
             self._sum += value
         else:
             self._count(value, +1)
         self._appends_since_resum += 1
-        if self._appends_since_resum >= values.maxlen:  # type: ignore[operator]
+        if self._appends_since_resum >= self._size:
             self._resum()
 
     def mean(self) -> float | None:
@@ -81,14 +89,13 @@ class RecentReturns:
         count = len(self._values)
         if not count:
             return None
-        if self._nan or (self._positive_inf and self._negative_inf):
-            return math.nan
-        if self._positive_inf:
-            return math.inf
-        if self._negative_inf:
-            return -math.inf
-        if math.isfinite(self._sum):
-            return self._sum / count
+        if self._non_finite:
+            if self._nan or (self._positive_inf and self._negative_inf):
+                return math.nan
+            return math.inf if self._positive_inf else -math.inf
+        total = self._sum
+        if isfinite(total):
+            return total / count
         return self._overflowing_mean()
 
     def _overflowing_mean(self) -> float:

@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
+from math import isfinite
 from typing import Any, cast
 
 import numpy as np
@@ -152,6 +153,10 @@ class SequentialCurriculum(Curriculum):
         # sample re-checks only conditions that read those, and opaque callables.
         self._check_on_sample = [
             not isinstance(c, Condition) or bool(c.metrics & {"tasks", "total_tasks"}) for c in self.stopping_conditions
+        ] + [False] * (len(curriculum_list) - len(self.stopping_conditions))
+        # Stage curricula that ignore episodes (lists of tasks, single tasks) are not called with them.
+        self._stage_reads_episodes = [
+            type(c).update_on_episode is not Curriculum.update_on_episode for c in self.curricula
         ]
         self.loop = loop
         self.return_buffer_size = return_buffer_size
@@ -176,16 +181,25 @@ class SequentialCurriculum(Curriculum):
         self._bind_conditions()
 
     def _bind_conditions(self) -> None:
-        """Bind each parsed condition to this curriculum's live metrics (a callable stays as given)."""
+        """Make, for each stage, the function of no argument that tells whether its condition holds.
+
+        A parsed condition is bound to this curriculum's live metrics; a
+        callable is called with :meth:`stage_metrics`. A stage without a
+        condition has None.
+        """
         readers = self._metric_readers()
-        self._bound_conditions: list[Callable[[], bool] | None] = [
-            c.bind(readers) if isinstance(c, Condition) else None for c in self.stopping_conditions
-        ]
+        self._stage_checks: list[Callable[[], bool] | None] = [
+            c.bind(readers) if isinstance(c, Condition) else partial(self._call_condition, c)
+            for c in self.stopping_conditions
+        ] + [None] * (self.num_stages - len(self.stopping_conditions))
+
+    def _call_condition(self, condition: Callable[[Mapping[str, float]], bool]) -> bool:
+        return bool(condition(self.stage_metrics()))
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the bound conditions (closures over this object); unpickling binds them again."""
         state = self.__dict__.copy()
-        del state["_bound_conditions"]
+        del state["_stage_checks"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -317,11 +331,13 @@ class SequentialCurriculum(Curriculum):
         curriculum :attr:`done` instead, which is not a switch.
         """
         self._unchecked = False
-        if self._done or self.stage >= len(self.stopping_conditions):
+        holds = self._stage_checks[self.stage]
+        if holds is None or self._done or not holds():
             return False
-        bound = self._bound_conditions[self.stage]
-        if not (bound() if bound is not None else self.stopping_conditions[self.stage](self.stage_metrics())):
-            return False
+        return self._end_stage()
+
+    def _end_stage(self) -> bool:
+        """The active stage's condition held: move to the next stage (True), or mark the curriculum done."""
         previous = self.stage
         if previous == self.num_stages - 1 and not self.loop:
             self._done = True
@@ -349,7 +365,7 @@ class SequentialCurriculum(Curriculum):
 
     @property
     def requires_step_updates(self) -> bool:  # type: ignore[override]
-        return self.current_curriculum.requires_step_updates
+        return self.curricula[self.stage].requires_step_updates
 
     # ---------------------------------------------------------------- sampling
     def sample(self, k: int = 1) -> list[Any]:
@@ -358,12 +374,13 @@ class SequentialCurriculum(Curriculum):
         The stage's curriculum already returns decoded tasks of this space, so
         they are passed through without another encode/decode round trip.
         """
-        check_sample_count(k)  # before the check, which may end the stage
-        if self._unchecked or (self.stage < len(self._check_on_sample) and self._check_on_sample[self.stage]):
+        if type(k) is not int or k < 0:
+            k = check_sample_count(k)  # before the check, which may end the stage
+        if self._unchecked or self._check_on_sample[self.stage]:
             self.check_stopping_conditions()
-        tasks = self.current_curriculum.sample(k)
-        self._tasks += len(tasks)
-        self._total_tasks += len(tasks)
+        tasks = self.curricula[self.stage].sample(k)
+        self._tasks += k
+        self._total_tasks += k
         return tasks
 
     # ----------------------------------------------------------------- updates
@@ -400,7 +417,14 @@ class SequentialCurriculum(Curriculum):
 
         ``score`` goes to the stage's curriculum, for the curricula that prioritise by one.
         """
-        in_stage = self._in_active_stage(task)  # TaskSpaceError for a task outside the space
+        # This runs once per episode of every environment, so it is written out with as few
+        # calls as it can: each one costs as much as the arithmetic around it.
+        stage = self.stage
+        index = self.task_space.encode(task)  # TaskSpaceError for a task outside the space
+        stage_indices = self._parent_index_sets[stage]
+        in_stage = (
+            index in stage_indices if stage_indices is not None else self.curricula[stage].task_space.contains(task)
+        )
         custom_values = () if metrics is None else self._checked_custom_values(metrics)  # before anything changes
         length = int(length)
         self._total_episodes += 1
@@ -408,24 +432,35 @@ class SequentialCurriculum(Curriculum):
         if in_stage:
             self._episodes += 1
             self._steps += length
-            self._record("episode_return", self._returns, float(episode_return))
-            self._record("success_rate", self._progress, float(progress))
+            self._record_pair(float(episode_return), float(progress))
             for name, value in custom_values:
                 self._record(name, self._custom[name], value)
-            current = self.curricula[self.stage]
-            if score is None:
-                current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
-            else:
-                current.update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
-        self.check_stopping_conditions()
+            if self._stage_reads_episodes[stage]:
+                current = self.curricula[stage]
+                if score is None:
+                    current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
+                else:
+                    current.update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
+        # check_stopping_conditions(), written out
+        self._unchecked = False
+        holds = self._stage_checks[stage]
+        if holds is not None and not self._done and holds():
+            self._end_stage()
 
-    def _in_active_stage(self, task: Any) -> bool:
-        """Whether ``task`` (checked to be in the space) is a task of the active stage."""
-        index = self.task_space.encode(task)
-        stage_indices = self._parent_index_sets[self.stage]
-        if stage_indices is not None:
-            return index in stage_indices
-        return self.current_curriculum.task_space.contains(task)
+    def _record_pair(self, episode_return: float, progress: float) -> None:
+        """Record an episode's return and progress in their windows and moving averages (:meth:`_record` twice)."""
+        self._returns.append(episode_return)
+        self._progress.append(progress)
+        emas = self._emas
+        weight = self.smoothing
+        if isfinite(episode_return):
+            previous = emas.get("episode_return")
+            emas["episode_return"] = (
+                episode_return if previous is None else previous + weight * (episode_return - previous)
+            )
+        if isfinite(progress):
+            previous = emas.get("success_rate")
+            emas["success_rate"] = progress if previous is None else previous + weight * (progress - previous)
 
     def report_metrics(self, values: Mapping[str, float]) -> None:
         """Record trainer-side values of user metrics (e.g. an evaluation score) in the active stage.

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import copy
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from syllabus_like import (
@@ -383,6 +384,7 @@ def test_a_state_with_non_finite_returns_loads_and_round_trips():
         max_size=30,
     ),
 )
+@example(size=2, values=[5e-324, 5e-324])  # subnormals: the mean is 5e-324, not 0
 def test_the_window_mean_matches_numpy_over_the_window(size, values):
     window = RecentReturns(size)
     for index, value in enumerate(values):
@@ -399,7 +401,8 @@ def test_the_window_mean_matches_numpy_over_the_window(size, values):
             else None
         )
         if expected is None:  # all finite: the mean, even where the float sum overflows
-            expected = math.fsum(v / len(recent) for v in recent)
+            # Exact (fractions), then rounded once: dividing each value first would round subnormals to 0.
+            expected = float(sum(Fraction(float(v)) for v in recent) / len(recent))
             # The running sum's rounding since its last exact resum (at most 2 * size values back) is the bound.
             since_resum = [abs(v) for v in values[max(0, index + 1 - 2 * size) : index + 1] if math.isfinite(v)]
             assert window.mean() == pytest.approx(expected, rel=1e-9, abs=1e-12 * max(since_resum, default=0.0))
