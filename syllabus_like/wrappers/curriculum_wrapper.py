@@ -234,7 +234,9 @@ class CurriculumWrapper(FollowsTaskSource, gym.Wrapper):
     def _report_episode(self, info: dict) -> None:
         """Report the finished episode, with the env's ``info["curriculum_metrics"]`` when it has them,
         and its score when this wrapper computes one; or hand it to the trainer (trainer scoring)."""
-        progress = check_progress(info.get("task_completion", 0.0))
+        progress = info.get("task_completion", 0.0)
+        if type(progress) is not float or not 0.0 <= progress <= 1.0:  # check_progress's own first test, inlined
+            progress = check_progress(progress)
         metrics = info.get(EPISODE_METRICS_KEY)
         if self._trainer_scoring:
             info[TRAINER_EPISODE_KEY] = FinishedEpisode(

@@ -40,8 +40,9 @@ class TaskWrapper(AppliesTasks, gym.Wrapper):
             self.step = env.step  # type: ignore[method-assign]
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        options = self._apply_task_option(options)
-        obs, info = self.env.reset(seed=seed, options=options)
+        if options:
+            options = self._apply_task_option(options)
+        obs, info = self.env.reset(seed=seed, options=options or None)
         if self.tags_infos:
             info["task"] = self.task
         return obs, info
