@@ -48,6 +48,7 @@ __all__ = [
     "RolloutState",
     "count_episode_step",
     "random_policy",
+    "handed_out_draws",
     "reset_finished",
     "reset_on_tasks",
     "reset_width",
@@ -183,7 +184,13 @@ def reset_finished(
         observation: their observations after the step.
         task_id: their tasks.
         drawn_ahead: this step's ``width`` tasks drawn before the scan (for a
-            curriculum with ``draws_ahead``), used on the few-resets path.
+            curriculum with ``draws_ahead``), used on the few-resets path. The
+            curriculum state is then only read: the full-width path draws from
+            it with nothing counted, it is returned as given, and the caller
+            counts every draw handed out (:func:`handed_out_draws`) with
+            ``count_draws`` after the scan. So the curriculum state need not
+            travel through the scan's carry, which on a CPU costs more than
+            the draws (a SequentialCurriculum's windows, copied at every step).
 
     Returns:
         ``(env_state, observation, task_id, curriculum_state)`` after the resets,
@@ -200,17 +207,24 @@ def reset_finished(
     )
     fits = rank[-1] < width
 
+    ahead = drawn_ahead is not None
+
     def resets(count: int):
         def run(operands: tuple[PyTree, PyTree, Array, PyTree]) -> tuple[PyTree, PyTree, Array, PyTree]:
-            env_state, observation, task_id, curriculum_state = operands
+            # The curriculum state is an operand only when the draws change it (not drawing ahead).
+            env_state, observation, task_id, carried_curriculum_state = operands
             if count == num_envs:
                 slots, used = jnp.arange(num_envs), done
             else:
                 slots, used = index, index < num_envs
-            if drawn_ahead is not None and count == width:
+            if ahead and count == width:
                 drawn = drawn_ahead
+            elif ahead:  # drawn from the state as given, counted by the caller after the scan
+                _, drawn = curriculum.sample(curriculum_state, sample_key, count, mask=jnp.zeros((count,), bool))
             elif curriculum is not None:
-                curriculum_state, drawn = curriculum.sample(curriculum_state, sample_key, count, mask=used)
+                carried_curriculum_state, drawn = curriculum.sample(
+                    carried_curriculum_state, sample_key, count, mask=used
+                )
             else:
                 drawn = task_id[jnp.minimum(slots, num_envs - 1)]
             fresh_state, fresh_observation = reset_on_tasks(env, tasks, drawn, reset_key)
@@ -219,7 +233,7 @@ def reset_finished(
                     _select(done, fresh_state, env_state),
                     _select(done, fresh_observation, observation),
                     jnp.where(done, drawn, task_id),
-                    curriculum_state,
+                    carried_curriculum_state,
                 )
             target = jnp.where(used, slots, num_envs)
 
@@ -230,15 +244,26 @@ def reset_finished(
                 jax.tree.map(scatter, env_state, fresh_state),
                 jax.tree.map(scatter, observation, fresh_observation),
                 scatter(task_id, drawn),
-                curriculum_state,
+                carried_curriculum_state,
             )
 
         return run
 
-    operands = (env_state, observation, task_id, curriculum_state)
-    if width == num_envs:
-        return resets(num_envs)(operands), index, fits
-    return jax.lax.cond(fits, resets(width), resets(num_envs), operands), index, fits
+    operands = (env_state, observation, task_id, None if ahead else curriculum_state)
+    full = resets(num_envs)
+    after = full(operands) if width == num_envs else jax.lax.cond(fits, resets(width), full, operands)
+    if ahead:
+        after = (*after[:3], curriculum_state)
+    return after, index, fits
+
+
+def handed_out_draws(done: Bool[Array, " B"], index: Int[Array, " P"], fits: Bool[Array, ""]) -> Bool[Array, " P+B"]:
+    """The draws a step of :func:`reset_finished` with ``drawn_ahead`` handed out, for ``count_draws``.
+
+    The first ``P`` entries are the drawn-ahead slots used on the few-resets
+    path; the last ``B`` the full-width path's draws (one per finished environment).
+    """
+    return jnp.concatenate([fits & (index < done.shape[0]), ~fits & done])
 
 
 def rollout_init(
@@ -361,7 +386,7 @@ def rollout(
             env_state,
             observation,
             carry.task_id,
-            carry.curriculum_state,
+            ahead_state if drawing_ahead else carry.curriculum_state,
             sample_key,
             reset_key,
             width=width,
@@ -373,14 +398,19 @@ def rollout(
             task_id=task_id,
             episode_return=next_return,
             episode_length=next_length,
-            curriculum_state=curriculum_state,
+            curriculum_state=None if drawing_ahead else curriculum_state,
         )
-        return carry, (RolloutOutput(finished, reward, terminated, truncated), index, fits)
+        handed_out = handed_out_draws(done, index, fits) if drawing_ahead else None
+        return carry, (RolloutOutput(finished, reward, terminated, truncated), handed_out, index, fits)
 
-    state, (output, index, fits) = jax.lax.scan(one_step, state, (jax.random.split(key, num_steps), drawn_ahead))
-    if drawing_ahead:  # the drawn-ahead tasks the few-resets steps handed out
-        handed_out = fits[:, None] & (index < num_envs)
-        state = dataclasses.replace(state, curriculum_state=curriculum.count_draws(state.curriculum_state, handed_out))
+    ahead_state = state.curriculum_state  # only read during the scan when drawing ahead (see reset_finished)
+    if drawing_ahead:  # then it stays out of the scan's carry
+        state = dataclasses.replace(state, curriculum_state=None)
+    state, (output, handed_out, index, fits) = jax.lax.scan(
+        one_step, state, (jax.random.split(key, num_steps), drawn_ahead)
+    )
+    if drawing_ahead:  # every draw the steps handed out
+        state = dataclasses.replace(state, curriculum_state=curriculum.count_draws(ahead_state, handed_out))
     if score_fn is not None:
         episodes = output.episodes
         scores = jnp.asarray(score_fn(episodes), jnp.float32)

@@ -165,6 +165,7 @@ def test_a_sequential_curriculum_counts_one_draw_per_reset_whether_or_not_it_dra
     assert curriculum.draws_ahead == (curriculum_type is SequentialCurriculum)
     state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=8)
     resets = 8  # the first task of every env
+    crowded_steps = 0  # steps where more envs finished than the 2 reset slots: the full-width path
     for round_index in range(4):
         stage = int(state.curriculum_state.stage)
         state, output = eqx.filter_jit(rollout)(
@@ -172,10 +173,12 @@ def test_a_sequential_curriculum_counts_one_draw_per_reset_whether_or_not_it_dra
         )
         done = np.asarray(output.episodes.done)
         resets += int(done.sum())
+        crowded_steps += int((done.sum(axis=1) > 2).sum())
         # A stage is entered at an update: the next rollout draws from it alone.
         later = done & (np.cumsum(done, axis=0) > 1)  # episodes that began in this rollout
         assert set(np.asarray(output.episodes.task_id)[later].tolist()) <= {2 * stage, 2 * stage + 1}
     final = state.curriculum_state
+    assert crowded_steps > 0  # both reset paths were taken, and both counted their draws
     assert int(final.total_tasks) == resets
     assert int(final.stage) == 2 and int(final.tasks) > 0
 

@@ -47,6 +47,7 @@ from syllabus_like.jax.curricula.level_scores import EpisodeAccumulator, episode
 from syllabus_like.jax.rollout import (
     DRAWS_AHEAD_STREAM,
     count_episode_step,
+    handed_out_draws,
     reset_finished,
     reset_on_tasks,
     reset_width,
@@ -347,9 +348,12 @@ class PPO(AbstractAlgorithm):
                 self.num_steps * width,
                 mask=jnp.zeros((self.num_steps * width,), bool),
             )
-            start = dataclasses.replace(start, curriculum_state=curriculum_state)
+            # Only read during the scan (see reset_finished): it stays out of the carry.
+            ahead_state = curriculum_state
+            start = dataclasses.replace(start, curriculum_state=None)
             drawn_ahead = drawn_ahead.reshape(self.num_steps, width)
         else:
+            ahead_state = None
             drawn_ahead = jnp.zeros((self.num_steps, 0), jnp.int32)
 
         def one_step(carry: tuple[PPOStepState, Array, Array, Array], inputs: tuple[Key[Array, ""], Array]):
@@ -376,14 +380,14 @@ class PPO(AbstractAlgorithm):
             )
             learning_reward = reward + self.gamma * jnp.where(truncated, final_value, 0.0)
 
-            curriculum_state = step_state.curriculum_state
+            curriculum_state = step_state.curriculum_state  # None while drawing ahead
             if curriculum_env is not None:
                 played = step_state.env_state.task_id
                 sample_key, reset_key = jax.random.split(reset_key)
 
                 def reset_on_drawn_tasks(operands: tuple[PyTree, PyTree, Array, PyTree]):
                     inner_state, observation, task_id, curriculum_state = operands
-                    operands, index, fits = reset_finished(
+                    (inner_state, observation, task_id, curriculum_state), index, fits = reset_finished(
                         curriculum_env.env,
                         curriculum_env.tasks,
                         curriculum_env.curriculum,
@@ -391,20 +395,21 @@ class PPO(AbstractAlgorithm):
                         inner_state,
                         observation,
                         task_id,
-                        curriculum_state,
+                        ahead_state if drawing_ahead else curriculum_state,
                         sample_key,
                         reset_key,
                         width=width,
                         drawn_ahead=step_draws if drawing_ahead else None,
                     )
-                    # The drawn-ahead tasks this step handed out (only a curriculum drawing ahead counts them).
-                    return operands, (fits & (index < num_envs) if drawing_ahead else None)
+                    operands = (inner_state, observation, task_id, None if drawing_ahead else curriculum_state)
+                    # The draws this step handed out (only a curriculum drawing ahead counts them afterwards).
+                    return operands, (handed_out_draws(done, index, fits) if drawing_ahead else None)
 
                 # Most steps end no episode: skip the draw and the resets then (a draw for no reset counts nothing).
                 (inner_state, new_observation, task_id, curriculum_state), handed_out = lax.cond(
                     jnp.any(done),
                     reset_on_drawn_tasks,
-                    lambda operands: (operands, jnp.zeros((width,), bool) if drawing_ahead else None),
+                    lambda operands: (operands, jnp.zeros((width + num_envs,), bool) if drawing_ahead else None),
                     (env_state.env_state, next_observation, played, curriculum_state),
                 )
                 env_state = CurriculumEnvState(inner_state, task_id)
@@ -491,7 +496,7 @@ class PPO(AbstractAlgorithm):
             one_step, (start, zero_f, zero_i, zero_i), (jax.random.split(key, self.num_steps), drawn_ahead)
         )
         if drawing_ahead:
-            counted = curriculum_env.curriculum.count_draws(step_state.curriculum_state, handed_out)  # type: ignore[union-attr]
+            counted = curriculum_env.curriculum.count_draws(ahead_state, handed_out)  # type: ignore[union-attr]
             step_state = dataclasses.replace(step_state, curriculum_state=counted)
         last_value = jax.vmap(policy.value)(step_state.observation)
         denominator = jnp.maximum(finished, 1)
