@@ -223,6 +223,8 @@ class PrioritizedLevelReplay(Curriculum):
         self._outside_tasks: list[int] | None = None
         self._outside_index: dict[int, int] = {}
         self._spare_uniforms: list[float] = []  # the next doubles of the generator's stream, last one first
+        # Drawn indices are always tasks of the space, so a single draw decodes without the range check.
+        self._decode_index = task_space._decode if type(task_space).decode is TaskSpace.decode else None
 
     # ---------------------------------------------------------- distribution
     def effective_replay_prob(self) -> float:
@@ -270,25 +272,34 @@ class PrioritizedLevelReplay(Curriculum):
             spare.extend(self._rng.random(_UNIFORM_BLOCK).tolist()[::-1])
         return spare.pop()
 
+    def sample(self, k: int = 1) -> list[Any]:
+        if type(k) is int and k == 1 and self._decode_index is not None:  # a wrapper's reset (hot path)
+            return [self._decode_index(self._draw())]
+        return super().sample(k)
+
     def _sample(self, k: int) -> list[int]:
-        keys, spare, uniform, cumulative = self._keys, self._spare_uniforms, self._uniform, self._rank_cumulative
-        filled, replay = len(keys), self.effective_replay_prob()
-        tasks = []
-        for _ in range(k):
-            replayed = replay > 0.0 and (spare.pop() if spare else uniform()) < replay
-            if not replayed:
-                task = self._draw_outside()
-            elif (spare.pop() if spare else uniform()) >= self.staleness_coef:  # P_replay's score part: a rank
-                target = (spare.pop() if spare else uniform()) * cumulative[filled - 1]
-                # The best level first: at the default temperature it takes 99.9% of the score part.
-                rank = 0 if target < cumulative[0] else self._draw_rank(target, filled)
-                task = keys[filled - 1 - rank] & self._level_mask
-            else:
-                task = self._draw_stale()
-            if self.robust:
-                self._trained_on[task] = replayed
-            tasks.append(task)
-        return tasks
+        return [self._draw() for _ in range(k)]
+
+    def _draw(self) -> int:
+        """One encoded task: replay-or-new, then the score part (a rank) or the staleness part."""
+        keys, spare = self._keys, self._spare_uniforms
+        filled = len(keys)
+        # effective_replay_prob(), written out: this runs at every reset.
+        replay = 0.0 if filled < self._needed else 1.0 if filled == self.num_tasks else self.replay_prob
+        replayed = replay > 0.0 and (spare.pop() if spare else self._uniform()) < replay
+        if not replayed:
+            task = self._draw_outside()
+        elif (spare.pop() if spare else self._uniform()) >= self.staleness_coef:  # P_replay's score part: a rank
+            cumulative = self._rank_cumulative
+            target = (spare.pop() if spare else self._uniform()) * cumulative[filled - 1]
+            # The best level first: at the default temperature it takes 99.9% of the score part.
+            rank = 0 if target < cumulative[0] else self._draw_rank(target, filled)
+            task = keys[filled - 1 - rank] & self._level_mask
+        else:
+            task = self._draw_stale()
+        if self.robust:
+            self._trained_on[task] = replayed
+        return task
 
     def _draw_rank(self, target: float, filled: int) -> int:
         """The first rank among ``filled`` whose cumulative weight exceeds ``target`` (the score part's draw).
