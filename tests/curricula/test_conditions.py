@@ -399,6 +399,28 @@ def test_bound_condition_means_the_same_and_reads_live_values(ast_and_text: tupl
     assert bound() is reference(condition.root, values)
 
 
+def test_a_bound_condition_is_one_compiled_function_and_deep_nesting_still_binds() -> None:
+    shallow = parse_condition("episodes >= 3 & !(success_rate > 0.5 | x < 0)")
+    live: dict = {"episodes": 3, "success_rate": 0.4, "x": 1.0}
+    bound = shallow.bind({name: (lambda name=name: live.get(name)) for name in shallow.metrics})
+    assert bound.__code__.co_filename == "<bound condition>"  # one generated function, not nested closures
+    assert bound() is True
+    live["x"] = -1.0
+    assert bound() is False
+    # Alternating & and | nested ~100 deep: more parentheses than Python compiles, so the
+    # condition is bound node by node instead, with the same meaning.
+    node = Comparison("a", ">", 1)
+    for level in range(MAX_NESTING_DEPTH - 1):
+        node = And((Or((node, Comparison("b", "<", level))), Comparison("c", ">=", 0)))
+    deep = Condition(node)
+    values = {"a": 2.0, "b": 1e9, "c": 0.0}
+    bound_deep = deep.bind({name: (lambda name=name: values[name]) for name in deep.metrics})
+    assert bound_deep.__code__.co_filename != "<bound condition>"
+    assert bound_deep() is deep(values) is True
+    values["a"] = 0.0
+    assert bound_deep() is deep(values) is False
+
+
 def test_bind_names_a_metric_without_a_reader() -> None:
     condition = parse_condition("episodes >= 3 & success_rate > 0.5")
     with pytest.raises(KeyError, match=r"no reader for the metrics \['success_rate'\]"):

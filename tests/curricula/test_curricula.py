@@ -10,6 +10,7 @@ from syllabus_like import (
     DictTaskSpace,
     DiscreteTaskSpace,
     DomainRandomization,
+    SubsetTaskSpace,
     TaskSpaceError,
 )
 
@@ -97,6 +98,26 @@ def test_domain_randomization_draws_follow_the_generator_stream_however_they_are
     mixed += [grouped.sample(1)[0] for _ in range(64)]
     assert singles == mixed
     assert singles == (np.random.default_rng(3).random(200) * 7).astype(int).tolist()
+
+
+def test_a_domain_randomization_subclass_that_draws_its_own_way_is_asked_for_single_draws_too():
+    class AlwaysLast(DomainRandomization):
+        def _sample(self, k):
+            return [self.task_space.num_tasks - 1] * k
+
+    curriculum = AlwaysLast(DiscreteTaskSpace(["a", "b", "c"]), seed=0)
+    assert [curriculum.sample(1)[0] for _ in range(20)] == ["c"] * 20  # not the base class's uniform draw
+    assert curriculum.sample(3) == ["c", "c", "c"]
+
+
+def test_single_draws_from_a_subset_space_are_copies_of_its_tasks():
+    subset = SubsetTaskSpace(DictTaskSpace({"level": DiscreteTaskSpace(3)}), [{"level": 0}, {"level": 2}])
+    curriculum = DomainRandomization(subset, seed=0)
+    for _ in range(50):
+        task = curriculum.sample(1)[0]
+        assert task in [{"level": 0}, {"level": 2}]
+        task["level"] = 99  # the caller's copy: the space's own tasks stay as they were
+    assert subset.tasks == [{"level": 0}, {"level": 2}]
 
 
 @pytest.mark.parametrize("drawn_before", [1, 63, 64, 65])

@@ -332,3 +332,23 @@ def test_distribution_version_rises_at_each_switch_only():
     assert curriculum.done and curriculum.distribution_version == 1
     assert "distribution_version" not in curriculum.state_dict()
     assert DomainRandomization(LEVELS).distribution_version == 0
+
+
+def test_a_stage_curriculum_that_learns_gets_its_stage_episodes_with_their_scores():
+    class Recording(DomainRandomization):
+        def __init__(self, task_space):
+            super().__init__(task_space, seed=0)
+            self.seen = []
+
+        def update_on_episode(self, episode_return, length, task, progress=0.0, env_id=None, score=None, metrics=None):
+            self.seen.append((task, episode_return, score))
+
+    second = Recording(DiscreteTaskSpace(["medium", "hard"]))
+    curriculum = SequentialCurriculum(["easy", second], ["episodes >= 2"], LEVELS)
+    curriculum.update_on_episode(1.0, 5, "easy", score=0.5)
+    curriculum.update_on_episode(2.0, 5, "easy")
+    assert curriculum.stage == 1 and second.seen == []  # the first stage's episodes are not its
+    curriculum.update_on_episode(3.0, 5, "easy", score=0.1)  # an episode begun in the first stage
+    curriculum.update_on_episode(4.0, 5, "hard", score=0.7)
+    curriculum.update_on_episode(5.0, 5, "medium")
+    assert second.seen == [("hard", 4.0, 0.7), ("medium", 5.0, None)]
