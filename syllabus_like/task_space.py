@@ -227,6 +227,12 @@ class DiscreteTaskSpace(TaskSpace):
         except TypeError:  # unhashable
             return _NOT_IN_SPACE
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass that encodes its own way (_encode_if_member) is asked by encode, as in every space.
+        if "_encode_if_member" in vars(cls) and "encode" not in vars(cls):
+            cls.encode = TaskSpace.encode  # type: ignore[method-assign]
+
     def encode(self, task: Any) -> Any:
         # One dictionary lookup: wrappers validate every task they apply, once per episode.
         try:

@@ -819,3 +819,19 @@ def test_scalar_box_shortcut_agrees_with_the_array_test(value: Any, low: float, 
     else:
         with pytest.raises(TaskSpaceError):
             space.encode(value)
+
+
+def test_a_discrete_space_that_encodes_its_own_way_is_asked_by_encode():
+    class OddOnly(DiscreteTaskSpace):
+        def _encode_if_member(self, task):
+            return (
+                super()._encode_if_member(task)
+                if isinstance(task, int) and task % 2
+                else super()._encode_if_member(None)
+            )
+
+    space = OddOnly(5)
+    assert space.encode(3) == 3
+    with pytest.raises(TaskSpaceError, match="task 2 is not in"):
+        space.encode(2)
+    assert not space.contains(2)

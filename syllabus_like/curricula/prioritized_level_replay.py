@@ -223,8 +223,10 @@ class PrioritizedLevelReplay(Curriculum):
         self._outside_tasks: list[int] | None = None
         self._outside_index: dict[int, int] = {}
         self._spare_uniforms: list[float] = []  # the next doubles of the generator's stream, last one first
-        # Drawn indices are always tasks of the space, so a single draw decodes without the range check.
-        self._decode_index = task_space._decode if type(task_space).decode is TaskSpace.decode else None
+        # Drawn indices are always tasks of the space, so a single draw decodes without the range
+        # check (not for a subclass that draws its own way, nor a space that decodes its own way).
+        fast = type(self)._sample is PrioritizedLevelReplay._sample and type(task_space).decode is TaskSpace.decode
+        self._decode_index = task_space._decode if fast else None
 
     # ---------------------------------------------------------- distribution
     def effective_replay_prob(self) -> float:
@@ -274,18 +276,18 @@ class PrioritizedLevelReplay(Curriculum):
 
     def sample(self, k: int = 1) -> list[Any]:
         if type(k) is int and k == 1 and self._decode_index is not None:  # a wrapper's reset (hot path)
-            return [self._decode_index(self._draw())]
+            return [self._decode_index(self._draw(self.effective_replay_prob()))]
         return super().sample(k)
 
     def _sample(self, k: int) -> list[int]:
-        return [self._draw() for _ in range(k)]
+        replay = self.effective_replay_prob()
+        return [self._draw(replay) for _ in range(k)]
 
-    def _draw(self) -> int:
-        """One encoded task: replay-or-new, then the score part (a rank) or the staleness part."""
+    def _draw(self, replay: float) -> int:
+        """One encoded task: replay (with probability ``replay``) or a new level; a replay draws from
+        the score part (a rank) or the staleness part."""
         keys, spare = self._keys, self._spare_uniforms
         filled = len(keys)
-        # effective_replay_prob(), written out: this runs at every reset.
-        replay = 0.0 if filled < self._needed else 1.0 if filled == self.num_tasks else self.replay_prob
         replayed = replay > 0.0 and (spare.pop() if spare else self._uniform()) < replay
         if not replayed:
             task = self._draw_outside()

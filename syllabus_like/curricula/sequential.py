@@ -154,10 +154,16 @@ class SequentialCurriculum(Curriculum):
         self._check_on_sample = [
             not isinstance(c, Condition) or bool(c.metrics & {"tasks", "total_tasks"}) for c in self.stopping_conditions
         ] + [False] * (len(curriculum_list) - len(self.stopping_conditions))
-        # Stage curricula that ignore episodes (lists of tasks, single tasks) are not called with them.
+        # The stages this curriculum made from lists of tasks, spaces and single tasks ignore
+        # episodes (uniform draws, one task): they are not called with them. A curriculum given as
+        # a stage always is.
         self._stage_reads_episodes = [
-            type(c).update_on_episode is not Curriculum.update_on_episode for c in self.curricula
+            isinstance(item, Curriculum) or type(c).update_on_episode is not Curriculum.update_on_episode
+            for item, c in zip(curriculum_list, self.curricula, strict=False)
         ]
+        # The check after an episode is written out in update_on_episode, unless a subclass
+        # overrides check_stopping_conditions (then that is called, as everywhere else).
+        self._inline_check = type(self).check_stopping_conditions is SequentialCurriculum.check_stopping_conditions
         self.loop = loop
         self.return_buffer_size = return_buffer_size
         self._parent_indices = [self._stage_to_parent_indices(c) for c in self.curricula]
@@ -379,8 +385,8 @@ class SequentialCurriculum(Curriculum):
         if self._unchecked or self._check_on_sample[self.stage]:
             self.check_stopping_conditions()
         tasks = self.curricula[self.stage].sample(k)
-        self._tasks += k
-        self._total_tasks += k
+        self._tasks += len(tasks)
+        self._total_tasks += len(tasks)
         return tasks
 
     # ----------------------------------------------------------------- updates
@@ -441,6 +447,9 @@ class SequentialCurriculum(Curriculum):
                     current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
                 else:
                     current.update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
+        if not self._inline_check:
+            self.check_stopping_conditions()
+            return
         # check_stopping_conditions(), written out
         self._unchecked = False
         holds = self._stage_checks[stage]

@@ -174,7 +174,7 @@ def reset_finished(
     the finished ones masked out of the curriculum's counters) and runs
     ``width`` resets, otherwise the full-width path draws ``B`` tasks with
     ``mask=done``. Either way the curriculum counts exactly one draw per
-    finished environment.
+    finished environment (with ``drawn_ahead``, the caller counts them).
 
     Args:
         curriculum: draws the new tasks from ``curriculum_state``; ``None``
@@ -184,13 +184,16 @@ def reset_finished(
         observation: their observations after the step.
         task_id: their tasks.
         drawn_ahead: this step's ``width`` tasks drawn before the scan (for a
-            curriculum with ``draws_ahead``), used on the few-resets path. The
-            curriculum state is then only read: the full-width path draws from
-            it with nothing counted, it is returned as given, and the caller
-            counts every draw handed out (:func:`handed_out_draws`) with
-            ``count_draws`` after the scan. So the curriculum state need not
-            travel through the scan's carry, which on a CPU costs more than
-            the draws (a SequentialCurriculum's windows, copied at every step).
+            curriculum with ``draws_ahead``), used on the few-resets path. Then
+            pass as ``curriculum_state`` the state those tasks were drawn
+            *from*: it is only read (the full-width path draws from it, with
+            nothing counted, so a SequentialCurriculum's check there picks the
+            stage the draws before the scan picked) and returned as given. The
+            caller counts every draw handed out (:func:`handed_out_draws`) with
+            ``count_draws`` on the state the draws before the scan returned.
+            So the curriculum state need not travel through the scan's carry,
+            which on a CPU costs more than the draws (a SequentialCurriculum's
+            windows, copied at every step).
 
     Returns:
         ``(env_state, observation, task_id, curriculum_state)`` after the resets,
@@ -347,17 +350,21 @@ def rollout(
 
     # Draws made before the scan, one row of ``width`` per step, for curricula that allow it.
     drawing_ahead = curriculum is not None and curriculum.draws_ahead
+    # Drawing ahead, every draw of the rollout is made from this state (the full-width steps' too,
+    # see reset_finished), which the scan only reads: it stays out of the scan's carry.
+    drawn_from = state.curriculum_state
     if drawing_ahead:
         # Counted after the scan (count_draws): only the draws the steps hand out.
-        curriculum_state, drawn_ahead = curriculum.sample(
-            state.curriculum_state,
+        ahead_state, drawn_ahead = curriculum.sample(
+            drawn_from,
             jax.random.fold_in(key, DRAWS_AHEAD_STREAM),
             num_steps * width,
             mask=jnp.zeros((num_steps * width,), bool),
         )
-        state = dataclasses.replace(state, curriculum_state=curriculum_state)
+        state = dataclasses.replace(state, curriculum_state=None)
         drawn_ahead = drawn_ahead.reshape(num_steps, width)
     else:
+        ahead_state = drawn_from
         drawn_ahead = jnp.zeros((num_steps, 0), jnp.int32)
 
     def one_step(
@@ -386,7 +393,7 @@ def rollout(
             env_state,
             observation,
             carry.task_id,
-            ahead_state if drawing_ahead else carry.curriculum_state,
+            drawn_from if drawing_ahead else carry.curriculum_state,
             sample_key,
             reset_key,
             width=width,
@@ -403,9 +410,6 @@ def rollout(
         handed_out = handed_out_draws(done, index, fits) if drawing_ahead else None
         return carry, (RolloutOutput(finished, reward, terminated, truncated), handed_out, index, fits)
 
-    ahead_state = state.curriculum_state  # only read during the scan when drawing ahead (see reset_finished)
-    if drawing_ahead:  # then it stays out of the scan's carry
-        state = dataclasses.replace(state, curriculum_state=None)
     state, (output, handed_out, index, fits) = jax.lax.scan(
         one_step, state, (jax.random.split(key, num_steps), drawn_ahead)
     )

@@ -511,3 +511,20 @@ def test_plr_scores_reach_the_curriculum_through_the_ray_backend():
     finally:
         if started_here:
             ray.shutdown()
+
+
+def test_a_plr_subclass_that_draws_or_replays_its_own_way_is_asked_for_single_draws_too():
+    class Fixed(PrioritizedLevelReplay):
+        def _sample(self, k):
+            return [3] * k
+
+    assert [Fixed(DiscreteTaskSpace(8), seed=0).sample(1)[0] for _ in range(5)] == [3] * 5
+
+    class NeverReplays(PrioritizedLevelReplay):
+        def effective_replay_prob(self):
+            return 0.0
+
+    curriculum = NeverReplays(DiscreteTaskSpace(8), buffer_size=4, seed=0)
+    for task in range(4):
+        curriculum.update_on_episode(1.0, 5, task, score=1.0)
+    assert all(curriculum.sample(1)[0] >= 4 for _ in range(100))  # only tasks outside the buffer

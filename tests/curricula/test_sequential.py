@@ -352,3 +352,27 @@ def test_a_stage_curriculum_that_learns_gets_its_stage_episodes_with_their_score
     curriculum.update_on_episode(4.0, 5, "hard", score=0.7)
     curriculum.update_on_episode(5.0, 5, "medium")
     assert second.seen == [("hard", 4.0, 0.7), ("medium", 5.0, None)]
+
+
+def test_a_subclass_that_overrides_check_stopping_conditions_sees_every_check():
+    class Noting(SequentialCurriculum):
+        switches = 0
+
+        def check_stopping_conditions(self):
+            switched = super().check_stopping_conditions()
+            self.switches += switched
+            return switched
+
+    curriculum = Noting(["easy", "medium", "hard"], ["episodes >= 2", "episodes >= 1"], LEVELS)
+    run_episodes(curriculum, 3)
+    assert curriculum.stage == 2 and curriculum.switches == 2  # both switches happened after an episode
+
+
+def test_a_curriculum_given_as_a_stage_is_told_every_episode_of_its_stage():
+    from unittest import mock
+
+    stage = DomainRandomization(DiscreteTaskSpace(["medium", "hard"]), seed=0)
+    curriculum = SequentialCurriculum([stage], [], DiscreteTaskSpace(["medium", "hard"]))
+    with mock.patch.object(stage, "update_on_episode") as told:
+        curriculum.update_on_episode(1.0, 5, "hard")
+    told.assert_called_once()

@@ -183,6 +183,32 @@ def test_a_sequential_curriculum_counts_one_draw_per_reset_whether_or_not_it_dra
     assert int(final.stage) == 2 and int(final.tasks) > 0
 
 
+def test_a_sequential_curriculum_drawing_ahead_plays_one_stage_for_the_whole_rollout():
+    """Full-width steps draw from the stage the rollout's draws before the scan picked, even when the
+    next stage's condition already holds (here every stage ends as soon as it is checked)."""
+    stages = 100  # more than the rollouts' episodes: an update advances one stage per episode
+    curriculum = SequentialCurriculum(
+        [[stage % 6] for stage in range(stages)], ["total_episodes >= 1"] * (stages - 1), TASKS.num_tasks
+    )
+    assert curriculum.draws_ahead
+    state = rollout_init(ENV, TASKS, curriculum, jax.random.key(0), num_envs=8)
+    crowded_steps = 0
+    for round_index in range(3):
+        before = int(state.curriculum_state.stage)
+        state, output = run(
+            ENV, TASKS, curriculum, POLICY, state, jax.random.key(round_index + 1), 60, max_resets_per_step=1
+        )
+        done = np.asarray(output.episodes.done)
+        crowded_steps += int((done.sum(axis=1) > 1).sum())
+        later = done & (np.cumsum(done, axis=0) > 1)  # episodes that began in this rollout
+        played = set(np.asarray(output.episodes.task_id)[later].tolist())
+        # The check before the scan ends the stage the last update left (its condition holds) once.
+        expected_stage = before + 1 if round_index else before
+        assert expected_stage < stages - 1
+        assert played == {expected_stage % 6}, (round_index, before, played)
+    assert crowded_steps > 0
+
+
 def test_a_sequential_curriculum_reading_the_draw_counters_draws_step_by_step():
     assert not SequentialCurriculum([[0, 1], [2, 3]], ["tasks >= 100"], TASKS.num_tasks).draws_ahead
     assert not SequentialCurriculum([[0, 1], [2, 3]], ["total_tasks >= 100"], TASKS.num_tasks).draws_ahead

@@ -427,8 +427,8 @@ class SequentialCurriculum(AbstractCurriculum[SequentialState]):
         rollout, which saves a condition check (a conditional, on a GPU a
         round trip to the host) at every step. One difference remains: a
         stage whose condition already holds when it is entered ends at the next
-        check, which is then the next rollout's start (or a step where more
-        envs finish than the rollout's reset slots), not the next step.
+        check, which is then the next rollout's start, not the next step (every
+        draw of a rollout comes from the stage chosen at its start).
         """
         return not self.has_curriculum_stages and not {"tasks", "total_tasks"} & set(self.read_metrics)
 

@@ -341,16 +341,16 @@ class PPO(AbstractAlgorithm):
         # As in rollout(): a curriculum that draws ahead is asked once for the whole rollout's
         # few-resets draws, and the ones handed out are counted after the scan.
         drawing_ahead = curriculum_env is not None and curriculum_env.curriculum.draws_ahead
+        # Drawing ahead, every draw is made from this state, which the scan only reads (see reset_finished).
+        drawn_from = start.curriculum_state
         if drawing_ahead:
-            curriculum_state, drawn_ahead = curriculum_env.curriculum.sample(  # type: ignore[union-attr]
-                start.curriculum_state,
+            ahead_state, drawn_ahead = curriculum_env.curriculum.sample(  # type: ignore[union-attr]
+                drawn_from,
                 jax.random.fold_in(key, DRAWS_AHEAD_STREAM),
                 self.num_steps * width,
                 mask=jnp.zeros((self.num_steps * width,), bool),
             )
-            # Only read during the scan (see reset_finished): it stays out of the carry.
-            ahead_state = curriculum_state
-            start = dataclasses.replace(start, curriculum_state=None)
+            start = dataclasses.replace(start, curriculum_state=None)  # out of the scan's carry
             drawn_ahead = drawn_ahead.reshape(self.num_steps, width)
         else:
             ahead_state = None
@@ -395,7 +395,7 @@ class PPO(AbstractAlgorithm):
                         inner_state,
                         observation,
                         task_id,
-                        ahead_state if drawing_ahead else curriculum_state,
+                        drawn_from if drawing_ahead else curriculum_state,
                         sample_key,
                         reset_key,
                         width=width,
