@@ -248,15 +248,12 @@ class SequentialCurriculum(Curriculum):
             window.clear()
         self._emas.clear()
 
-    def _smooth(self, name: str, value: float) -> None:
-        if not math.isfinite(value):
-            return
-        previous = self._emas.get(name)
-        self._emas[name] = value if previous is None else previous + self.smoothing * (value - previous)
-
     def _record(self, name: str, window: RecentReturns, value: float) -> None:
+        """Add ``value`` to the metric's window and moving average (which skips non-finite values)."""
         window.append(value)
-        self._smooth(name, value)
+        if isfinite(value):
+            previous = self._emas.get(name)
+            self._emas[name] = value if previous is None else previous + self.smoothing * (value - previous)
 
     def _checked_custom_values(self, values: Mapping[str, Any] | None) -> list[tuple[str, float]]:
         """``values`` as (name, float) pairs; ValueError naming an undeclared metric or a non-number."""
@@ -438,7 +435,8 @@ class SequentialCurriculum(Curriculum):
         if in_stage:
             self._episodes += 1
             self._steps += length
-            self._record_pair(float(episode_return), float(progress))
+            self._record("episode_return", self._returns, float(episode_return))
+            self._record("success_rate", self._progress, float(progress))
             for name, value in custom_values:
                 self._record(name, self._custom[name], value)
             if self._stage_reads_episodes[stage]:
@@ -455,21 +453,6 @@ class SequentialCurriculum(Curriculum):
         holds = self._stage_checks[stage]
         if holds is not None and not self._done and holds():
             self._end_stage()
-
-    def _record_pair(self, episode_return: float, progress: float) -> None:
-        """Record an episode's return and progress in their windows and moving averages (:meth:`_record` twice)."""
-        self._returns.append(episode_return)
-        self._progress.append(progress)
-        emas = self._emas
-        weight = self.smoothing
-        if isfinite(episode_return):
-            previous = emas.get("episode_return")
-            emas["episode_return"] = (
-                episode_return if previous is None else previous + weight * (episode_return - previous)
-            )
-        if isfinite(progress):
-            previous = emas.get("success_rate")
-            emas["success_rate"] = progress if previous is None else previous + weight * (progress - previous)
 
     def report_metrics(self, values: Mapping[str, float]) -> None:
         """Record trainer-side values of user metrics (e.g. an evaluation score) in the active stage.
