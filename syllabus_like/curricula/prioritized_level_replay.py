@@ -26,7 +26,8 @@ levels (at most ``num_tasks``), sorted by score, best first, so a level's
 rank is its position; a replayed level takes its episode's score; a new level
 enters only by beating the lowest-scored one when the buffer is full (ties
 keep the level already there); among equal scores, levels keep their order.
-Scores are kept in float32, as in the JAX version, so both rank alike.
+Scores are kept in float32, as in the JAX version, so both rank alike (a
+float32 subnormal counts as 0, which XLA flushes it to on a CPU).
 Replay starts once ``min_fill`` of the buffer is filled; when every task is in
 the buffer, every draw is a replay. The two draw from different random
 streams: a Python draw first decides replay-or-new, then picks a slot or a
@@ -124,8 +125,9 @@ def _score_order(score: Any) -> tuple[float, int]:
     """``score`` rounded to float32, and its place in the ranking: a 32-bit int, larger for better scores.
 
     The place orders float32 scores as ``_rank_key(score)`` does (equal scores, -0.0 and 0.0
-    included, get equal places). It is the float32's bit pattern, reordered: the buffer's sort keys
-    are ints ``place << (64 + level bits) | (tie label + 2**63) << level bits | level``, one list
+    included, get equal places); a subnormal float32 score is 0.0, as in the JAX version. It is
+    the float32's bit pattern, reordered: the buffer's sort keys are ints
+    ``place << (64 + level bits) | (tie label + 2**63) << level bits | level``, one list
     bisected and shifted once per update, with no equal keys (the label settles ties; see
     :meth:`PrioritizedLevelReplay.update_on_episode`).
     """
@@ -138,8 +140,8 @@ def _score_order(score: Any) -> tuple[float, int]:
         score32, bits = _FLOAT32_AND_BITS.unpack(packed * 2)
         if bits & 0x7F800000 == 0x7F800000:  # NaN or an infinity
             bits = _UINT32.unpack(_FLOAT32.pack(_rank_key(score32)))[0]
-    if bits == 0x80000000:  # -0.0 ranks as 0.0
-        bits = 0
+    if not bits & 0x7F800000:  # -0.0, and subnormals (which XLA flushes to zero), rank as 0.0
+        score32, bits = 0.0, 0
     # Negative floats: a larger pattern is a lower score. Non-negative ones: a larger pattern is a higher score.
     return score32, 0xFFFFFFFF - bits if bits >> 31 else bits + 0x80000000
 

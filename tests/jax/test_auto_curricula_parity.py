@@ -109,9 +109,14 @@ SIGNED_ZERO_TIE = (
 )
 
 
+#: Seen failing: a new level's subnormal float32 score ties a buffered 0.0 (XLA flushes it to zero on a CPU).
+SUBNORMAL_TIE = (SIGNED_ZERO_TIE[0], SIGNED_ZERO_TIE[1], [(0, 0.0, 0.0, 0.0), (1, 0.0, 0.0, 1.8566686171872026e-39)])
+
+
 @SETTINGS
 @given(plr_case())
 @example(SIGNED_ZERO_TIE)
+@example(SUBNORMAL_TIE)
 def test_prioritized_level_replay_parity(case):
     num_tasks, kwargs, stream = case
     python_curriculum = python_side.PrioritizedLevelReplay(DiscreteTaskSpace(num_tasks), **kwargs)

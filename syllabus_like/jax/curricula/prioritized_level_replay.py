@@ -269,8 +269,9 @@ class PrioritizedLevelReplay(AbstractCurriculum[PLRState]):
 
         def rank_key(score: Array, present: Array) -> Array:
             key = jnp.nan_to_num(score, nan=finite.min, posinf=finite.max, neginf=finite.min)
-            # top_k orders -0.0 below 0.0; scores compare as numbers, so the two tie (and the buffer keeps its level).
-            key = jnp.where(key == 0.0, 0.0, key)
+            # top_k orders -0.0 below 0.0; scores compare as numbers, so the two tie (and the buffer keeps its
+            # level). Subnormals are 0 too, on every platform (a CPU flushes them to zero, a GPU need not).
+            key = jnp.where(jnp.abs(key) < finite.tiny, 0.0, key)
             return jnp.where(present, key, -jnp.inf)
 
         merged_key = jnp.concatenate([rank_key(scores, valid), rank_key(batch_score, candidate)])
