@@ -54,15 +54,11 @@ class DomainRandomization(Curriculum):
     def sample(self, k: int = 1) -> list[Any]:
         num_tasks = self._single_draws
         if num_tasks and type(k) is int and k == 1:  # a wrapper's reset (hot path)
-            return [self._decode_index(self._single_index(num_tasks))]
+            spare = self._spare_uniforms
+            if not spare:
+                spare.extend(self._rng.random(_UNIFORM_BLOCK).tolist()[::-1])
+            return [self._decode_index(int(spare.pop() * num_tasks))]
         return super().sample(k)
-
-    def _single_index(self, num_tasks: int) -> int:
-        """``floor(u * num_tasks)`` for the stream's next double ``u`` (from the block of spare ones)."""
-        spare = self._spare_uniforms
-        if not spare:
-            spare.extend(self._rng.random(_UNIFORM_BLOCK).tolist()[::-1])
-        return int(spare.pop() * num_tasks)
 
     def _uniforms(self, k: int) -> np.ndarray:
         """The next ``k`` uniform doubles of the generator's stream: the spare ones first."""
@@ -76,8 +72,6 @@ class DomainRandomization(Curriculum):
         num_tasks = self.task_space.num_tasks
         if num_tasks is not None:
             if num_tasks <= _FLOAT_DRAW_LIMIT:
-                if k == 1:
-                    return [self._single_index(num_tasks)]
                 return cast(list[int], (self._uniforms(k) * num_tasks).astype(np.int64).tolist())
             return [int(i) for i in self._rng.integers(num_tasks, size=k)]
         return [self.task_space.encode(self.task_space.sample(self._rng)) for _ in range(k)]
