@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeGuard, cast
 
 import numpy as np
@@ -136,6 +136,11 @@ class TaskSpace(ABC):
 
     @abstractmethod
     def _decode(self, encoded: Any) -> Any: ...
+
+    def _index_decoder(self) -> Callable[[int], Any]:
+        """What decodes an index known to be in ``[0, num_tasks)`` (a curriculum's own draw):
+        :meth:`_decode` without the range check, unless a subclass decodes its own way."""
+        return self._decode if type(self).decode is TaskSpace.decode else self.decode
 
     # -------------------------------------------------------------- sampling
     def seed(self, seed: int | None = None) -> None:

@@ -41,15 +41,14 @@ class DomainRandomization(Curriculum):
         num_tasks = task_space.num_tasks
         # A single draw decodes its index without the range check: floor(u * n) < n for every
         # double u < 1 and n < 2**53 (round to nearest), so the index is always one of the space's.
-        # (Only for the spaces and draws defined here: not for a subclass that draws its own way.)
+        # (Not for a subclass that draws its own way.)
         fast = (
             num_tasks is not None
             and num_tasks <= _FLOAT_DRAW_LIMIT
             and type(self)._sample is DomainRandomization._sample
-            and type(task_space).decode is TaskSpace.decode
         )
         self._single_draws = num_tasks if fast else 0
-        self._decode_index = task_space._decode
+        self._decode_index = task_space._index_decoder()
 
     def sample(self, k: int = 1) -> list[Any]:
         num_tasks = self._single_draws

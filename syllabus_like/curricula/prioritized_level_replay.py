@@ -226,9 +226,9 @@ class PrioritizedLevelReplay(Curriculum):
         self._outside_index: dict[int, int] = {}
         self._spare_uniforms: list[float] = []  # the next doubles of the generator's stream, last one first
         # Drawn indices are always tasks of the space, so a single draw decodes without the range
-        # check (not for a subclass that draws its own way, nor a space that decodes its own way).
-        fast = type(self)._sample is PrioritizedLevelReplay._sample and type(task_space).decode is TaskSpace.decode
-        self._decode_index = task_space._decode if fast else None
+        # check (not for a subclass that draws its own way).
+        fast = type(self)._sample is PrioritizedLevelReplay._sample
+        self._decode_index = task_space._index_decoder() if fast else None
 
     # ---------------------------------------------------------- distribution
     def effective_replay_prob(self) -> float:

@@ -161,9 +161,6 @@ class SequentialCurriculum(Curriculum):
             isinstance(item, Curriculum) or type(c).update_on_episode is not Curriculum.update_on_episode
             for item, c in zip(curriculum_list, self.curricula, strict=False)
         ]
-        # The check after an episode is written out in update_on_episode, unless a subclass
-        # overrides check_stopping_conditions (then that is called, as everywhere else).
-        self._inline_check = type(self).check_stopping_conditions is SequentialCurriculum.check_stopping_conditions
         self.loop = loop
         self.return_buffer_size = return_buffer_size
         self._parent_indices = [self._stage_to_parent_indices(c) for c in self.curricula]
@@ -337,10 +334,6 @@ class SequentialCurriculum(Curriculum):
         holds = self._stage_checks[self.stage]
         if holds is None or self._done or not holds():
             return False
-        return self._end_stage()
-
-    def _end_stage(self) -> bool:
-        """The active stage's condition held: move to the next stage (True), or mark the curriculum done."""
         previous = self.stage
         if previous == self.num_stages - 1 and not self.loop:
             self._done = True
@@ -420,8 +413,6 @@ class SequentialCurriculum(Curriculum):
 
         ``score`` goes to the stage's curriculum, for the curricula that prioritise by one.
         """
-        # This runs once per episode of every environment, so it is written out with as few
-        # calls as it can: each one costs as much as the arithmetic around it.
         stage = self.stage
         index = self.task_space.encode(task)  # TaskSpaceError for a task outside the space
         stage_indices = self._parent_index_sets[stage]
@@ -445,14 +436,7 @@ class SequentialCurriculum(Curriculum):
                     current.update_on_episode(episode_return, length, task, progress, env_id=env_id)
                 else:
                     current.update_on_episode(episode_return, length, task, progress, env_id=env_id, score=score)
-        if not self._inline_check:
-            self.check_stopping_conditions()
-            return
-        # check_stopping_conditions(), written out
-        self._unchecked = False
-        holds = self._stage_checks[stage]
-        if holds is not None and not self._done and holds():
-            self._end_stage()
+        self.check_stopping_conditions()
 
     def report_metrics(self, values: Mapping[str, float]) -> None:
         """Record trainer-side values of user metrics (e.g. an evaluation score) in the active stage.

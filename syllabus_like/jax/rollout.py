@@ -260,13 +260,17 @@ def reset_finished(
     return after, index, fits
 
 
-def handed_out_draws(done: Bool[Array, " B"], index: Int[Array, " P"], fits: Bool[Array, ""]) -> Bool[Array, " P+B"]:
-    """The draws a step of :func:`reset_finished` with ``drawn_ahead`` handed out, for ``count_draws``.
+def handed_out_draws(
+    done: Bool[Array, "*T B"], index: Int[Array, "*T P"], fits: Bool[Array, "*T"]
+) -> Bool[Array, "*T P+B"]:
+    """The draws steps of :func:`reset_finished` with ``drawn_ahead`` handed out, for ``count_draws``.
 
-    The first ``P`` entries are the drawn-ahead slots used on the few-resets
-    path; the last ``B`` the full-width path's draws (one per finished environment).
+    Per step, the first ``P`` entries are the drawn-ahead slots used on the
+    few-resets path; the last ``B`` the full-width path's draws (one per
+    finished environment). Leading axes (the steps of a rollout) broadcast.
     """
-    return jnp.concatenate([fits & (index < done.shape[0]), ~fits & done])
+    fits = jnp.asarray(fits)[..., None]
+    return jnp.concatenate([fits & (index < done.shape[-1]), ~fits & done], axis=-1)
 
 
 def rollout_init(
@@ -364,7 +368,7 @@ def rollout(
         state = dataclasses.replace(state, curriculum_state=None)
         drawn_ahead = drawn_ahead.reshape(num_steps, width)
     else:
-        ahead_state = drawn_from
+        ahead_state = None
         drawn_ahead = jnp.zeros((num_steps, 0), jnp.int32)
 
     def one_step(
@@ -407,13 +411,11 @@ def rollout(
             episode_length=next_length,
             curriculum_state=None if drawing_ahead else curriculum_state,
         )
-        handed_out = handed_out_draws(done, index, fits) if drawing_ahead else None
-        return carry, (RolloutOutput(finished, reward, terminated, truncated), handed_out, index, fits)
+        return carry, (RolloutOutput(finished, reward, terminated, truncated), index, fits)
 
-    state, (output, handed_out, index, fits) = jax.lax.scan(
-        one_step, state, (jax.random.split(key, num_steps), drawn_ahead)
-    )
+    state, (output, index, fits) = jax.lax.scan(one_step, state, (jax.random.split(key, num_steps), drawn_ahead))
     if drawing_ahead:  # every draw the steps handed out
+        handed_out = handed_out_draws(output.episodes.done, index, fits)
         state = dataclasses.replace(state, curriculum_state=curriculum.count_draws(ahead_state, handed_out))
     if score_fn is not None:
         episodes = output.episodes
