@@ -17,6 +17,10 @@ Two sections:
    (alternating rounds, median ratio). The wrapper scores each PLR episode
    by its return (``CurriculumWrapper(score="return")``, a stand-in for the
    value-loss score a trainer would send). Target: ours / bare >= 0.90.
+   The two "floor" variants feed the same two curricula, called directly,
+   to ``server_overhead.LeastCurriculumWrapper`` (the least work any
+   per-env curriculum wrapper does): what each curriculum's own work costs
+   inside the loop, whatever the wrapper and task server around it.
 
 Usage: ``python benchmarks/auto_curricula.py [--rounds N] [--sections cost,sync]``.
 """
@@ -40,6 +44,7 @@ from server_overhead import (  # noqa: E402  (the shared bare/ours harness)
     compare,
     describe_machine,
     make_bare,
+    make_least,
     report,
     timed_vector_steps,
 )
@@ -117,10 +122,21 @@ def sync_plr(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
         TaskServer(PrioritizedLevelReplay(forces, seed=0), backend="local") as plr_server,
         TaskServer(DomainRandomization(forces, seed=0), backend="local") as dr_server,
     ):
+        # The floor: the least a per-env curriculum wrapper does, calling each curriculum directly.
+        floor_plr = PrioritizedLevelReplay(forces, seed=0)
+        floor_randomization = DomainRandomization(forces, seed=0)
+
+        def report_scored(episode_return: float, length: int, task: float) -> None:
+            floor_plr.update_on_episode(episode_return, length, task, score=episode_return)
+
         makers = {
             "bare": make_bare,
             "ours (local, PLR)": _maker(plr_server.client(), forces, score="return"),
             "ours (local, DomainRandomization)": _maker(dr_server.client(), forces),
+            "floor: least wrapper, PLR": make_least(floor_plr.sample, report_scored),
+            "floor: least wrapper, DomainRandomization": make_least(
+                floor_randomization.sample, floor_randomization.update_on_episode
+            ),
         }
         envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
         for vector_env in envs.values():

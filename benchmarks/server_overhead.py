@@ -25,7 +25,13 @@ every step" variants use ``task_info="every_step"`` and pay it on every step.
 so "ours, task every step / bare+key" is the price of the task server and
 the wrappers alone; the sync section's "bare+key at reset" has the key in
 reset infos only. The sync section also times the bare env inside one
-do-nothing ``gym.Wrapper``: the floor for any wrapper around each sub-env.
+do-nothing ``gym.Wrapper``: the floor for any wrapper around each sub-env;
+and, as the floor for any per-env *curriculum* wrapper, a
+:class:`LeastCurriculumWrapper` (draw a task and set it at reset, sum the
+return and length, report them at the episode's end: nothing else) fed by a
+no-op curriculum, by DomainRandomization and by the same SequentialCurriculum,
+each called directly: what the curriculum's own work costs inside the loop,
+whatever the wrapper and the task server around it.
 
 Sections:
 
@@ -112,6 +118,44 @@ class StepUpdatesDomainRandomization(DomainRandomization):
         pass
 
 
+class LeastCurriculumWrapper(gym.Wrapper):
+    """The least work any per-env curriculum wrapper does, as a floor to compare ours with.
+
+    At reset it draws a task and sets CartPole's force; at every step it sums
+    the return and counts the length; at an episode's end it reports both.
+    Nothing else: no validation, no reset options, no evaluation mode, no
+    progress or info handling, no task server. Not a usable wrapper, only the
+    measure of what a wrapper design could save at best.
+    """
+
+    def __init__(self, env: gym.Env, sample: Callable[[int], list], report: Callable[..., None]) -> None:
+        super().__init__(env)
+        self._sample = sample
+        self._report = report
+        self._task = 10.0
+        self._episode_return = 0.0
+        self._episode_length = 0
+
+    def reset(self, **kwargs: Any):
+        self._task = self._sample(1)[0]
+        self.env.unwrapped.force_mag = self._task
+        self._episode_return = 0.0
+        self._episode_length = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any):
+        result = self.env.step(action)
+        self._episode_return += float(result[1])
+        self._episode_length += 1
+        if result[2] or result[3]:
+            self._report(self._episode_return, self._episode_length, self._task)
+        return result
+
+
+def make_least(sample: Callable[[int], list], report: Callable[..., None]) -> Callable[[], gym.Env]:
+    return lambda: LeastCurriculumWrapper(gym.make("CartPole-v1"), sample, report)
+
+
 def make_bare() -> gym.Env:
     return gym.make("CartPole-v1")
 
@@ -160,13 +204,13 @@ def compare(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, 
 
 def report(title: str, results: dict[str, list[float]], baseline: str = "bare", extra: str = "") -> None:
     print(f"\n{title}{extra}")
-    print(f"  {'variant':<34}{'steps/s (median)':>18}{'ratio to ' + baseline:>18}{'spread of ratio':>22}")
+    print(f"  {'variant':<44}{'steps/s (median)':>18}{'ratio to ' + baseline:>18}{'spread of ratio':>22}")
     base = results[baseline]
     for name, values in results.items():
         ratios = [value / reference for value, reference in zip(values, base, strict=False)]
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
         print(
-            f"  {name:<34}{statistics.median(values):>18,.0f}{statistics.median(ratios):>18.3f}"
+            f"  {name:<44}{statistics.median(values):>18,.0f}{statistics.median(ratios):>18.3f}"
             f"{f'{quartiles[0]:.3f} .. {quartiles[2]:.3f}':>22}"
         )
 
@@ -174,11 +218,18 @@ def report(title: str, results: dict[str, list[float]], baseline: str = "bare", 
 # ---------------------------------------------------------------- sections
 def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
     actions = np.random.default_rng(0).integers(0, 2, size=(num_steps, num_envs))
+
     # A SequentialCurriculum whose condition reads the progress metrics is checked at every
     # episode and every sample; this one never fires, so it serves all forces throughout.
-    sequential = SequentialCurriculum(
-        [FORCES, FORCES], ["success_rate >= 0.99 & episode_return_ema > 1e9"], FORCES, seed=0
-    )
+    def make_sequential() -> SequentialCurriculum:
+        return SequentialCurriculum(
+            [FORCES, FORCES], ["success_rate >= 0.99 & episode_return_ema > 1e9"], FORCES, seed=0
+        )
+
+    sequential = make_sequential()
+    # The floor variants call their curricula directly, through the least wrapper.
+    floor_randomization = DomainRandomization(FORCES, seed=0)
+    floor_sequential = make_sequential()
     with (
         TaskServer(DomainRandomization(FORCES, seed=0), backend="local") as server,
         TaskServer(sequential, backend="local") as sequential_server,
@@ -193,6 +244,11 @@ def sync_local(rounds: int, num_envs: int = 8, num_steps: int = 4000) -> None:
             "ours (local, task in reset infos)": make_ours(client, task_info="reset"),
             "ours (local, task every step)": make_ours(client, task_info="every_step"),
             "ours (local, Sequential on success_rate)": make_ours(sequential_server.client()),
+            "floor: least wrapper, no-op curriculum": make_least(lambda k: [10.0], lambda *episode: None),
+            "floor: least wrapper, DomainRandomization": make_least(
+                floor_randomization.sample, floor_randomization.update_on_episode
+            ),
+            "floor: least wrapper, Sequential": make_least(floor_sequential.sample, floor_sequential.update_on_episode),
         }
         envs = {name: SyncVectorEnv([maker] * num_envs) for name, maker in makers.items()}
         lengths: dict[str, float] = {}

@@ -39,3 +39,24 @@ def test_without_syllabus_rl_the_script_says_so_and_gives_the_reference(server_o
     assert "syllabus-rl: not installed" in output
     assert "pip install syllabus-rl matplotlib torch==2.13.0" in output
     assert "0.034 of bare" in output
+
+
+def test_the_floor_wrapper_applies_each_draw_and_reports_each_episode_whole(server_overhead):
+    import gymnasium as gym
+
+    draws = iter([9.5, 10.5])
+    reports: list[tuple] = []
+    env = server_overhead.LeastCurriculumWrapper(
+        gym.make("CartPole-v1"), lambda k: [next(draws)], lambda *episode: reports.append(episode)
+    )
+    env.reset(seed=0)
+    assert env.unwrapped.force_mag == 9.5
+    total, steps, finished = 0.0, 0, False
+    while not finished:
+        _, reward, terminated, truncated, _ = env.step(0)
+        total, steps, finished = total + float(reward), steps + 1, terminated or truncated
+    assert reports == [(total, steps, 9.5)]
+    env.reset()
+    assert env.unwrapped.force_mag == 10.5
+    env.step(0)
+    assert len(reports) == 1  # an episode is reported at its end only
